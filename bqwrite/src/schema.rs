@@ -1,0 +1,1 @@
+//! BigQuery table schemas.

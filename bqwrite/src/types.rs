@@ -1,0 +1,1 @@
+//! BigQuery value types with their Storage Write API wire encodings.
