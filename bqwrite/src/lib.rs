@@ -7,3 +7,5 @@
 pub mod proto;
 pub mod schema;
 pub mod types;
+
+pub use schema::{FieldSchema, FieldType, Mode, SchemaError, TableSchema};

@@ -1,1 +1,0 @@
-//! BigQuery value types with their Storage Write API wire encodings.
