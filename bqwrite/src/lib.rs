@@ -5,7 +5,14 @@
 #![warn(missing_docs)]
 
 pub mod proto;
+pub mod row;
 pub mod schema;
 pub mod types;
 
 pub use schema::{FieldSchema, FieldType, Mode, SchemaError, TableSchema};
+pub use row::{BqField, BqRow};
+/// Derives [`BqRow`] for a struct: see [`row`] for columns and attributes.
+pub use bqwrite_derive::BqRow;
+
+#[doc(hidden)]
+pub mod __private;

@@ -1,0 +1,310 @@
+//! The model of a `#[derive(BqRow)]` struct: every column with its name, its
+//! proto field number, its mode and its element type, decided once here and
+//! read by every code generator.
+
+use proc_macro2::{Span, TokenStream, TokenTree};
+use quote::ToTokens;
+use syn::ext::IdentExt;
+use syn::spanned::Spanned;
+use syn::{Data, DeriveInput, Fields, GenericArgument, Ident, PathArguments, Type};
+
+use crate::attr::{self, Kind};
+use crate::ctxt::Ctxt;
+
+/// A struct that derives `BqRow`.
+pub(crate) struct Row<'a> {
+    pub(crate) ident: &'a Ident,
+    pub(crate) generics: &'a syn::Generics,
+    /// The proto message name (the struct name, or `Row` when that is not a
+    /// proto identifier).
+    pub(crate) message_name: String,
+    /// The columns, in declaration order (skipped fields are left out).
+    pub(crate) fields: Vec<Field<'a>>,
+}
+
+/// BigQuery column mode, decided from the field's type.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// `T`: REQUIRED, proto2 `required`.
+    Required,
+    /// `Option<T>`: NULLABLE, proto2 `optional` (absent = NULL).
+    Nullable,
+    /// `Vec<T>`: REPEATED.
+    Repeated,
+}
+
+/// One column.
+pub(crate) struct Field<'a> {
+    /// The Rust field.
+    pub(crate) ident: &'a Ident,
+    /// The column name (also the proto field name).
+    pub(crate) column: String,
+    /// Where to report problems with the column name.
+    pub(crate) column_span: Span,
+    /// The proto field number.
+    pub(crate) tag: u32,
+    pub(crate) mode: Mode,
+    /// The type of one value: the field type without `Option`/`Vec`.
+    pub(crate) elem: &'a Type,
+    /// `type = "..."` / `bytes`, when given.
+    pub(crate) kind: Option<Kind>,
+    pub(crate) description: Option<String>,
+}
+
+impl<'a> Row<'a> {
+    /// Reads the input, recording every problem in `cx`. Returns `None` when
+    /// the input is not a struct with named fields.
+    pub(crate) fn from_input(cx: &Ctxt, input: &'a DeriveInput) -> Option<Row<'a>> {
+        let container = attr::Container::from_attrs(cx, &input.attrs);
+        let named = match &input.data {
+            Data::Struct(data) => match &data.fields {
+                Fields::Named(named) => named,
+                Fields::Unnamed(_) => {
+                    cx.error_spanned_by(
+                        &input.ident,
+                        "`BqRow` cannot be derived for a tuple struct: columns need names, use a struct with named fields",
+                    );
+                    return None;
+                }
+                Fields::Unit => {
+                    cx.error_spanned_by(
+                        &input.ident,
+                        "`BqRow` cannot be derived for a unit struct: a row needs at least one column",
+                    );
+                    return None;
+                }
+            },
+            Data::Enum(data) => {
+                cx.error_spanned_by(
+                    data.enum_token,
+                    "`BqRow` cannot be derived for an enum: a row is a struct with named fields",
+                );
+                return None;
+            }
+            Data::Union(data) => {
+                cx.error_spanned_by(
+                    data.union_token,
+                    "`BqRow` cannot be derived for a union: a row is a struct with named fields",
+                );
+                return None;
+            }
+        };
+        check_generics(cx, &input.generics);
+
+        let mut fields = Vec::new();
+        let mut tag = 0u32;
+        for field in &named.named {
+            let Some(ident) = field.ident.as_ref() else {
+                continue;
+            };
+            let attrs = attr::Field::from_attrs(cx, &field.attrs);
+            if let Some(skip) = attrs.skip {
+                if attrs.rename.is_some() || attrs.kind.is_some() || attrs.description.is_some() {
+                    cx.syn_error(syn::Error::new(
+                        skip,
+                        "`skip` cannot be combined with other `bq` attributes: a skipped field is not a column",
+                    ));
+                }
+                continue;
+            }
+            check_not_recursive(cx, &input.ident, &field.ty);
+            let (column, column_span) = match &attrs.rename {
+                Some(lit) => (lit.value(), lit.span()),
+                None => {
+                    let name = ident.unraw().to_string();
+                    let column = match container.rename_all {
+                        Some(rule) => rule.apply(&name),
+                        None => name,
+                    };
+                    (column, ident.span())
+                }
+            };
+            let kind = attrs.kind.map(|(kind, _)| kind);
+            let Some((mode, elem)) = mode_and_elem(cx, &field.ty, kind) else {
+                continue;
+            };
+            tag += 1;
+            fields.push(Field {
+                ident,
+                column,
+                column_span,
+                tag,
+                mode,
+                elem,
+                kind,
+                description: attrs.description,
+            });
+        }
+
+        let name = input.ident.unraw().to_string();
+        let message_name = if is_proto_identifier(&name) {
+            name
+        } else {
+            "Row".to_owned()
+        };
+        Some(Row {
+            ident: &input.ident,
+            generics: &input.generics,
+            message_name,
+            fields,
+        })
+    }
+}
+
+/// Whether `name` is a valid proto field or message name.
+pub(crate) fn is_proto_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn check_generics(cx: &Ctxt, generics: &syn::Generics) {
+    for param in &generics.params {
+        match param {
+            syn::GenericParam::Lifetime(_) => {}
+            syn::GenericParam::Type(param) => cx.error_spanned_by(
+                param,
+                "`BqRow` cannot be derived for a generic struct: a row has one fixed schema; use concrete field types (lifetime parameters are fine)",
+            ),
+            syn::GenericParam::Const(param) => cx.error_spanned_by(
+                param,
+                "`BqRow` cannot be derived for a struct with const generics: a row has one fixed schema",
+            ),
+        }
+    }
+}
+
+/// A field that names its own struct would need an infinitely deep schema.
+/// (Recursion through another struct is caught by the nesting-depth check the
+/// generated code carries.)
+fn check_not_recursive(cx: &Ctxt, ident: &Ident, ty: &Type) {
+    fn mentions(tokens: TokenStream, ident: &Ident) -> bool {
+        tokens.into_iter().any(|token| match token {
+            TokenTree::Ident(found) => found == *ident || found == "Self",
+            TokenTree::Group(group) => mentions(group.stream(), ident),
+            _ => false,
+        })
+    }
+    if mentions(ty.to_token_stream(), ident) {
+        cx.error_spanned_by(
+            ty,
+            format!(
+                "recursive type: a field of `{ident}` contains `{ident}` itself; BigQuery STRUCT columns cannot be recursive"
+            ),
+        );
+    }
+}
+
+/// Strips `Option`/`Vec` from the field type and decides the mode.
+fn mode_and_elem<'a>(cx: &Ctxt, ty: &'a Type, kind: Option<Kind>) -> Option<(Mode, &'a Type)> {
+    let bytes = kind == Some(Kind::Bytes);
+    if let Some(inner) = generic_arg(ty, "Option") {
+        if generic_arg(inner, "Option").is_some() {
+            cx.error_spanned_by(
+                ty,
+                "`Option<Option<T>>` has no BigQuery meaning: a NULLABLE column is `Option<T>`",
+            );
+            return None;
+        }
+        if let Some(elem) = generic_arg(inner, "Vec") {
+            if is_u8(elem) && bytes {
+                return Some((Mode::Nullable, inner));
+            }
+            if is_u8(elem) && kind.is_none() {
+                ambiguous_bytes(cx, ty);
+                return None;
+            }
+            cx.error_spanned_by(
+                ty,
+                "`Option<Vec<T>>` is not a BigQuery column: a REPEATED column cannot be NULL; use `Vec<T>` (an empty Vec writes an empty array)",
+            );
+            return None;
+        }
+        return Some((Mode::Nullable, inner));
+    }
+    if let Some(elem) = generic_arg(ty, "Vec") {
+        if is_u8(elem) {
+            return match kind {
+                Some(Kind::Bytes) => Some((Mode::Required, ty)),
+                Some(_) => Some((Mode::Repeated, elem)),
+                None => {
+                    ambiguous_bytes(cx, ty);
+                    None
+                }
+            };
+        }
+        if generic_arg(elem, "Option").is_some() {
+            cx.error_spanned_by(
+                ty,
+                "`Vec<Option<T>>` is not a BigQuery column: array elements cannot be NULL; use `Vec<T>`",
+            );
+            return None;
+        }
+        if let Some(inner) = generic_arg(elem, "Vec")
+            && !is_u8(inner)
+        {
+            cx.error_spanned_by(
+                ty,
+                "`Vec<Vec<T>>` is not a BigQuery column: BigQuery has no arrays of arrays; wrap the inner `Vec` in a struct that derives `BqRow`",
+            );
+            return None;
+        }
+        return Some((Mode::Repeated, elem));
+    }
+    Some((Mode::Required, ty))
+}
+
+fn ambiguous_bytes(cx: &Ctxt, ty: &Type) {
+    cx.error_spanned_by(
+        ty,
+        "`Vec<u8>` is ambiguous: add `#[bq(bytes)]` for a BYTES column, or `#[bq(type = \"INT64\")]` for an ARRAY<INT64> column",
+    );
+}
+
+/// `Some(T)` when `ty` is `name<T>` (by the last path segment, as written).
+fn generic_arg<'a>(ty: &'a Type, name: &str) -> Option<&'a Type> {
+    let ty = ungroup(ty);
+    let Type::Path(path) = ty else {
+        return None;
+    };
+    if path.qself.is_some() {
+        return None;
+    }
+    let last = path.path.segments.last()?;
+    if last.ident != name {
+        return None;
+    }
+    let PathArguments::AngleBracketed(args) = &last.arguments else {
+        return None;
+    };
+    let mut types = args.args.iter().filter_map(|arg| match arg {
+        GenericArgument::Type(ty) => Some(ty),
+        _ => None,
+    });
+    let first = types.next()?;
+    if types.next().is_some() {
+        return None;
+    }
+    Some(first)
+}
+
+fn is_u8(ty: &Type) -> bool {
+    matches!(ungroup(ty), Type::Path(path) if path.qself.is_none() && path.path.is_ident("u8"))
+}
+
+fn ungroup(mut ty: &Type) -> &Type {
+    loop {
+        match ty {
+            Type::Group(group) => ty = &group.elem,
+            Type::Paren(paren) => ty = &paren.elem,
+            _ => return ty,
+        }
+    }
+}
+
+impl Field<'_> {
+    /// The span of the field's type, where type errors are reported.
+    pub(crate) fn elem_span(&self) -> Span {
+        self.elem.span()
+    }
+}

@@ -1,0 +1,287 @@
+//! `#[bq(...)]` attribute parsing. Each key may appear once; an unknown key is
+//! an error spanned on it, never silently ignored.
+
+use proc_macro2::Span;
+use syn::spanned::Spanned;
+use syn::{Attribute, LitStr};
+
+use crate::ctxt::Ctxt;
+
+/// Attributes on the struct itself.
+#[derive(Default)]
+pub(crate) struct Container {
+    pub(crate) rename_all: Option<RenameRule>,
+}
+
+/// Attributes on one field.
+#[derive(Default)]
+pub(crate) struct Field {
+    /// `rename = "column"`: the literal, kept for its span.
+    pub(crate) rename: Option<LitStr>,
+    /// `skip`: the field is not a column.
+    pub(crate) skip: Option<Span>,
+    /// `type = "..."` or `bytes`: the BigQuery type to write the field as.
+    pub(crate) kind: Option<(Kind, Span)>,
+    /// `description = "..."`: the column description in the table schema.
+    pub(crate) description: Option<String>,
+}
+
+/// Case conventions of `rename_all`, applied to the Rust field name.
+#[derive(Clone, Copy)]
+pub(crate) enum RenameRule {
+    Lower,
+    Upper,
+    Pascal,
+    Camel,
+    Snake,
+    ScreamingSnake,
+}
+
+const RENAME_RULES: &[(&str, RenameRule)] = &[
+    ("lowercase", RenameRule::Lower),
+    ("UPPERCASE", RenameRule::Upper),
+    ("PascalCase", RenameRule::Pascal),
+    ("camelCase", RenameRule::Camel),
+    ("snake_case", RenameRule::Snake),
+    ("SCREAMING_SNAKE_CASE", RenameRule::ScreamingSnake),
+];
+
+impl RenameRule {
+    /// Applies the rule to a Rust field name (snake_case by convention).
+    pub(crate) fn apply(self, field: &str) -> String {
+        match self {
+            RenameRule::Lower | RenameRule::Snake => field.to_ascii_lowercase(),
+            RenameRule::Upper | RenameRule::ScreamingSnake => field.to_ascii_uppercase(),
+            RenameRule::Pascal => pascal(field),
+            RenameRule::Camel => {
+                let pascal = pascal(field);
+                let mut chars = pascal.chars();
+                match chars.next() {
+                    Some(first) => first.to_lowercase().chain(chars).collect(),
+                    None => pascal,
+                }
+            }
+        }
+    }
+}
+
+fn pascal(field: &str) -> String {
+    let mut out = String::with_capacity(field.len());
+    let mut upper_next = true;
+    for c in field.chars() {
+        if c == '_' {
+            upper_next = true;
+        } else if upper_next {
+            out.extend(c.to_uppercase());
+            upper_next = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The BigQuery types a field can be forced to with `type = "..."`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    String,
+    Int64,
+    Float64,
+    Bool,
+    Bytes,
+    Numeric,
+    BigNumeric,
+    Date,
+    DateTime,
+    Time,
+    Timestamp,
+    Geography,
+    Json,
+    Interval,
+}
+
+/// Accepted spellings (compared case-insensitively), legacy names included.
+const KINDS: &[(&str, Kind)] = &[
+    ("STRING", Kind::String),
+    ("INT64", Kind::Int64),
+    ("INTEGER", Kind::Int64),
+    ("FLOAT64", Kind::Float64),
+    ("FLOAT", Kind::Float64),
+    ("BOOL", Kind::Bool),
+    ("BOOLEAN", Kind::Bool),
+    ("BYTES", Kind::Bytes),
+    ("NUMERIC", Kind::Numeric),
+    ("DECIMAL", Kind::Numeric),
+    ("BIGNUMERIC", Kind::BigNumeric),
+    ("BIGDECIMAL", Kind::BigNumeric),
+    ("DATE", Kind::Date),
+    ("DATETIME", Kind::DateTime),
+    ("TIME", Kind::Time),
+    ("TIMESTAMP", Kind::Timestamp),
+    ("GEOGRAPHY", Kind::Geography),
+    ("JSON", Kind::Json),
+    ("INTERVAL", Kind::Interval),
+];
+
+impl Kind {
+    /// The name of the marker type in `bqwrite::__private::kind`.
+    pub(crate) fn marker(self) -> &'static str {
+        match self {
+            Kind::String => "STRING",
+            Kind::Int64 => "INT64",
+            Kind::Float64 => "FLOAT64",
+            Kind::Bool => "BOOL",
+            Kind::Bytes => "BYTES",
+            Kind::Numeric => "NUMERIC",
+            Kind::BigNumeric => "BIGNUMERIC",
+            Kind::Date => "DATE",
+            Kind::DateTime => "DATETIME",
+            Kind::Time => "TIME",
+            Kind::Timestamp => "TIMESTAMP",
+            Kind::Geography => "GEOGRAPHY",
+            Kind::Json => "JSON",
+            Kind::Interval => "INTERVAL",
+        }
+    }
+
+    fn parse(lit: &LitStr) -> syn::Result<Kind> {
+        let value = lit.value();
+        if let Some((_, kind)) = KINDS
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(&value))
+        {
+            return Ok(*kind);
+        }
+        let hint = match value.to_ascii_uppercase().as_str() {
+            "STRUCT" | "RECORD" => {
+                "; a STRUCT column is a field whose type derives `BqRow`".to_owned()
+            }
+            "RANGE" => "; a RANGE column is a field of type `bqwrite::types::Range<T>`".to_owned(),
+            "ARRAY" => "; an ARRAY column is a `Vec<T>` field".to_owned(),
+            _ => {
+                let names: Vec<&str> = KINDS.iter().map(|(name, _)| *name).collect();
+                format!("; expected one of {}", names.join(", "))
+            }
+        };
+        Err(syn::Error::new(
+            lit.span(),
+            format!("unknown BigQuery type `{value}` in `type`{hint}"),
+        ))
+    }
+}
+
+fn is_bq(attr: &Attribute) -> bool {
+    attr.path().is_ident("bq")
+}
+
+impl Container {
+    pub(crate) fn from_attrs(cx: &Ctxt, attrs: &[Attribute]) -> Container {
+        let mut out = Container::default();
+        for attr in attrs.iter().filter(|attr| is_bq(attr)) {
+            let result = attr.parse_nested_meta(|meta| {
+                if meta.path.is_ident("rename_all") {
+                    let lit: LitStr = meta.value()?.parse()?;
+                    let value = lit.value();
+                    let Some((_, rule)) = RENAME_RULES.iter().find(|(name, _)| *name == value)
+                    else {
+                        let names: Vec<String> = RENAME_RULES
+                            .iter()
+                            .map(|(name, _)| format!("\"{name}\""))
+                            .collect();
+                        cx.error_spanned_by(
+                            &lit,
+                            format!(
+                                "unknown `rename_all` rule `{value}`; expected one of {}",
+                                names.join(", ")
+                            ),
+                        );
+                        return Ok(());
+                    };
+                    if out.rename_all.is_some() {
+                        cx.error_spanned_by(&meta.path, "duplicate `bq` attribute `rename_all`");
+                    }
+                    out.rename_all = Some(*rule);
+                    Ok(())
+                } else {
+                    Err(meta.error(format!(
+                        "unknown `bq` attribute `{}` on a struct; expected `rename_all`",
+                        path_text(&meta.path)
+                    )))
+                }
+            });
+            if let Err(error) = result {
+                cx.syn_error(error);
+            }
+        }
+        out
+    }
+}
+
+impl Field {
+    pub(crate) fn from_attrs(cx: &Ctxt, attrs: &[Attribute]) -> Field {
+        let mut out = Field::default();
+        for attr in attrs.iter().filter(|attr| is_bq(attr)) {
+            let result = attr.parse_nested_meta(|meta| {
+                let path = &meta.path;
+                let duplicate = |name: &str| {
+                    cx.error_spanned_by(path, format!("duplicate `bq` attribute `{name}`"));
+                };
+                if path.is_ident("rename") {
+                    let lit: LitStr = meta.value()?.parse()?;
+                    if out.rename.is_some() {
+                        duplicate("rename");
+                    }
+                    out.rename = Some(lit);
+                } else if path.is_ident("skip") {
+                    if out.skip.is_some() {
+                        duplicate("skip");
+                    }
+                    out.skip = Some(path.span());
+                } else if path.is_ident("bytes") {
+                    if out.kind.is_some() {
+                        cx.error_spanned_by(
+                            path,
+                            "`bytes` conflicts with another `bytes` or `type` attribute on this field",
+                        );
+                    }
+                    out.kind = Some((Kind::Bytes, path.span()));
+                } else if path.is_ident("type") {
+                    let lit: LitStr = meta.value()?.parse()?;
+                    let kind = Kind::parse(&lit)?;
+                    if out.kind.is_some() {
+                        cx.error_spanned_by(
+                            path,
+                            "`type` conflicts with another `type` or `bytes` attribute on this field",
+                        );
+                    }
+                    out.kind = Some((kind, lit.span()));
+                } else if path.is_ident("description") {
+                    let lit: LitStr = meta.value()?.parse()?;
+                    if out.description.is_some() {
+                        duplicate("description");
+                    }
+                    out.description = Some(lit.value());
+                } else {
+                    return Err(meta.error(format!(
+                        "unknown `bq` attribute `{}` on a field; expected one of `rename`, `skip`, `bytes`, `type`, `description`",
+                        path_text(path)
+                    )));
+                }
+                Ok(())
+            });
+            if let Err(error) = result {
+                cx.syn_error(error);
+            }
+        }
+        out
+    }
+}
+
+fn path_text(path: &syn::Path) -> String {
+    let segments: Vec<String> = path
+        .segments
+        .iter()
+        .map(|segment| segment.ident.to_string())
+        .collect();
+    segments.join("::")
+}

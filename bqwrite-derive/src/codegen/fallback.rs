@@ -1,0 +1,55 @@
+//! On error: the compile errors, plus impls whose bodies never run, so that
+//! uses of the struct elsewhere do not add follow-on errors.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+use syn::DeriveInput;
+
+pub(super) fn expand(input: &DeriveInput, error: &syn::Error) -> TokenStream {
+    let errors = error.to_compile_error();
+    let ident = &input.ident;
+    let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
+    quote! {
+        #errors
+
+        #[automatically_derived]
+        impl #impl_generics ::bqwrite::BqRow for #ident #ty_generics #where_clause {
+            fn descriptor() -> &'static ::bqwrite::__private::DescriptorProto {
+                ::core::unreachable!()
+            }
+            #[doc(hidden)]
+            const __BQ_NAME: &'static str = "";
+            #[doc(hidden)]
+            const __BQ_COLUMNS: &'static [&'static str] = &[];
+            #[doc(hidden)]
+            fn __bq_fields(
+                _: &mut ::bqwrite::__private::DescriptorCx,
+            ) -> ::std::vec::Vec<::bqwrite::__private::FieldDescriptorProto> {
+                ::core::unreachable!()
+            }
+            #[doc(hidden)]
+            fn __bq_schema_fields() -> ::std::vec::Vec<::bqwrite::__private::FieldSchema> {
+                ::core::unreachable!()
+            }
+            fn encoded_len(&self) -> usize {
+                ::core::unreachable!()
+            }
+            fn encode(&self, _: &mut impl ::bqwrite::__private::BufMut) {
+                ::core::unreachable!()
+            }
+        }
+
+        #[automatically_derived]
+        impl #impl_generics ::bqwrite::BqField for #ident #ty_generics #where_clause {
+            #[doc(hidden)]
+            type __Encoder = ::bqwrite::__private::enc::Message<Self>;
+            #[doc(hidden)]
+            fn __bq_schema(
+                _: ::std::string::String,
+                _: ::bqwrite::__private::Mode,
+            ) -> ::bqwrite::__private::FieldSchema {
+                ::core::unreachable!()
+            }
+        }
+    }
+}

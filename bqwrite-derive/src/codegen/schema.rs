@@ -1,0 +1,54 @@
+//! `BqRow::table_schema`: the BigQuery columns of the row, and the STRUCT
+//! nesting depth that the generated code checks at compile time.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote, quote_spanned};
+
+use crate::ast::{Mode, Row};
+
+pub(super) fn expand(row: &Row<'_>) -> TokenStream {
+    let columns = row.fields.iter().map(|field| {
+        let elem = field.elem;
+        let column = &field.column;
+        let mode = match field.mode {
+            Mode::Required => quote!(Required),
+            Mode::Nullable => quote!(Nullable),
+            Mode::Repeated => quote!(Repeated),
+        };
+        let mode = quote!(::bqwrite::__private::Mode::#mode);
+        let schema = match field.kind {
+            None => quote_spanned! {field.elem_span()=>
+                ::bqwrite::__private::column::<#elem>(#column, #mode)
+            },
+            Some(kind) => {
+                let marker = format_ident!("{}", kind.marker());
+                quote_spanned! {field.elem_span()=>
+                    ::bqwrite::__private::column_as::<::bqwrite::__private::kind::#marker, #elem>(#column, #mode)
+                }
+            }
+        };
+        match &field.description {
+            Some(description) => quote!(#schema.with_description(#description)),
+            None => schema,
+        }
+    });
+    quote! {
+        #[doc(hidden)]
+        fn __bq_schema_fields() -> ::std::vec::Vec<::bqwrite::__private::FieldSchema> {
+            ::std::vec![#(#columns),*]
+        }
+    }
+}
+
+/// `1 +` the deepest STRUCT nesting among the columns.
+pub(super) fn depth(row: &Row<'_>) -> TokenStream {
+    let depths = row
+        .fields
+        .iter()
+        .filter(|field| field.kind.is_none())
+        .map(|field| {
+            let elem = field.elem;
+            quote_spanned!(field.elem_span()=> <#elem as ::bqwrite::BqField>::__BQ_DEPTH)
+        });
+    quote!(1 + ::bqwrite::__private::max_depth(&[#(#depths),*]))
+}

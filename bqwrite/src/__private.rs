@@ -1,0 +1,525 @@
+//! Wire helpers called by the code `#[derive(BqRow)]` generates. Not public
+//! API: names and signatures change without notice.
+//!
+//! The derive stays thin: per column it names an [`Encoder`] (how one value is
+//! written, chosen through [`BqField`] or a `#[bq(type = "...")]` override) and
+//! calls the function of the column's mode in [`required`], [`optional`] or
+//! [`repeated`]. Lengths are computed before anything is written, so a row is
+//! written in one pass into one buffer.
+
+use std::marker::PhantomData;
+
+use prost::encoding::{WireType, encode_key, encode_varint, encoded_len_varint, key_len};
+use prost_types::FieldOptions;
+use prost_types::field_descriptor_proto::Type as ProtoType;
+
+pub use bytes::BufMut;
+pub use prost_types::field_descriptor_proto::Label;
+pub use prost_types::{DescriptorProto, FieldDescriptorProto};
+
+use crate::row::{BqField, BqRow};
+pub use crate::schema::{FieldSchema, FieldType, Mode, TableSchema};
+
+/// How values of `T` are written: the proto type declared in the descriptor
+/// and the bytes that go on the wire (without the field key).
+pub trait Encoder<T: ?Sized> {
+    /// The proto field type in the descriptor.
+    const PROTO: ProtoType;
+    /// The wire type of one value.
+    const WIRE: WireType;
+    /// Whether repeated values are written packed (scalar numeric types).
+    const PACKED: bool = false;
+    /// The encoded length of `value`, length prefix included.
+    fn len(value: &T) -> usize;
+    /// Writes `value`, length prefix included.
+    fn put(value: &T, buf: &mut impl BufMut);
+    /// For message types: adds the message to the descriptor being built and
+    /// returns the name fields refer to it by.
+    fn type_name(cx: &mut DescriptorCx) -> Option<String> {
+        let _ = cx;
+        None
+    }
+}
+
+/// `T` written as the BigQuery type `K` (`#[bq(type = "...")]`), where that
+/// differs from `T`'s own [`BqField`] type or restates it.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be written as a BigQuery {K} column",
+    label = "not writable as {K}",
+    note = "`#[bq(type = \"...\")]` accepts: string types (`String`, `&str`, `Cow<str>`) as STRING, BYTES, JSON, GEOGRAPHY, NUMERIC, BIGNUMERIC, DATE, DATETIME, TIME, TIMESTAMP or INTERVAL (text BigQuery parses); integers, including `u64`, as NUMERIC; `Vec<u8>`, `&[u8]` and `bytes::Bytes` as BYTES; and any supported type as its own BigQuery type",
+    note = "use `bqwrite::types` (`Json`, `Numeric`, `Date`, ...) to have values checked before they are sent"
+)]
+pub trait BqFieldAs<K> {
+    /// How the values are written.
+    type Encoder: Encoder<Self>;
+}
+
+/// The BigQuery types a `#[bq(type = "...")]` attribute can name.
+pub trait Kind {
+    /// The column type in the table schema.
+    const FIELD_TYPE: FieldType;
+}
+
+/// Marker types for [`BqFieldAs`], named as BigQuery names the types.
+#[allow(non_camel_case_types, missing_debug_implementations)]
+pub mod kind {
+    use super::{FieldType, Kind};
+
+    macro_rules! kinds {
+        ($($name:ident => $field_type:ident,)*) => {$(
+            #[doc = concat!("The BigQuery type ", stringify!($name), ".")]
+            pub enum $name {}
+            impl Kind for $name {
+                const FIELD_TYPE: FieldType = FieldType::$field_type;
+            }
+        )*};
+    }
+
+    kinds! {
+        STRING => String,
+        INT64 => Int64,
+        FLOAT64 => Float64,
+        BOOL => Bool,
+        BYTES => Bytes,
+        NUMERIC => Numeric,
+        BIGNUMERIC => BigNumeric,
+        DATE => Date,
+        DATETIME => DateTime,
+        TIME => Time,
+        TIMESTAMP => Timestamp,
+        GEOGRAPHY => Geography,
+        JSON => Json,
+        INTERVAL => Interval,
+    }
+}
+
+/// REQUIRED columns (`T`): always written.
+pub mod required {
+    use super::{BufMut, Encoder, encode_key, key_len};
+
+    /// Key and value length.
+    #[inline]
+    pub fn encoded_len<E: Encoder<T>, T: ?Sized>(tag: u32, value: &T) -> usize {
+        key_len(tag) + E::len(value)
+    }
+
+    /// Writes key and value.
+    #[inline]
+    pub fn encode<E: Encoder<T>, T: ?Sized>(tag: u32, value: &T, buf: &mut impl BufMut) {
+        encode_key(tag, E::WIRE, buf);
+        E::put(value, buf);
+    }
+}
+
+/// NULLABLE columns (`Option<T>`): `None` is an absent field, which proto2
+/// readers (BigQuery among them) take as NULL.
+pub mod optional {
+    use super::{BufMut, Encoder, required};
+
+    /// Key and value length, or 0 for `None`.
+    #[inline]
+    pub fn encoded_len<E: Encoder<T>, T>(tag: u32, value: &Option<T>) -> usize {
+        match value {
+            Some(value) => required::encoded_len::<E, T>(tag, value),
+            None => 0,
+        }
+    }
+
+    /// Writes key and value, or nothing for `None`.
+    #[inline]
+    pub fn encode<E: Encoder<T>, T>(tag: u32, value: &Option<T>, buf: &mut impl BufMut) {
+        if let Some(value) = value {
+            required::encode::<E, T>(tag, value, buf);
+        }
+    }
+}
+
+/// REPEATED columns (`Vec<T>`): numeric scalars packed, everything else one
+/// key and value per element; an empty array writes nothing.
+pub mod repeated {
+    use super::{
+        BufMut, Encoder, WireType, encode_key, encode_varint, encoded_len_varint, key_len,
+    };
+
+    #[inline]
+    fn payload_len<E: Encoder<T>, T>(values: &[T]) -> usize {
+        values.iter().map(E::len).sum()
+    }
+
+    /// The length of all elements with their keys.
+    #[inline]
+    pub fn encoded_len<E: Encoder<T>, T>(tag: u32, values: &[T]) -> usize {
+        if values.is_empty() {
+            return 0;
+        }
+        if E::PACKED {
+            let payload = payload_len::<E, T>(values);
+            key_len(tag) + encoded_len_varint(payload as u64) + payload
+        } else {
+            key_len(tag) * values.len() + payload_len::<E, T>(values)
+        }
+    }
+
+    /// Writes all elements.
+    #[inline]
+    pub fn encode<E: Encoder<T>, T>(tag: u32, values: &[T], buf: &mut impl BufMut) {
+        if values.is_empty() {
+            return;
+        }
+        if E::PACKED {
+            encode_key(tag, WireType::LengthDelimited, buf);
+            encode_varint(payload_len::<E, T>(values) as u64, buf);
+            for value in values {
+                E::put(value, buf);
+            }
+        } else {
+            for value in values {
+                encode_key(tag, E::WIRE, buf);
+                E::put(value, buf);
+            }
+        }
+    }
+}
+
+/// The encoders, one per wire representation.
+#[allow(missing_debug_implementations)]
+pub mod enc {
+    use super::*;
+
+    /// Integers as proto `int64` (INT64).
+    pub enum Int64 {}
+    /// `f64` as proto `double` (FLOAT64).
+    pub enum Double {}
+    /// `f32` as proto `float` (FLOAT64).
+    pub enum Float {}
+    /// `bool` as proto `bool` (BOOL).
+    pub enum Bool {}
+    /// UTF-8 text as proto `string`.
+    pub enum Str {}
+    /// Raw bytes as proto `bytes`.
+    pub enum Bytes {}
+    /// Integers as NUMERIC: proto `bytes`, the little-endian two's
+    /// complement of value × 10⁹, as short as it can be.
+    pub enum IntAsNumeric {}
+    /// Whatever a pointer points to, written by `E`.
+    pub struct Deref<E: ?Sized>(PhantomData<E>);
+    /// A struct that derives `BqRow`, as a nested message (STRUCT).
+    pub struct Message<T: ?Sized>(PhantomData<fn(&T)>);
+
+    macro_rules! int64 {
+        ($($ty:ty),*) => {$(
+            impl Encoder<$ty> for Int64 {
+                const PROTO: ProtoType = ProtoType::Int64;
+                const WIRE: WireType = WireType::Varint;
+                const PACKED: bool = true;
+                #[inline]
+                fn len(value: &$ty) -> usize {
+                    encoded_len_varint(i64::from(*value) as u64)
+                }
+                #[inline]
+                fn put(value: &$ty, buf: &mut impl BufMut) {
+                    encode_varint(i64::from(*value) as u64, buf);
+                }
+            }
+            impl Encoder<$ty> for IntAsNumeric {
+                const PROTO: ProtoType = ProtoType::Bytes;
+                const WIRE: WireType = WireType::LengthDelimited;
+                #[inline]
+                fn len(value: &$ty) -> usize {
+                    let n = numeric_le_len(i128::from(*value));
+                    1 + n
+                }
+                #[inline]
+                fn put(value: &$ty, buf: &mut impl BufMut) {
+                    let scaled = i128::from(*value) * NUMERIC_SCALE;
+                    let n = numeric_le_len(i128::from(*value));
+                    buf.put_u8(n as u8);
+                    buf.put_slice(&scaled.to_le_bytes()[..n]);
+                }
+            }
+        )*};
+    }
+    int64!(i8, i16, i32, i64, u8, u16, u32);
+
+    impl Encoder<isize> for Int64 {
+        const PROTO: ProtoType = ProtoType::Int64;
+        const WIRE: WireType = WireType::Varint;
+        const PACKED: bool = true;
+        #[inline]
+        fn len(value: &isize) -> usize {
+            encoded_len_varint(*value as i64 as u64)
+        }
+        #[inline]
+        fn put(value: &isize, buf: &mut impl BufMut) {
+            encode_varint(*value as i64 as u64, buf);
+        }
+    }
+
+    macro_rules! wide_int_as_numeric {
+        ($($ty:ty),*) => {$(
+            impl Encoder<$ty> for IntAsNumeric {
+                const PROTO: ProtoType = ProtoType::Bytes;
+                const WIRE: WireType = WireType::LengthDelimited;
+                #[inline]
+                fn len(value: &$ty) -> usize {
+                    1 + numeric_le_len(*value as i128)
+                }
+                #[inline]
+                fn put(value: &$ty, buf: &mut impl BufMut) {
+                    let n = numeric_le_len(*value as i128);
+                    buf.put_u8(n as u8);
+                    buf.put_slice(&(*value as i128 * NUMERIC_SCALE).to_le_bytes()[..n]);
+                }
+            }
+        )*};
+    }
+    // Lossless: `usize`/`isize` are at most 64 bits on the targets Rust supports.
+    wide_int_as_numeric!(u64, usize, isize);
+
+    impl Encoder<f64> for Double {
+        const PROTO: ProtoType = ProtoType::Double;
+        const WIRE: WireType = WireType::SixtyFourBit;
+        const PACKED: bool = true;
+        #[inline]
+        fn len(_: &f64) -> usize {
+            8
+        }
+        #[inline]
+        fn put(value: &f64, buf: &mut impl BufMut) {
+            buf.put_f64_le(*value);
+        }
+    }
+
+    impl Encoder<f32> for Float {
+        const PROTO: ProtoType = ProtoType::Float;
+        const WIRE: WireType = WireType::ThirtyTwoBit;
+        const PACKED: bool = true;
+        #[inline]
+        fn len(_: &f32) -> usize {
+            4
+        }
+        #[inline]
+        fn put(value: &f32, buf: &mut impl BufMut) {
+            buf.put_f32_le(*value);
+        }
+    }
+
+    impl Encoder<bool> for Bool {
+        const PROTO: ProtoType = ProtoType::Bool;
+        const WIRE: WireType = WireType::Varint;
+        const PACKED: bool = true;
+        #[inline]
+        fn len(_: &bool) -> usize {
+            1
+        }
+        #[inline]
+        fn put(value: &bool, buf: &mut impl BufMut) {
+            buf.put_u8(u8::from(*value));
+        }
+    }
+
+    macro_rules! length_delimited {
+        ($enc:ty, $proto:ident: $($ty:ty),*) => {$(
+            impl Encoder<$ty> for $enc {
+                const PROTO: ProtoType = ProtoType::$proto;
+                const WIRE: WireType = WireType::LengthDelimited;
+                #[inline]
+                fn len(value: &$ty) -> usize {
+                    delimited_len(AsRef::<[u8]>::as_ref(value).len())
+                }
+                #[inline]
+                fn put(value: &$ty, buf: &mut impl BufMut) {
+                    put_delimited(AsRef::<[u8]>::as_ref(value), buf);
+                }
+            }
+        )*};
+    }
+    length_delimited!(Str, String: str, String);
+    length_delimited!(Bytes, Bytes: [u8], Vec<u8>, bytes::Bytes, str, String);
+
+    impl<D, E> Encoder<D> for Deref<E>
+    where
+        D: std::ops::Deref + ?Sized,
+        E: Encoder<D::Target> + ?Sized,
+    {
+        const PROTO: ProtoType = E::PROTO;
+        const WIRE: WireType = E::WIRE;
+        const PACKED: bool = E::PACKED;
+        #[inline]
+        fn len(value: &D) -> usize {
+            E::len(value)
+        }
+        #[inline]
+        fn put(value: &D, buf: &mut impl BufMut) {
+            E::put(value, buf);
+        }
+        fn type_name(cx: &mut DescriptorCx) -> Option<String> {
+            E::type_name(cx)
+        }
+    }
+
+    impl<T: BqRow + ?Sized> Encoder<T> for Message<T> {
+        const PROTO: ProtoType = ProtoType::Message;
+        const WIRE: WireType = WireType::LengthDelimited;
+        #[inline]
+        fn len(value: &T) -> usize {
+            delimited_len(value.encoded_len())
+        }
+        #[inline]
+        fn put(value: &T, buf: &mut impl BufMut) {
+            encode_varint(value.encoded_len() as u64, buf);
+            value.encode(buf);
+        }
+        fn type_name(cx: &mut DescriptorCx) -> Option<String> {
+            Some(cx.message::<T>())
+        }
+    }
+}
+
+/// 10⁹, the scale of NUMERIC.
+const NUMERIC_SCALE: i128 = 1_000_000_000;
+
+/// The number of bytes of the shortest little-endian two's complement form of
+/// `value` × 10⁹ (`value` is at most 64 bits wide, so the product fits).
+#[inline]
+fn numeric_le_len(value: i128) -> usize {
+    let scaled = value * NUMERIC_SCALE;
+    // Bits needed beyond the sign: for negatives count leading ones instead.
+    let redundant = if scaled < 0 {
+        scaled.leading_ones()
+    } else {
+        scaled.leading_zeros()
+    };
+    let significant = 128 - redundant as usize + 1; // + the sign bit
+    significant.div_ceil(8).max(1)
+}
+
+/// The length of a length-delimited value of `len` bytes, prefix included.
+#[inline]
+pub fn delimited_len(len: usize) -> usize {
+    encoded_len_varint(len as u64) + len
+}
+
+/// Writes a length-delimited value: the length, then the bytes.
+#[inline]
+pub fn put_delimited(bytes: &[u8], buf: &mut impl BufMut) {
+    encode_varint(bytes.len() as u64, buf);
+    buf.put_slice(bytes);
+}
+
+/// The nested message types of one root descriptor. All STRUCT types of a row,
+/// at any depth, become nested types of the root message (the descriptor is
+/// self-contained, as the Storage Write API requires) and fields refer to them
+/// by their simple names, which resolve from any scope inside the root.
+#[derive(Debug)]
+pub struct DescriptorCx {
+    /// Names the nested types must not take: the root message's own name and
+    /// its fields (nested types share the root's scope).
+    reserved: Vec<String>,
+    nested: Vec<DescriptorProto>,
+}
+
+impl DescriptorCx {
+    /// Adds the message of `T` (and, through its fields, every message it
+    /// needs) and returns its name.
+    pub fn message<T: BqRow + ?Sized>(&mut self) -> String {
+        let fields = T::__bq_fields(self);
+        self.nested_type(T::__BQ_NAME, fields)
+    }
+
+    /// Adds a nested message with `fields`, named after `hint`, unless an
+    /// identical one exists; returns its name.
+    pub fn nested_type(&mut self, hint: &str, fields: Vec<FieldDescriptorProto>) -> String {
+        if let Some(existing) = self.nested.iter().find(|message| message.field == fields) {
+            return existing.name().to_owned();
+        }
+        let mut name = hint.to_owned();
+        let mut n = 1;
+        while self.is_taken(&name) {
+            n += 1;
+            name = format!("{hint}_{n}");
+        }
+        self.nested.push(DescriptorProto {
+            name: Some(name.clone()),
+            field: fields,
+            ..DescriptorProto::default()
+        });
+        name
+    }
+
+    fn is_taken(&self, name: &str) -> bool {
+        self.reserved
+            .iter()
+            .map(String::as_str)
+            .chain(self.nested.iter().map(DescriptorProto::name))
+            .any(|taken| taken == name)
+    }
+}
+
+/// Builds the self-contained proto2 descriptor of the row type `R`.
+pub fn root_descriptor<R: BqRow + ?Sized>() -> DescriptorProto {
+    let mut cx = DescriptorCx {
+        reserved: std::iter::once(R::__BQ_NAME)
+            .chain(R::__BQ_COLUMNS.iter().copied())
+            .map(str::to_owned)
+            .collect(),
+        nested: Vec::new(),
+    };
+    let field = R::__bq_fields(&mut cx);
+    DescriptorProto {
+        name: Some(R::__BQ_NAME.to_owned()),
+        field,
+        nested_type: cx.nested,
+        ..DescriptorProto::default()
+    }
+}
+
+/// The descriptor of one column.
+pub fn field<E: Encoder<T> + ?Sized, T: ?Sized>(
+    cx: &mut DescriptorCx,
+    name: &str,
+    number: u32,
+    label: Label,
+) -> FieldDescriptorProto {
+    let packed = label == Label::Repeated && E::PACKED;
+    FieldDescriptorProto {
+        name: Some(name.to_owned()),
+        number: Some(number as i32),
+        label: Some(label as i32),
+        r#type: Some(E::PROTO as i32),
+        type_name: E::type_name(cx),
+        options: packed.then(|| FieldOptions {
+            packed: Some(true),
+            ..FieldOptions::default()
+        }),
+        ..FieldDescriptorProto::default()
+    }
+}
+
+/// The table schema column of a field of type `T`.
+pub fn column<T: BqField + ?Sized>(name: &str, mode: Mode) -> FieldSchema {
+    T::__bq_schema(name.to_owned(), mode)
+}
+
+/// The table schema column of a field of type `T` written as `K`.
+pub fn column_as<K: Kind, T: BqFieldAs<K> + ?Sized>(name: &str, mode: Mode) -> FieldSchema {
+    FieldSchema::new(name, K::FIELD_TYPE, mode)
+}
+
+/// The STRUCT column of a field whose type derives `BqRow`.
+pub fn struct_column<T: BqRow + ?Sized>(name: String, mode: Mode) -> FieldSchema {
+    FieldSchema::structure(name, mode, T::__bq_schema_fields())
+}
+
+/// The largest of `depths`, or 0.
+pub const fn max_depth(depths: &[usize]) -> usize {
+    let mut max = 0;
+    let mut i = 0;
+    while i < depths.len() {
+        if depths[i] > max {
+            max = depths[i];
+        }
+        i += 1;
+    }
+    max
+}

@@ -1,0 +1,265 @@
+//! Rows: Rust structs written as BigQuery rows with `#[derive(BqRow)]`.
+//!
+//! ```ignore
+//! use bqwrite::BqRow;
+//! use bqwrite::types::{Date, Numeric};
+//!
+//! #[derive(BqRow)]
+//! #[bq(rename_all = "camelCase")]
+//! struct Order<'a> {
+//!     order_id: i64,                 // orderId   INT64    REQUIRED
+//!     customer: &'a str,             // customer  STRING   REQUIRED
+//!     placed_on: Date,               // placedOn  DATE     REQUIRED
+//!     total: Option<Numeric>,        // total     NUMERIC  NULLABLE
+//!     tags: Vec<String>,             // tags      STRING   REPEATED
+//!     shipping: Option<Address>,     // shipping  STRUCT   NULLABLE
+//!     #[bq(type = "JSON")]
+//!     attributes: String,            // attributes JSON    REQUIRED
+//!     #[bq(skip)]
+//!     cache_key: u64,                // not a column
+//! }
+//!
+//! #[derive(BqRow)]
+//! struct Address {
+//!     street: String,
+//!     #[bq(rename = "zip_code")]
+//!     zip: Option<String>,
+//! }
+//! ```
+//!
+//! # Columns
+//!
+//! Each named field is a column, in declaration order, named as the field
+//! (without `r#`). Its mode comes from its type:
+//!
+//! | field type | mode | proto2 label |
+//! | --- | --- | --- |
+//! | `T` | REQUIRED | `required` |
+//! | `Option<T>` | NULLABLE (`None` is NULL) | `optional` |
+//! | `Vec<T>` | REPEATED (empty is an empty array) | `repeated` (numbers packed) |
+//!
+//! `Option<Vec<T>>`, `Vec<Option<T>>`, `Option<Option<T>>` and `Vec<Vec<T>>`
+//! have no BigQuery meaning and do not compile.
+//!
+//! `T` is any type that implements [`BqField`]:
+//!
+//! | Rust type | BigQuery type | proto type |
+//! | --- | --- | --- |
+//! | `i64`, `i32`, `i16`, `i8`, `isize`, `u32`, `u16`, `u8` | INT64 | `int64` |
+//! | `f64` / `f32` | FLOAT64 | `double` / `float` |
+//! | `bool` | BOOL | `bool` |
+//! | `String`, `str` | STRING | `string` |
+//! | `bytes::Bytes`, `[u8]`, `Vec<u8>` with `#[bq(bytes)]` | BYTES | `bytes` |
+//! | [`types::Date`](crate::types::Date) | DATE | `int32` days |
+//! | [`types::Timestamp`](crate::types::Timestamp) | TIMESTAMP | `int64` microseconds |
+//! | [`types::DateTime`](crate::types::DateTime) / [`types::Time`](crate::types::Time) | DATETIME / TIME | `int64` packed civil time |
+//! | [`types::Numeric`](crate::types::Numeric) / [`types::BigNumeric`](crate::types::BigNumeric) | NUMERIC / BIGNUMERIC | `bytes` |
+//! | a struct that derives [`BqRow`] | STRUCT | a nested message |
+//! | `&T`, `Box<T>`, `Rc<T>`, `Arc<T>`, `Cow<'_, T>` | as `T` | as `T` |
+//!
+//! `u64`, `usize` and `u128` are not INT64 columns: INT64 is signed, and their
+//! large values would not fit. Use `i64`, or write them as NUMERIC with
+//! `#[bq(type = "NUMERIC")]`, which holds every `u64` exactly.
+//!
+//! A plain `Vec<u8>` field does not compile either: say `#[bq(bytes)]` for a
+//! BYTES column or `#[bq(type = "INT64")]` for an ARRAY<INT64>.
+//!
+//! # Attributes
+//!
+//! On the struct:
+//! - `#[bq(rename_all = "...")]`: column names from field names by a rule:
+//!   `"lowercase"`, `"UPPERCASE"`, `"PascalCase"`, `"camelCase"`, `"snake_case"`,
+//!   `"SCREAMING_SNAKE_CASE"`.
+//!
+//! On a field:
+//! - `#[bq(rename = "name")]`: the column name.
+//! - `#[bq(skip)]`: the field is not a column (its type needs no [`BqField`]).
+//! - `#[bq(type = "...")]`: write the values as another BigQuery type where the
+//!   Rust type allows it, checked at compile time: a string as STRING, BYTES,
+//!   JSON, GEOGRAPHY, NUMERIC, BIGNUMERIC, DATE, DATETIME, TIME, TIMESTAMP or
+//!   INTERVAL (BigQuery parses the text); an integer (`u64` too) as NUMERIC;
+//!   bytes as BYTES. Legacy names (`INTEGER`, `FLOAT`, `BOOLEAN`, `DECIMAL`,
+//!   `BIGDECIMAL`) are accepted, in any case.
+//! - `#[bq(bytes)]`: the same as `#[bq(type = "BYTES")]`.
+//! - `#[bq(description = "...")]`: the column description in [`BqRow::table_schema`].
+//!
+//! # Column names
+//!
+//! A column name is also the proto field name, so it must be a proto
+//! identifier: ASCII letters, digits and `_`, not starting with a digit (the
+//! Storage Write API's `column_name` field option, which would allow other
+//! names, cannot be expressed with `prost_types`). Names are at most 300
+//! characters, unique regardless of case, and do not start with a prefix
+//! BigQuery reserves (`_TABLE_`, `_FILE_`, `_PARTITION`, ...). Every rule is
+//! checked at compile time.
+//!
+//! # Nesting
+//!
+//! A field whose type derives `BqRow` is a STRUCT column; `Vec<Address>` is a
+//! REPEATED STRUCT. Nesting may go 15 levels deep, as in BigQuery; deeper or
+//! recursive structs do not compile. The descriptor holds every nested message
+//! inside the root message, so it is self-contained.
+
+use bytes::BufMut;
+use prost_types::DescriptorProto;
+
+use crate::__private::{self, DescriptorCx, Encoder, FieldDescriptorProto, enc};
+use crate::schema::{FieldSchema, FieldType, Mode, TableSchema};
+
+/// A Rust type written as one BigQuery row: derive it with `#[derive(BqRow)]`.
+///
+/// The methods with hidden docs are implemented by the derive and are not
+/// part of the public API.
+pub trait BqRow {
+    /// The proto2 message of the row: self-contained (nested STRUCT messages
+    /// are nested types, no imports), built on first use and then shared.
+    /// This is the `writer_schema` the Storage Write API needs.
+    fn descriptor() -> &'static DescriptorProto;
+
+    /// The BigQuery table schema whose rows this type writes.
+    fn table_schema() -> TableSchema {
+        TableSchema {
+            fields: Self::__bq_schema_fields(),
+        }
+    }
+
+    /// The number of bytes [`encode`](BqRow::encode) writes.
+    fn encoded_len(&self) -> usize;
+
+    /// Writes the row as a serialized proto message (without a length
+    /// prefix), in one pass.
+    fn encode(&self, buf: &mut impl BufMut);
+
+    /// The serialized row in a new buffer of exactly the right size.
+    fn encode_to_vec(&self) -> Vec<u8> {
+        let mut buf = Vec::with_capacity(self.encoded_len());
+        self.encode(&mut buf);
+        buf
+    }
+
+    #[doc(hidden)]
+    const __BQ_NAME: &'static str;
+    #[doc(hidden)]
+    const __BQ_COLUMNS: &'static [&'static str];
+    #[doc(hidden)]
+    fn __bq_fields(cx: &mut DescriptorCx) -> Vec<FieldDescriptorProto>;
+    #[doc(hidden)]
+    fn __bq_schema_fields() -> Vec<FieldSchema>;
+}
+
+/// A Rust type that can be the value of a column: see the [module
+/// docs](self) for the list. `#[derive(BqRow)]` implements it for the struct
+/// too, so rows nest as STRUCT columns. Its items are hidden: implement it
+/// through the derive, not by hand.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a BigQuery column",
+    label = "unsupported column type",
+    note = "columns are: integers except `u64`/`usize`/`u128` (INT64), `f64`/`f32` (FLOAT64), `bool`, `String`/`&str`/`Cow<str>` (STRING), `bytes::Bytes`/`&[u8]` or `Vec<u8>` with `#[bq(bytes)]` (BYTES), the types in `bqwrite::types` (DATE, TIMESTAMP, NUMERIC, JSON, RANGE, ...) and structs that derive `BqRow` (STRUCT)",
+    note = "`Option<T>` makes a NULLABLE column and `Vec<T>` a REPEATED one; `#[bq(type = \"...\")]` writes a value as another type, e.g. `u64` as NUMERIC or `String` as JSON"
+)]
+pub trait BqField {
+    #[doc(hidden)]
+    type __Encoder: Encoder<Self>;
+    /// STRUCT nesting depth: 0 for scalars.
+    #[doc(hidden)]
+    const __BQ_DEPTH: usize = 0;
+    #[doc(hidden)]
+    fn __bq_schema(name: String, mode: Mode) -> FieldSchema;
+}
+
+macro_rules! scalar_fields {
+    ($($ty:ty => $encoder:ty, $field_type:ident, $kind:ident;)*) => {$(
+        impl BqField for $ty {
+            type __Encoder = $encoder;
+            fn __bq_schema(name: String, mode: Mode) -> FieldSchema {
+                FieldSchema::new(name, FieldType::$field_type, mode)
+            }
+        }
+        impl __private::BqFieldAs<__private::kind::$kind> for $ty {
+            type Encoder = $encoder;
+        }
+    )*};
+}
+
+scalar_fields! {
+    i64 => enc::Int64, Int64, INT64;
+    i32 => enc::Int64, Int64, INT64;
+    i16 => enc::Int64, Int64, INT64;
+    i8 => enc::Int64, Int64, INT64;
+    isize => enc::Int64, Int64, INT64;
+    u32 => enc::Int64, Int64, INT64;
+    u16 => enc::Int64, Int64, INT64;
+    u8 => enc::Int64, Int64, INT64;
+    f64 => enc::Double, Float64, FLOAT64;
+    f32 => enc::Float, Float64, FLOAT64;
+    bool => enc::Bool, Bool, BOOL;
+    str => enc::Str, String, STRING;
+    String => enc::Str, String, STRING;
+    [u8] => enc::Bytes, Bytes, BYTES;
+    Vec<u8> => enc::Bytes, Bytes, BYTES;
+    bytes::Bytes => enc::Bytes, Bytes, BYTES;
+}
+
+/// Integers as NUMERIC: every integer up to 64 bits fits NUMERIC's 29 digits.
+macro_rules! int_as_numeric {
+    ($($ty:ty),*) => {$(
+        impl __private::BqFieldAs<__private::kind::NUMERIC> for $ty {
+            type Encoder = enc::IntAsNumeric;
+        }
+    )*};
+}
+int_as_numeric!(i64, i32, i16, i8, isize, u64, u32, u16, u8, usize);
+
+/// Text that BigQuery parses into the column type.
+macro_rules! text_as {
+    ($($kind:ident),*) => {$(
+        impl __private::BqFieldAs<__private::kind::$kind> for str {
+            type Encoder = enc::Str;
+        }
+        impl __private::BqFieldAs<__private::kind::$kind> for String {
+            type Encoder = enc::Str;
+        }
+    )*};
+}
+text_as!(
+    JSON, GEOGRAPHY, NUMERIC, BIGNUMERIC, DATE, DATETIME, TIME, TIMESTAMP, INTERVAL
+);
+
+/// Text as BYTES: the UTF-8 bytes, declared as proto `bytes`.
+impl __private::BqFieldAs<__private::kind::BYTES> for str {
+    type Encoder = enc::Bytes;
+}
+impl __private::BqFieldAs<__private::kind::BYTES> for String {
+    type Encoder = enc::Bytes;
+}
+
+/// Pointer types are written as what they point to.
+macro_rules! deref_fields {
+    ($($(#[$meta:meta])* [$($generics:tt)*] $ty:ty;)*) => {$(
+        $(#[$meta])*
+        impl<$($generics)*> BqField for $ty
+        where
+            T: BqField,
+        {
+            type __Encoder = enc::Deref<T::__Encoder>;
+            const __BQ_DEPTH: usize = T::__BQ_DEPTH;
+            fn __bq_schema(name: String, mode: Mode) -> FieldSchema {
+                T::__bq_schema(name, mode)
+            }
+        }
+        impl<$($generics)*, K> __private::BqFieldAs<K> for $ty
+        where
+            T: __private::BqFieldAs<K>,
+        {
+            type Encoder = enc::Deref<<T as __private::BqFieldAs<K>>::Encoder>;
+        }
+    )*};
+}
+
+deref_fields! {
+    ['a, T: ?Sized + 'a] &'a T;
+    [T: ?Sized] Box<T>;
+    [T: ?Sized] std::rc::Rc<T>;
+    [T: ?Sized] std::sync::Arc<T>;
+    ['a, T: ?Sized + ToOwned + 'a] std::borrow::Cow<'a, T>;
+}
