@@ -4,15 +4,26 @@
 
 #![warn(missing_docs)]
 
+pub mod client;
+mod compat;
+pub mod error;
 pub mod proto;
 pub mod row;
 pub mod schema;
+mod status;
+pub mod table;
 pub mod types;
+pub mod writer;
 
-pub use schema::{FieldSchema, FieldType, Mode, SchemaError, TableSchema};
-pub use row::{BqField, BqRow};
+pub use client::{Client, ClientBuilder};
+pub use error::{Error, ErrorKind, Result, RowError, SchemaMismatch};
+pub use table::{Commit, Table, TablePath};
+pub use writer::{Finalized, Writer, WriterOptions};
+
 /// Derives [`BqRow`] for a struct: see [`row`] for columns and attributes.
 pub use bqwrite_derive::BqRow;
+pub use row::{BqField, BqRow};
+pub use schema::{FieldSchema, FieldType, Mode, SchemaError, TableSchema};
 
 #[doc(hidden)]
 pub mod __private;

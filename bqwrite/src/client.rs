@@ -1,0 +1,445 @@
+//! The connection to the Storage Write API: endpoint, credentials, headers.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tonic::metadata::{AsciiMetadataValue, MetadataMap};
+use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::proto::storage::big_query_write_client::BigQueryWriteClient;
+use crate::proto::storage::{
+    AppendRowsRequest, AppendRowsResponse, BatchCommitWriteStreamsRequest,
+    BatchCommitWriteStreamsResponse, CreateWriteStreamRequest, FinalizeWriteStreamRequest,
+    FinalizeWriteStreamResponse, FlushRowsRequest, FlushRowsResponse, GetWriteStreamRequest,
+    WriteStream,
+};
+use crate::table::{Table, TablePath};
+
+/// The Storage Write API's endpoint.
+pub const GOOGLE_ENDPOINT: &str = "https://bigquerystorage.googleapis.com";
+
+/// The environment variable naming an emulator's `host:port`, after the
+/// `<SERVICE>_EMULATOR_HOST` convention of Google's emulators.
+pub const EMULATOR_HOST_ENV: &str = "BIGQUERY_STORAGE_EMULATOR_HOST";
+
+/// The OAuth scope the client asks tokens for.
+pub const SCOPE: &str = "https://www.googleapis.com/auth/bigquery.insertdata";
+
+const ROUTING_HEADER: &str = "x-goog-request-params";
+
+/// A client of the Storage Write API. Cheap to clone: clones share one
+/// connection and one token source.
+///
+/// ```no_run
+/// # async fn run() -> bqwrite::Result<()> {
+/// // Real BigQuery with Application Default Credentials, or the emulator
+/// // named by BIGQUERY_STORAGE_EMULATOR_HOST when it is set:
+/// let client = bqwrite::Client::from_env().await?;
+/// let table = client.table("my-project", "my_dataset", "customer_records")?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    grpc: BigQueryWriteClient<Channel>,
+    auth: Auth,
+    endpoint: String,
+    request_timeout: Option<Duration>,
+    trace_id: String,
+}
+
+enum Auth {
+    None,
+    Provider(Arc<dyn gcp_auth::TokenProvider>),
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("endpoint", &self.inner.endpoint)
+            .field(
+                "auth",
+                &match self.inner.auth {
+                    Auth::None => "none",
+                    Auth::Provider(_) => "application default credentials",
+                },
+            )
+            .field("trace_id", &self.inner.trace_id)
+            .finish()
+    }
+}
+
+impl Client {
+    /// A client of real BigQuery with Application Default Credentials.
+    pub async fn new() -> Result<Self> {
+        Self::builder().build().await
+    }
+
+    /// A client of an emulator at `host:port` (or a full `http://` URL), with
+    /// no TLS and no credentials.
+    ///
+    /// The connection is made on first use, so this does not fail when the
+    /// emulator is not up yet; it fails only for an unusable address. Call it
+    /// within a Tokio runtime.
+    pub fn emulator(host: impl AsRef<str>) -> Result<Self> {
+        Self::builder().emulator(host).build_lazy()
+    }
+
+    /// The emulator named by `BIGQUERY_STORAGE_EMULATOR_HOST` when it is set,
+    /// real BigQuery with Application Default Credentials otherwise.
+    pub async fn from_env() -> Result<Self> {
+        match std::env::var(EMULATOR_HOST_ENV) {
+            Ok(host) if !host.trim().is_empty() => Self::emulator(host.trim()),
+            _ => Self::new().await,
+        }
+    }
+
+    /// A builder for endpoint, credentials, timeouts, user agent and trace id.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// A table of this client's service.
+    pub fn table(
+        &self,
+        project: impl Into<String>,
+        dataset: impl Into<String>,
+        table: impl Into<String>,
+    ) -> Result<Table> {
+        Ok(Table::new(
+            self.clone(),
+            TablePath::new(project, dataset, table)?,
+        ))
+    }
+
+    /// A table from its path, `projects/{p}/datasets/{d}/tables/{t}`.
+    pub fn table_from_path(&self, path: &str) -> Result<Table> {
+        Ok(Table::new(self.clone(), path.parse()?))
+    }
+
+    /// The endpoint this client talks to.
+    pub fn endpoint(&self) -> &str {
+        &self.inner.endpoint
+    }
+
+    /// The trace id sent on the first request of every AppendRows connection.
+    pub fn trace_id(&self) -> &str {
+        &self.inner.trace_id
+    }
+
+    /// A request with the routing header, the credentials and the timeout.
+    async fn request<M>(
+        &self,
+        message: M,
+        routing_key: &str,
+        routing_value: &str,
+    ) -> Result<tonic::Request<M>> {
+        let mut request = tonic::Request::new(message);
+        self.decorate(request.metadata_mut(), routing_key, routing_value)
+            .await?;
+        if let Some(timeout) = self.inner.request_timeout {
+            request.set_timeout(timeout);
+        }
+        Ok(request)
+    }
+
+    async fn decorate(&self, metadata: &mut MetadataMap, key: &str, value: &str) -> Result<()> {
+        let routing = format!("{key}={}", percent_encode(value));
+        let routing = AsciiMetadataValue::try_from(routing.as_str()).map_err(|e| {
+            Error::new(
+                ErrorKind::Config,
+                format!("invalid routing header `{routing}`"),
+            )
+            .with_source(e)
+        })?;
+        metadata.insert(ROUTING_HEADER, routing);
+        if let Auth::Provider(provider) = &self.inner.auth {
+            let token = provider.token(&[SCOPE]).await.map_err(|e| {
+                Error::new(ErrorKind::Auth, "could not obtain an access token").with_source(e)
+            })?;
+            // The token is never logged: it only goes into this header.
+            let mut value = AsciiMetadataValue::try_from(format!("Bearer {}", token.as_str()))
+                .map_err(|_| {
+                    Error::new(ErrorKind::Auth, "the access token is not valid header text")
+                })?;
+            value.set_sensitive(true);
+            metadata.insert("authorization", value);
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn create_write_stream(
+        &self,
+        request: CreateWriteStreamRequest,
+    ) -> Result<WriteStream> {
+        let parent = request.parent.clone();
+        let request = self.request(request, "parent", &parent).await?;
+        let mut grpc = self.inner.grpc.clone();
+        grpc.create_write_stream(request)
+            .await
+            .map(tonic::Response::into_inner)
+            .map_err(|s| Error::from_status(&format!("creating a write stream on `{parent}`"), s))
+    }
+
+    pub(crate) async fn get_write_stream(
+        &self,
+        request: GetWriteStreamRequest,
+    ) -> Result<WriteStream> {
+        let name = request.name.clone();
+        let request = self.request(request, "write_stream", &name).await?;
+        let mut grpc = self.inner.grpc.clone();
+        grpc.get_write_stream(request)
+            .await
+            .map(tonic::Response::into_inner)
+            .map_err(|s| Error::from_status(&format!("getting write stream `{name}`"), s))
+    }
+
+    pub(crate) async fn finalize(&self, name: &str) -> Result<FinalizeWriteStreamResponse> {
+        let request = self
+            .request(
+                FinalizeWriteStreamRequest {
+                    name: name.to_owned(),
+                },
+                "write_stream",
+                name,
+            )
+            .await?;
+        let mut grpc = self.inner.grpc.clone();
+        grpc.finalize_write_stream(request)
+            .await
+            .map(tonic::Response::into_inner)
+            .map_err(|s| Error::from_status(&format!("finalizing write stream `{name}`"), s))
+    }
+
+    pub(crate) async fn batch_commit(
+        &self,
+        request: BatchCommitWriteStreamsRequest,
+    ) -> Result<BatchCommitWriteStreamsResponse> {
+        let parent = request.parent.clone();
+        let request = self.request(request, "parent", &parent).await?;
+        let mut grpc = self.inner.grpc.clone();
+        grpc.batch_commit_write_streams(request)
+            .await
+            .map(tonic::Response::into_inner)
+            .map_err(|s| Error::from_status(&format!("committing streams of `{parent}`"), s))
+    }
+
+    /// Flushes a BUFFERED stream up to and including `offset`.
+    #[allow(dead_code)]
+    pub(crate) async fn flush_rows(&self, request: FlushRowsRequest) -> Result<FlushRowsResponse> {
+        let name = request.write_stream.clone();
+        let request = self.request(request, "write_stream", &name).await?;
+        let mut grpc = self.inner.grpc.clone();
+        grpc.flush_rows(request)
+            .await
+            .map(tonic::Response::into_inner)
+            .map_err(|s| Error::from_status(&format!("flushing write stream `{name}`"), s))
+    }
+
+    /// Opens an AppendRows connection fed by `requests`.
+    pub(crate) async fn append_rows<S>(
+        &self,
+        stream: &str,
+        requests: S,
+    ) -> Result<tonic::Streaming<AppendRowsResponse>>
+    where
+        S: tokio_stream::Stream<Item = AppendRowsRequest> + Send + 'static,
+    {
+        // AppendRows is bidirectional: no deadline on the call as a whole, and
+        // tonic adds no routing header to streaming calls, so it is added here.
+        let mut request = tonic::Request::new(requests);
+        self.decorate(request.metadata_mut(), "write_stream", stream)
+            .await?;
+        let mut grpc = self.inner.grpc.clone();
+        grpc.append_rows(request)
+            .await
+            .map(tonic::Response::into_inner)
+            .map_err(|s| Error::from_status(&format!("opening AppendRows on `{stream}`"), s))
+    }
+}
+
+/// Percent-encodes a routing header value as Google's clients do (`/` as `%2F`).
+fn percent_encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 16);
+    for byte in value.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// Configures a [`Client`].
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct ClientBuilder {
+    endpoint: Option<String>,
+    emulator: bool,
+    connect_timeout: Duration,
+    request_timeout: Option<Duration>,
+    user_agent: String,
+    trace_id: Option<String>,
+}
+
+impl Default for ClientBuilder {
+    fn default() -> Self {
+        Self {
+            endpoint: None,
+            emulator: false,
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Some(Duration::from_secs(120)),
+            user_agent: format!("bqwrite/{}", env!("CARGO_PKG_VERSION")),
+            trace_id: None,
+        }
+    }
+}
+
+impl ClientBuilder {
+    /// The service's URL (default [`GOOGLE_ENDPOINT`]).
+    pub fn endpoint(mut self, url: impl Into<String>) -> Self {
+        self.endpoint = Some(url.into());
+        self
+    }
+
+    /// Talk to an emulator at `host:port` (or an `http://` URL): no TLS, no credentials.
+    pub fn emulator(mut self, host: impl AsRef<str>) -> Self {
+        let host = host.as_ref();
+        self.endpoint = Some(if host.contains("://") {
+            host.to_owned()
+        } else {
+            format!("http://{host}")
+        });
+        self.emulator = true;
+        self
+    }
+
+    /// How long connecting may take (default 10 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// The deadline of each unary call (create, get, finalize, commit, flush);
+    /// default 120 s. `None` for no deadline. AppendRows has none.
+    pub fn request_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// Text added before bqwrite's own user agent (`myapp/1.2 bqwrite/0.1.0`).
+    pub fn user_agent(mut self, prefix: impl AsRef<str>) -> Self {
+        self.user_agent = format!("{} {}", prefix.as_ref(), self.user_agent);
+        self
+    }
+
+    /// The trace id sent on every AppendRows connection (prefixed `bqwrite:`),
+    /// which shows in BigQuery's stream metadata.
+    pub fn trace_id(mut self, trace_id: impl Into<String>) -> Self {
+        self.trace_id = Some(trace_id.into());
+        self
+    }
+
+    /// Builds the client: with credentials from Application Default
+    /// Credentials unless it targets an emulator.
+    pub async fn build(self) -> Result<Client> {
+        let auth = if self.emulator {
+            Auth::None
+        } else {
+            let provider = gcp_auth::provider().await.map_err(|e| {
+                Error::new(
+                    ErrorKind::Auth,
+                    "no Application Default Credentials found (set GOOGLE_APPLICATION_CREDENTIALS, \
+                     run `gcloud auth application-default login`, or use an emulator)",
+                )
+                .with_source(e)
+            })?;
+            Auth::Provider(provider)
+        };
+        self.finish(auth)
+    }
+
+    /// Builds an emulator client without awaiting anything.
+    fn build_lazy(self) -> Result<Client> {
+        debug_assert!(self.emulator);
+        self.finish(Auth::None)
+    }
+
+    fn finish(self, auth: Auth) -> Result<Client> {
+        let url = self
+            .endpoint
+            .clone()
+            .unwrap_or_else(|| GOOGLE_ENDPOINT.to_owned());
+        let config_error = |e: tonic::transport::Error| {
+            Error::new(ErrorKind::Config, format!("invalid endpoint `{url}`")).with_source(e)
+        };
+        let mut endpoint = Endpoint::from_shared(url.clone())
+            .map_err(config_error)?
+            .connect_timeout(self.connect_timeout)
+            .tcp_nodelay(true)
+            .http2_adaptive_window(true)
+            .initial_connection_window_size(Some(16 << 20))
+            .initial_stream_window_size(Some(8 << 20))
+            .http2_keep_alive_interval(Duration::from_secs(30))
+            .keep_alive_while_idle(true)
+            .user_agent(self.user_agent.clone())
+            .map_err(config_error)?;
+        if url.starts_with("https://") {
+            endpoint = endpoint
+                .tls_config(ClientTlsConfig::new().with_native_roots())
+                .map_err(config_error)?;
+        }
+        let channel = endpoint.connect_lazy();
+        let grpc = BigQueryWriteClient::new(channel)
+            .max_decoding_message_size(64 << 20)
+            .max_encoding_message_size(usize::MAX);
+        let trace_id = match self.trace_id {
+            Some(id) => format!("bqwrite:{id}"),
+            None => format!("bqwrite:{}", env!("CARGO_PKG_VERSION")),
+        };
+        Ok(Client {
+            inner: Arc::new(Inner {
+                grpc,
+                auth,
+                endpoint: url,
+                request_timeout: self.request_timeout,
+                trace_id,
+            }),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routing_values_are_percent_encoded() {
+        assert_eq!(
+            percent_encode("projects/p/datasets/d/tables/t"),
+            "projects%2Fp%2Fdatasets%2Fd%2Ftables%2Ft"
+        );
+        assert_eq!(percent_encode("a-b_c.d~e"), "a-b_c.d~e");
+    }
+
+    #[tokio::test]
+    async fn emulator_client_needs_no_server_to_build() {
+        let client = Client::emulator("127.0.0.1:9").unwrap();
+        assert_eq!(client.endpoint(), "http://127.0.0.1:9");
+        assert!(client.trace_id().starts_with("bqwrite:"));
+        let table = client.table("p", "d", "t").unwrap();
+        assert_eq!(table.path().to_string(), "projects/p/datasets/d/tables/t");
+    }
+
+    #[tokio::test]
+    async fn emulator_rejects_an_unusable_address() {
+        let err = Client::emulator("not a host:port").unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Config);
+    }
+}

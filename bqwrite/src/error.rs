@@ -1,0 +1,320 @@
+//! The error type of the client and the writer.
+
+use std::fmt;
+
+use crate::proto::storage::storage_error::StorageErrorCode;
+
+/// The result type of bqwrite's fallible operations.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// An error of the client or the writer.
+///
+/// Opaque on purpose: match on [`Error::kind`], and read the details through
+/// the accessors ([`Error::row_errors`], [`Error::schema_mismatches`],
+/// [`Error::storage_error`], [`Error::acknowledged_rows`], [`Error::status`]).
+pub struct Error {
+    inner: Box<Inner>,
+}
+
+struct Inner {
+    kind: ErrorKind,
+    message: String,
+    status: Option<tonic::Status>,
+    storage_error: Option<StorageErrorCode>,
+    row_errors: Vec<RowError>,
+    mismatches: Vec<SchemaMismatch>,
+    acknowledged_rows: Option<i64>,
+    source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+}
+
+/// What kind of error happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// A table or stream path could not be parsed.
+    InvalidPath,
+    /// The client configuration is unusable (an invalid endpoint, header value, ...).
+    Config,
+    /// Connecting to the service failed.
+    Connect,
+    /// Credentials could not be found or a token could not be obtained.
+    Auth,
+    /// The struct's schema cannot write to the table; see [`Error::schema_mismatches`].
+    SchemaMismatch,
+    /// The server rejected rows; see [`Error::row_errors`]. No row of the
+    /// rejected request, nor of any request after it, was written.
+    RowErrors,
+    /// A single row is larger than the request size limit and can never be sent.
+    RowTooLarge,
+    /// The server's view of the stream's offsets disagrees with the writer's;
+    /// the writer stopped rather than skip or duplicate rows.
+    OffsetMismatch,
+    /// The commit did not happen: a stream could not be committed, and so none was.
+    CommitFailed,
+    /// The server answered with an error status (see [`Error::status`] and
+    /// [`Error::storage_error`]).
+    Server,
+    /// The connection broke or the server closed the stream before answering.
+    Transport,
+    /// The writer can no longer be used (a previous error left it broken, or it is finalized).
+    WriterClosed,
+}
+
+/// One rejected row, with its index in what the caller passed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowError {
+    /// The index of the row among the rows given to the call that failed.
+    pub index: usize,
+    /// The column the server's message names, when it names one of the table's columns.
+    pub column: Option<String>,
+    /// The server's description of the problem.
+    pub message: String,
+}
+
+/// One difference between a struct's schema and a table's that prevents writing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SchemaMismatch {
+    /// The table has no column for this field.
+    MissingColumn {
+        /// The field path (`address.zip` for nested fields).
+        field: String,
+    },
+    /// The table's REQUIRED column has no field in the struct.
+    MissingRequiredField {
+        /// The column path.
+        column: String,
+    },
+    /// The field's type cannot be written to the column's type.
+    TypeMismatch {
+        /// The column path.
+        column: String,
+        /// The type the struct writes.
+        field_type: String,
+        /// The column's type.
+        column_type: String,
+    },
+    /// The column is REQUIRED but the field may be NULL (an `Option`).
+    NullableIntoRequired {
+        /// The column path.
+        column: String,
+    },
+    /// One side is REPEATED and the other is not.
+    RepeatedMismatch {
+        /// The column path.
+        column: String,
+        /// Whether the struct's field is repeated.
+        field_repeated: bool,
+    },
+}
+
+impl fmt::Display for SchemaMismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::MissingColumn { field } => {
+                write!(f, "field `{field}` has no column in the table")
+            }
+            Self::MissingRequiredField { column } => {
+                write!(f, "REQUIRED column `{column}` has no field in the struct")
+            }
+            Self::TypeMismatch {
+                column,
+                field_type,
+                column_type,
+            } => write!(
+                f,
+                "column `{column}` is {column_type}, the struct writes {field_type}"
+            ),
+            Self::NullableIntoRequired { column } => write!(
+                f,
+                "column `{column}` is REQUIRED but the struct's field is optional"
+            ),
+            Self::RepeatedMismatch {
+                column,
+                field_repeated: true,
+            } => write!(
+                f,
+                "column `{column}` is not REPEATED but the struct's field is a Vec"
+            ),
+            Self::RepeatedMismatch {
+                column,
+                field_repeated: false,
+            } => write!(
+                f,
+                "column `{column}` is REPEATED but the struct's field is not a Vec"
+            ),
+        }
+    }
+}
+
+impl Error {
+    pub(crate) fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            inner: Box::new(Inner {
+                kind,
+                message: message.into(),
+                status: None,
+                storage_error: None,
+                row_errors: Vec::new(),
+                mismatches: Vec::new(),
+                acknowledged_rows: None,
+                source: None,
+            }),
+        }
+    }
+
+    pub(crate) fn with_source(
+        mut self,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        self.inner.source = Some(Box::new(source));
+        self
+    }
+
+    /// An error from a gRPC status, with its `StorageError` detail if any.
+    pub(crate) fn from_status(context: &str, status: tonic::Status) -> Self {
+        let storage_error = crate::status::storage_error(&status).map(|e| e.code());
+        let kind = match status.code() {
+            _ if status.source_is_transport() => ErrorKind::Transport,
+            tonic::Code::Unauthenticated | tonic::Code::PermissionDenied => ErrorKind::Auth,
+            _ => ErrorKind::Server,
+        };
+        let message = format!("{context}: {:?}: {}", status.code(), status.message());
+        let mut error = Self::new(kind, message);
+        error.inner.storage_error = storage_error;
+        error.inner.status = Some(status);
+        error
+    }
+
+    pub(crate) fn with_acknowledged_rows(mut self, rows: i64) -> Self {
+        self.inner.acknowledged_rows = Some(rows);
+        self
+    }
+
+    pub(crate) fn with_row_errors(mut self, errors: Vec<RowError>) -> Self {
+        self.inner.row_errors = errors;
+        self
+    }
+
+    pub(crate) fn with_mismatches(mut self, mismatches: Vec<SchemaMismatch>) -> Self {
+        self.inner.mismatches = mismatches;
+        self
+    }
+
+    pub(crate) fn with_storage_error(mut self, code: StorageErrorCode) -> Self {
+        self.inner.storage_error = Some(code);
+        self
+    }
+
+    /// What kind of error this is.
+    pub fn kind(&self) -> ErrorKind {
+        self.inner.kind
+    }
+
+    /// The gRPC status the server answered with, if the error came from one.
+    pub fn status(&self) -> Option<&tonic::Status> {
+        self.inner.status.as_ref()
+    }
+
+    /// The gRPC code the server answered with, if the error came from a status.
+    pub fn code(&self) -> Option<tonic::Code> {
+        self.inner.status.as_ref().map(tonic::Status::code)
+    }
+
+    /// The BigQuery `StorageError` code the server attached, if any.
+    pub fn storage_error(&self) -> Option<StorageErrorCode> {
+        self.inner.storage_error
+    }
+
+    /// The rejected rows, for [`ErrorKind::RowErrors`].
+    pub fn row_errors(&self) -> &[RowError] {
+        &self.inner.row_errors
+    }
+
+    /// Every difference found, for [`ErrorKind::SchemaMismatch`].
+    pub fn schema_mismatches(&self) -> &[SchemaMismatch] {
+        &self.inner.mismatches
+    }
+
+    /// How many rows of the stream the server had acknowledged when the error
+    /// happened, where the writer knows: the stream's exact state.
+    pub fn acknowledged_rows(&self) -> Option<i64> {
+        self.inner.acknowledged_rows
+    }
+}
+
+trait StatusExt {
+    fn source_is_transport(&self) -> bool;
+}
+
+impl StatusExt for tonic::Status {
+    fn source_is_transport(&self) -> bool {
+        let mut source = std::error::Error::source(self);
+        while let Some(err) = source {
+            if err.is::<tonic::transport::Error>() || err.is::<std::io::Error>() {
+                return true;
+            }
+            source = err.source();
+        }
+        false
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Error");
+        d.field("kind", &self.inner.kind)
+            .field("message", &self.inner.message);
+        if let Some(code) = self.inner.storage_error {
+            d.field("storage_error", &code);
+        }
+        if !self.inner.row_errors.is_empty() {
+            d.field("row_errors", &self.inner.row_errors);
+        }
+        if !self.inner.mismatches.is_empty() {
+            d.field("schema_mismatches", &self.inner.mismatches);
+        }
+        if let Some(rows) = self.inner.acknowledged_rows {
+            d.field("acknowledged_rows", &rows);
+        }
+        if let Some(source) = &self.inner.source {
+            d.field("source", source);
+        }
+        d.finish()
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.inner.message)?;
+        for mismatch in &self.inner.mismatches {
+            write!(f, "\n  - {mismatch}")?;
+        }
+        for row in self.inner.row_errors.iter().take(10) {
+            write!(f, "\n  - row {}: {}", row.index, row.message)?;
+        }
+        if self.inner.row_errors.len() > 10 {
+            write!(
+                f,
+                "\n  - and {} more rows",
+                self.inner.row_errors.len() - 10
+            )?;
+        }
+        if let Some(rows) = self.inner.acknowledged_rows {
+            write!(f, " ({rows} rows of the stream are acknowledged)")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        if let Some(source) = &self.inner.source {
+            return Some(source.as_ref());
+        }
+        self.inner
+            .status
+            .as_ref()
+            .map(|s| s as &(dyn std::error::Error + 'static))
+    }
+}

@@ -1,0 +1,813 @@
+//! Typed writers: the PENDING lifecycle, with offsets, request splitting and
+//! pipelining done for the caller.
+
+use std::borrow::Borrow;
+use std::collections::VecDeque;
+use std::fmt;
+use std::marker::PhantomData;
+use std::ops::Range;
+
+use bytes::{Bytes, BytesMut};
+use futures_util::{FutureExt, Stream, StreamExt};
+use prost::Message;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+
+use crate::error::{Error, ErrorKind, Result, RowError};
+use crate::proto::storage::append_rows_request::{ProtoData, Rows};
+use crate::proto::storage::append_rows_response::Response;
+use crate::proto::storage::storage_error::StorageErrorCode;
+use crate::proto::storage::write_stream::Type as StreamType;
+use crate::proto::storage::{
+    AppendRowsRequest, AppendRowsResponse, CreateWriteStreamRequest, GetWriteStreamRequest,
+    ProtoRows, ProtoSchema, WriteStream, WriteStreamView,
+};
+use crate::row::BqRow;
+use crate::schema::TableSchema;
+use crate::status;
+use crate::table::{Commit, Table};
+
+/// The default request size limit: under the service's 10 MB.
+pub const DEFAULT_MAX_REQUEST_BYTES: usize = 9 * 1024 * 1024;
+/// The default row count limit of one request.
+pub const DEFAULT_MAX_ROWS_PER_REQUEST: usize = 100_000;
+/// The default number of requests awaiting their response at once.
+pub const DEFAULT_MAX_INFLIGHT_REQUESTS: usize = 8;
+/// The default number of request bytes awaiting their response at once.
+pub const DEFAULT_MAX_INFLIGHT_BYTES: usize = 40 * 1024 * 1024;
+
+/// How a [`Writer`] splits and pipelines requests.
+///
+/// Memory is bounded by `max_inflight_bytes` plus one request being filled,
+/// whatever the size of the input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use]
+pub struct WriterOptions {
+    max_request_bytes: usize,
+    max_rows_per_request: usize,
+    max_inflight_requests: usize,
+    max_inflight_bytes: usize,
+}
+
+impl Default for WriterOptions {
+    fn default() -> Self {
+        Self {
+            max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
+            max_rows_per_request: DEFAULT_MAX_ROWS_PER_REQUEST,
+            max_inflight_requests: DEFAULT_MAX_INFLIGHT_REQUESTS,
+            max_inflight_bytes: DEFAULT_MAX_INFLIGHT_BYTES,
+        }
+    }
+}
+
+impl WriterOptions {
+    /// The largest AppendRows request, in encoded bytes (default
+    /// [`DEFAULT_MAX_REQUEST_BYTES`]). A row that cannot fit alone is an
+    /// [`ErrorKind::RowTooLarge`] error.
+    pub fn max_request_bytes(mut self, bytes: usize) -> Self {
+        self.max_request_bytes = bytes;
+        self
+    }
+
+    /// The most rows in one request (default [`DEFAULT_MAX_ROWS_PER_REQUEST`]).
+    pub fn max_rows_per_request(mut self, rows: usize) -> Self {
+        self.max_rows_per_request = rows.max(1);
+        self
+    }
+
+    /// The most requests sent and not yet answered (default
+    /// [`DEFAULT_MAX_INFLIGHT_REQUESTS`]); 1 turns pipelining off.
+    pub fn max_inflight_requests(mut self, requests: usize) -> Self {
+        self.max_inflight_requests = requests.max(1);
+        self
+    }
+
+    /// The most request bytes sent and not yet answered (default
+    /// [`DEFAULT_MAX_INFLIGHT_BYTES`]); one request is always allowed.
+    pub fn max_inflight_bytes(mut self, bytes: usize) -> Self {
+        self.max_inflight_bytes = bytes;
+        self
+    }
+}
+
+/// Writes rows of type `T` to one write stream of a table.
+///
+/// ```no_run
+/// use bqwrite::{BqRow, Client, Writer};
+///
+/// #[derive(BqRow)]
+/// struct CustomerRecord {
+///     row_num: i64,
+///     customer_name: Option<String>,
+/// }
+///
+/// # async fn run() -> bqwrite::Result<()> {
+/// let client = Client::from_env().await?;
+/// let table = client.table("my-project", "my_dataset", "customer_records")?;
+/// let mut writer = Writer::<CustomerRecord>::pending(&table).await?;
+/// writer
+///     .append([
+///         CustomerRecord { row_num: 1, customer_name: Some("Alice".into()) },
+///         CustomerRecord { row_num: 2, customer_name: Some("Bob".into()) },
+///     ])
+///     .await?;
+/// let finalized = writer.finalize().await?; // no more appends; row_count
+/// let commit = finalized.commit().await?;   // the rows become visible
+/// println!("committed {} rows at {}", commit.rows(), commit.commit_time());
+/// # Ok(()) }
+/// ```
+///
+/// Offsets are tracked for you: every request carries the offset of its first
+/// row, so the service never writes a row twice. Dropping a writer that was
+/// not finalized commits nothing.
+pub struct Writer<T: BqRow> {
+    table: Table,
+    stream: String,
+    options: WriterOptions,
+    /// Row bytes one request may carry (the limit less the request's own fields).
+    row_budget: usize,
+    conn: Option<Connection>,
+    /// Rows the service acknowledged: the offset of the next request.
+    acked: i64,
+    state: State,
+    columns: Vec<String>,
+    _row: PhantomData<fn(&T)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum State {
+    Open,
+    Broken(String),
+    Finalized,
+}
+
+impl<T: BqRow> fmt::Debug for Writer<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Writer")
+            .field("row", &std::any::type_name::<T>())
+            .field("table", &self.table.path().to_string())
+            .field("stream", &self.stream)
+            .field("acknowledged_rows", &self.acked)
+            .field("state", &self.state)
+            .field("options", &self.options)
+            .finish()
+    }
+}
+
+/// One AppendRows connection: requests go in through `tx`, responses come
+/// back in order on `responses`.
+struct Connection {
+    tx: mpsc::Sender<AppendRowsRequest>,
+    responses: tonic::Streaming<AppendRowsResponse>,
+}
+
+/// A request sent and not yet answered.
+struct InFlight {
+    offset: i64,
+    rows: usize,
+    /// The index of its first row among the rows of the current call.
+    first_index: usize,
+    bytes: usize,
+}
+
+/// Rows encoded into one buffer, to become one request.
+struct Batch {
+    buf: BytesMut,
+    ends: Vec<usize>,
+    first_index: usize,
+    /// The encoded length of the rows as `ProtoRows.serialized_rows`.
+    wire_len: usize,
+}
+
+impl Batch {
+    fn new(first_index: usize) -> Self {
+        Self {
+            buf: BytesMut::new(),
+            ends: Vec::new(),
+            first_index,
+            wire_len: 0,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+}
+
+impl<T: BqRow> Writer<T> {
+    /// Creates a PENDING stream on `table` with the default [`WriterOptions`]
+    /// and checks that `T` can write to the table.
+    ///
+    /// Rows appended to a pending stream stay invisible until the stream is
+    /// [finalized](Writer::finalize) and [committed](Finalized::commit).
+    ///
+    /// # Errors
+    /// [`ErrorKind::SchemaMismatch`] listing every difference between `T`'s
+    /// schema and the table's, before any row is sent; the service's errors
+    /// (a missing table is [`StorageErrorCode::TableNotFound`] or `NOT_FOUND`).
+    pub async fn pending(table: &Table) -> Result<Self> {
+        Self::pending_with(table, WriterOptions::default()).await
+    }
+
+    /// [`Writer::pending`] with the given options.
+    pub async fn pending_with(table: &Table, options: WriterOptions) -> Result<Self> {
+        let parent = table.path().to_string();
+        let span = tracing::info_span!("create_stream", table = %parent, kind = "PENDING");
+        let stream = async {
+            let created = table
+                .client()
+                .create_write_stream(CreateWriteStreamRequest {
+                    parent: parent.clone(),
+                    write_stream: Some(WriteStream {
+                        r#type: StreamType::Pending as i32,
+                        ..WriteStream::default()
+                    }),
+                })
+                .await?;
+            let full = table
+                .client()
+                .get_write_stream(GetWriteStreamRequest {
+                    name: created.name.clone(),
+                    view: WriteStreamView::Full as i32,
+                })
+                .await?;
+            tracing::info!(stream = %created.name, "created");
+            Ok::<_, Error>(full)
+        };
+        let stream = tracing::Instrument::instrument(stream, span).await?;
+        let table_schema = stream.table_schema.as_ref().ok_or_else(|| {
+            Error::new(
+                ErrorKind::Server,
+                format!("the service returned no table schema for `{}`", stream.name),
+            )
+        })?;
+        let table_schema = TableSchema::try_from(table_schema).map_err(|e| {
+            Error::new(
+                ErrorKind::Server,
+                format!("the table schema of `{parent}` is unreadable"),
+            )
+            .with_source(e)
+        })?;
+        let row_schema = T::table_schema();
+        let mismatches = crate::compat::check(&row_schema, &table_schema);
+        if !mismatches.is_empty() {
+            return Err(Error::new(
+                ErrorKind::SchemaMismatch,
+                format!(
+                    "`{}` cannot write to `{parent}` ({} problem{}):",
+                    std::any::type_name::<T>(),
+                    mismatches.len(),
+                    if mismatches.len() == 1 { "" } else { "s" }
+                ),
+            )
+            .with_mismatches(mismatches));
+        }
+        Self::open(table, stream.name, options)
+    }
+
+    fn open(table: &Table, stream: String, options: WriterOptions) -> Result<Self> {
+        let overhead = request_overhead::<T>(&stream, table.client().trace_id());
+        if overhead >= options.max_request_bytes {
+            return Err(Error::new(
+                ErrorKind::Config,
+                format!(
+                    "max_request_bytes {} is smaller than a request's own fields ({overhead} bytes)",
+                    options.max_request_bytes
+                ),
+            ));
+        }
+        let columns = T::table_schema()
+            .fields
+            .into_iter()
+            .map(|f| f.name)
+            .collect();
+        Ok(Self {
+            table: table.clone(),
+            stream,
+            row_budget: options.max_request_bytes - overhead,
+            options,
+            conn: None,
+            acked: 0,
+            state: State::Open,
+            columns,
+            _row: PhantomData,
+        })
+    }
+
+    /// The write stream's name (`projects/.../streams/{id}`).
+    pub fn stream_name(&self) -> &str {
+        &self.stream
+    }
+
+    /// The table written to.
+    pub fn table(&self) -> &Table {
+        &self.table
+    }
+
+    /// How many rows the service has acknowledged on this stream.
+    pub fn acknowledged_rows(&self) -> i64 {
+        self.acked
+    }
+
+    /// Appends rows and waits until the service acknowledged every one of
+    /// them; returns their offsets in the stream.
+    ///
+    /// The rows are split into requests of at most `max_request_bytes` and
+    /// `max_rows_per_request`, pipelined on one connection with at most
+    /// `max_inflight_requests` and `max_inflight_bytes` unanswered, so a call
+    /// with millions of rows runs at full speed in bounded memory.
+    ///
+    /// # Errors
+    /// - [`ErrorKind::RowErrors`]: the service rejected rows; each
+    ///   [`RowError::index`] is the index of the row in `rows`. Rows of the
+    ///   requests before the rejected one are written
+    ///   ([`Error::acknowledged_rows`] says how many rows the stream holds);
+    ///   nothing after it is, and the writer stays usable.
+    /// - [`ErrorKind::RowTooLarge`]: a row cannot fit in a request; its index
+    ///   is in the message, and nothing from it on was sent.
+    /// - connection and service errors, after which the writer is closed
+    ///   ([`ErrorKind::WriterClosed`] on later calls).
+    pub async fn append<I>(&mut self, rows: I) -> Result<Range<i64>>
+    where
+        I: IntoIterator,
+        I::Item: Borrow<T>,
+    {
+        self.check_open()?;
+        let start = self.acked;
+        let rows = rows.into_iter();
+        let mut inflight = VecDeque::new();
+        let mut batch = Batch::new(0);
+        let mut capacity_hint = rows.size_hint().0;
+        for (index, row) in rows.enumerate() {
+            if let Err(e) = self
+                .push(
+                    row.borrow(),
+                    index,
+                    &mut batch,
+                    &mut capacity_hint,
+                    &mut inflight,
+                )
+                .await
+            {
+                return Err(self.fail(e, &mut inflight).await);
+            }
+        }
+        if let Err(e) = self.finish_call(batch, &mut inflight).await {
+            return Err(self.fail(e, &mut inflight).await);
+        }
+        Ok(start..self.acked)
+    }
+
+    /// Appends every row of an async stream, of any length, and waits until
+    /// all are acknowledged; returns their offsets in the stream.
+    ///
+    /// Rows are sent as soon as a request is full or the stream has no row
+    /// ready, so a slow source is not held back. Memory stays bounded as in
+    /// [`Writer::append`]: the stream is not polled while the in-flight window
+    /// is full (back-pressure). Errors as [`Writer::append`], with row indices
+    /// counted from the stream's first row.
+    pub async fn append_stream<S>(&mut self, rows: S) -> Result<Range<i64>>
+    where
+        S: Stream<Item = T>,
+    {
+        self.check_open()?;
+        let start = self.acked;
+        let mut rows = std::pin::pin!(rows);
+        let mut inflight = VecDeque::new();
+        let mut batch = Batch::new(0);
+        let mut index = 0;
+        let mut capacity_hint = 0;
+        loop {
+            // Take what is ready without waiting; wait only on an empty batch.
+            let next = match rows.next().now_or_never() {
+                Some(next) => next,
+                None if batch.is_empty() => rows.next().await,
+                None => {
+                    let full = std::mem::replace(&mut batch, Batch::new(index));
+                    if let Err(e) = self.send(full, &mut inflight).await {
+                        return Err(self.fail(e, &mut inflight).await);
+                    }
+                    rows.next().await
+                }
+            };
+            let Some(row) = next else { break };
+            if let Err(e) = self
+                .push(&row, index, &mut batch, &mut capacity_hint, &mut inflight)
+                .await
+            {
+                return Err(self.fail(e, &mut inflight).await);
+            }
+            index += 1;
+        }
+        if let Err(e) = self.finish_call(batch, &mut inflight).await {
+            return Err(self.fail(e, &mut inflight).await);
+        }
+        Ok(start..self.acked)
+    }
+
+    /// Finalizes the stream: no more appends. The returned [`Finalized`]
+    /// commits it, alone or with other streams of the table
+    /// ([`Table::commit`]).
+    ///
+    /// # Errors
+    /// [`ErrorKind::OffsetMismatch`] if the service counts a different number
+    /// of rows than the writer had acknowledged; service errors.
+    pub async fn finalize(mut self) -> Result<Finalized> {
+        self.check_open()?;
+        // Close the AppendRows connection: everything sent was answered.
+        self.conn = None;
+        let span = tracing::info_span!("finalize", stream = %self.stream);
+        let response =
+            tracing::Instrument::instrument(self.table.client().finalize(&self.stream), span).await;
+        let response = match response {
+            Ok(r) => r,
+            Err(e) => {
+                self.state = State::Broken(e.to_string());
+                return Err(e.with_acknowledged_rows(self.acked));
+            }
+        };
+        self.state = State::Finalized;
+        if response.row_count != self.acked {
+            return Err(Error::new(
+                ErrorKind::OffsetMismatch,
+                format!(
+                    "stream `{}` was finalized with {} rows but the writer had {} acknowledged",
+                    self.stream, response.row_count, self.acked
+                ),
+            )
+            .with_acknowledged_rows(self.acked));
+        }
+        tracing::info!(stream = %self.stream, rows = response.row_count, "finalized");
+        Ok(Finalized {
+            table: self.table.clone(),
+            name: self.stream.clone(),
+            row_count: response.row_count,
+        })
+    }
+
+    fn check_open(&self) -> Result<()> {
+        match &self.state {
+            State::Open => Ok(()),
+            State::Broken(why) => Err(Error::new(
+                ErrorKind::WriterClosed,
+                format!(
+                    "the writer of `{}` is closed after an earlier error: {why}",
+                    self.stream
+                ),
+            )
+            .with_acknowledged_rows(self.acked)),
+            State::Finalized => Err(Error::new(
+                ErrorKind::WriterClosed,
+                format!("the writer of `{}` is finalized", self.stream),
+            )),
+        }
+    }
+
+    /// Adds one row to the batch, sending the batch first if the row does not fit.
+    async fn push(
+        &mut self,
+        row: &T,
+        index: usize,
+        batch: &mut Batch,
+        capacity_hint: &mut usize,
+        inflight: &mut VecDeque<InFlight>,
+    ) -> Result<()> {
+        let len = row.encoded_len();
+        let wire = 1 + prost::encoding::encoded_len_varint(len as u64) + len;
+        if wire > self.row_budget {
+            return Err(Error::new(
+                ErrorKind::RowTooLarge,
+                format!(
+                    "row {index} is {len} bytes encoded, more than a request of at most {} bytes can carry; \
+                     nothing from this row on was sent",
+                    self.options.max_request_bytes
+                ),
+            ));
+        }
+        if !batch.is_empty()
+            && (batch.wire_len + wire > self.row_budget
+                || batch.ends.len() >= self.options.max_rows_per_request)
+        {
+            let full = std::mem::replace(batch, Batch::new(index));
+            self.send(full, inflight).await?;
+        }
+        if batch.is_empty() {
+            batch.first_index = index;
+            // Room for the rows the caller said are coming, up to one request.
+            let expected = len
+                .saturating_mul((*capacity_hint).max(1))
+                .min(self.row_budget);
+            batch.buf.reserve(expected.max(len));
+        }
+        *capacity_hint = capacity_hint.saturating_sub(1);
+        row.encode(&mut batch.buf);
+        debug_assert_eq!(
+            batch.buf.len() - batch.ends.last().copied().unwrap_or(0),
+            len,
+            "encoded_len and encode disagree"
+        );
+        batch.ends.push(batch.buf.len());
+        batch.wire_len += wire;
+        Ok(())
+    }
+
+    /// Sends the last batch of a call and waits for every answer.
+    async fn finish_call(&mut self, batch: Batch, inflight: &mut VecDeque<InFlight>) -> Result<()> {
+        if !batch.is_empty() {
+            self.send(batch, inflight).await?;
+        }
+        while !inflight.is_empty() {
+            self.receive(inflight).await?;
+        }
+        Ok(())
+    }
+
+    /// Sends one batch as a request, after waiting for room in the window.
+    async fn send(&mut self, batch: Batch, inflight: &mut VecDeque<InFlight>) -> Result<()> {
+        let bytes = batch.wire_len;
+        while !inflight.is_empty()
+            && (inflight.len() >= self.options.max_inflight_requests
+                || inflight.iter().map(|r| r.bytes).sum::<usize>() + bytes
+                    > self.options.max_inflight_bytes)
+        {
+            self.receive(inflight).await?;
+        }
+        let offset = self.acked + inflight.iter().map(|r| r.rows as i64).sum::<i64>();
+        let rows = batch.ends.len();
+        let data: Bytes = batch.buf.freeze();
+        let mut start = 0;
+        let serialized_rows = batch
+            .ends
+            .iter()
+            .map(|&end| {
+                let row = data.slice(start..end);
+                start = end;
+                row
+            })
+            .collect();
+        let first_on_connection = self.conn.is_none();
+        let request = AppendRowsRequest {
+            write_stream: if first_on_connection {
+                self.stream.clone()
+            } else {
+                String::new()
+            },
+            offset: Some(offset),
+            rows: Some(Rows::ProtoRows(ProtoData {
+                writer_schema: first_on_connection.then(|| ProtoSchema {
+                    proto_descriptor: Some(T::descriptor().clone()),
+                }),
+                rows: Some(ProtoRows { serialized_rows }),
+            })),
+            trace_id: if first_on_connection {
+                self.table.client().trace_id().to_owned()
+            } else {
+                String::new()
+            },
+            ..AppendRowsRequest::default()
+        };
+        tracing::debug!(stream = %self.stream, offset, rows, bytes, "append request");
+        inflight.push_back(InFlight {
+            offset,
+            rows,
+            first_index: batch.first_index,
+            bytes,
+        });
+        match &self.conn {
+            Some(conn) => {
+                if conn.tx.send(request).await.is_err() {
+                    // The call ended; its status comes out of the response stream.
+                    return self.receive(inflight).await;
+                }
+            }
+            None => {
+                let (tx, rx) = mpsc::channel(self.options.max_inflight_requests + 1);
+                // The first request is queued before the call starts, so a
+                // server that waits for it before answering cannot deadlock us.
+                tx.try_send(request)
+                    .map_err(|_| Error::new(ErrorKind::Transport, "request queue closed"))?;
+                let responses = self
+                    .table
+                    .client()
+                    .append_rows(&self.stream, ReceiverStream::new(rx))
+                    .await?;
+                self.conn = Some(Connection { tx, responses });
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads the answer to the oldest request in flight.
+    async fn receive(&mut self, inflight: &mut VecDeque<InFlight>) -> Result<()> {
+        let Some(conn) = self.conn.as_mut() else {
+            return Err(Error::new(ErrorKind::Transport, "no AppendRows connection"));
+        };
+        let response = match conn.responses.message().await {
+            Ok(Some(response)) => response,
+            Ok(None) => {
+                self.conn = None;
+                return Err(Error::new(
+                    ErrorKind::Transport,
+                    format!(
+                        "the service closed the AppendRows connection of `{}` with {} request(s) unanswered",
+                        self.stream,
+                        inflight.len()
+                    ),
+                ));
+            }
+            Err(status) => {
+                self.conn = None;
+                return Err(Error::from_status(
+                    &format!("AppendRows on `{}`", self.stream),
+                    status,
+                ));
+            }
+        };
+        let Some(request) = inflight.pop_front() else {
+            return Err(Error::new(
+                ErrorKind::Server,
+                "the service answered a request that was never sent",
+            ));
+        };
+        match response.response {
+            Some(Response::AppendResult(result)) => {
+                if let Some(offset) = result.offset
+                    && offset != request.offset
+                {
+                    return Err(Error::new(
+                        ErrorKind::OffsetMismatch,
+                        format!(
+                            "the service wrote rows at offset {offset}, the writer sent them for offset {}",
+                            request.offset
+                        ),
+                    ));
+                }
+                self.acked += request.rows as i64;
+                Ok(())
+            }
+            Some(Response::Error(error)) => {
+                let code = status::code_of(&error);
+                let storage = status::storage_error_in(&error).map(|e| e.code());
+                if code == tonic::Code::AlreadyExists
+                    || storage == Some(StorageErrorCode::OffsetAlreadyExists)
+                {
+                    // The rows are already in the stream (an earlier send landed).
+                    self.acked += request.rows as i64;
+                    return Ok(());
+                }
+                let mut err = if response.row_errors.is_empty() {
+                    Error::new(
+                        if code == tonic::Code::OutOfRange {
+                            ErrorKind::OffsetMismatch
+                        } else {
+                            ErrorKind::Server
+                        },
+                        format!(
+                            "append of {} rows at offset {} to `{}` failed: {code:?}: {}",
+                            request.rows, request.offset, self.stream, error.message
+                        ),
+                    )
+                } else {
+                    let rows = response
+                        .row_errors
+                        .iter()
+                        .map(|e| RowError {
+                            index: request.first_index + usize::try_from(e.index).unwrap_or(0),
+                            column: self.column_in(&e.message),
+                            message: e.message.clone(),
+                        })
+                        .collect();
+                    Error::new(
+                        ErrorKind::RowErrors,
+                        format!(
+                            "the service rejected {} row(s) of a request of {} rows at offset {}; \
+                             no row of that request or after it was written:",
+                            response.row_errors.len(),
+                            request.rows,
+                            request.offset
+                        ),
+                    )
+                    .with_row_errors(rows)
+                };
+                if let Some(storage) = storage {
+                    err = err.with_storage_error(storage);
+                }
+                Err(err)
+            }
+            None => Err(Error::new(
+                ErrorKind::Server,
+                "the service sent an empty AppendRows response",
+            )),
+        }
+    }
+
+    /// The column of the table a server message names, if any.
+    fn column_in(&self, message: &str) -> Option<String> {
+        let lower = message.to_ascii_lowercase();
+        self.columns
+            .iter()
+            .filter(|c| {
+                let c = c.to_ascii_lowercase();
+                lower.match_indices(&c).any(|(at, _)| {
+                    let before = lower[..at].chars().next_back();
+                    let after = lower[at + c.len()..].chars().next();
+                    let boundary =
+                        |ch: Option<char>| ch.is_none_or(|ch| !(ch.is_alphanumeric() || ch == '_'));
+                    boundary(before) && boundary(after)
+                })
+            })
+            .max_by_key(|c| c.len())
+            .cloned()
+    }
+
+    /// Settles the writer after a failed call: answers still in flight are
+    /// read (they fail, their offsets being past the rejected rows) so the
+    /// connection and the acknowledged count stay exact, or the writer closes.
+    async fn fail(&mut self, error: Error, inflight: &mut VecDeque<InFlight>) -> Error {
+        let recoverable = matches!(error.kind(), ErrorKind::RowErrors | ErrorKind::RowTooLarge);
+        let mut broken = !recoverable;
+        while !inflight.is_empty() && self.conn.is_some() {
+            let before = self.acked;
+            let result = self.receive(inflight).await;
+            match (error.kind(), result) {
+                // Requests after rejected rows cannot land: their offsets are
+                // past the end. If one did, the writer's view is wrong.
+                (ErrorKind::RowErrors, Ok(())) => broken |= self.acked != before,
+                (ErrorKind::RowErrors, Err(e)) if e.kind() == ErrorKind::OffsetMismatch => {}
+                (_, Ok(())) => {}
+                (_, Err(_)) => broken = true,
+            }
+        }
+        if !inflight.is_empty() {
+            broken = true;
+        }
+        inflight.clear();
+        if broken {
+            self.conn = None;
+            self.state = State::Broken(error.to_string());
+        }
+        error.with_acknowledged_rows(self.acked)
+    }
+}
+
+impl<T: BqRow> Drop for Writer<T> {
+    fn drop(&mut self) {
+        if self.state != State::Finalized {
+            tracing::warn!(
+                stream = %self.stream,
+                acknowledged_rows = self.acked,
+                "writer dropped without finalize: nothing of this pending stream is committed"
+            );
+        }
+    }
+}
+
+/// The encoded size of a request's fields other than its rows, at most.
+fn request_overhead<T: BqRow>(stream: &str, trace_id: &str) -> usize {
+    let request = AppendRowsRequest {
+        write_stream: stream.to_owned(),
+        offset: Some(i64::MAX),
+        rows: Some(Rows::ProtoRows(ProtoData {
+            writer_schema: Some(ProtoSchema {
+                proto_descriptor: Some(T::descriptor().clone()),
+            }),
+            rows: Some(ProtoRows::default()),
+        })),
+        trace_id: trace_id.to_owned(),
+        ..AppendRowsRequest::default()
+    };
+    // Two length prefixes grow with the rows: at most 5 bytes each for 4 GiB.
+    request.encoded_len() + 10
+}
+
+/// A finalized pending stream, ready to commit.
+#[derive(Debug, Clone)]
+#[must_use = "a finalized stream's rows stay invisible until it is committed"]
+pub struct Finalized {
+    table: Table,
+    name: String,
+    row_count: i64,
+}
+
+impl Finalized {
+    /// The stream's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The number of rows in the stream.
+    pub fn row_count(&self) -> i64 {
+        self.row_count
+    }
+
+    /// The stream's table.
+    pub fn table(&self) -> &Table {
+        &self.table
+    }
+
+    /// Commits this stream alone; see [`Table::commit`] for several at once.
+    pub async fn commit(self) -> Result<Commit> {
+        let table = self.table.clone();
+        table.commit([self]).await
+    }
+}
