@@ -45,6 +45,13 @@ mod numeric;
 mod range;
 mod timestamp;
 
+#[cfg(feature = "chrono")]
+mod chrono_impls;
+#[cfg(feature = "rust_decimal")]
+mod rust_decimal_impls;
+#[cfg(feature = "time")]
+mod time_impls;
+
 pub use date::Date;
 pub use datetime::{DateTime, Time};
 pub use error::ValueError;
