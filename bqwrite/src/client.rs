@@ -1,6 +1,7 @@
 //! The connection to the Storage Write API: endpoint, credentials, headers.
 
 use std::fmt;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,6 +16,7 @@ use crate::proto::storage::{
     FinalizeWriteStreamResponse, FlushRowsRequest, FlushRowsResponse, GetWriteStreamRequest,
     WriteStream,
 };
+use crate::retry::{self, Retry, RetryPolicy};
 use crate::table::{Table, TablePath};
 
 /// The Storage Write API's endpoint.
@@ -51,6 +53,7 @@ struct Inner {
     endpoint: String,
     request_timeout: Option<Duration>,
     trace_id: String,
+    retry: RetryPolicy,
 }
 
 enum Auth {
@@ -173,17 +176,52 @@ impl Client {
         Ok(())
     }
 
+    /// One unary call, retried on transient failures as the client's retry
+    /// policy allows. Returns the response and how many retries it took.
+    async fn unary<M, R, F, Fut>(
+        &self,
+        context: &str,
+        message: M,
+        routing: (&str, &str),
+        mut call: F,
+    ) -> Result<(R, u32)>
+    where
+        M: Clone,
+        F: FnMut(BigQueryWriteClient<Channel>, tonic::Request<M>) -> Fut,
+        Fut: Future<Output = Result<tonic::Response<R>, tonic::Status>>,
+    {
+        let mut budget = self.inner.retry.budget();
+        loop {
+            let request = self.request(message.clone(), routing.0, routing.1).await?;
+            let status = match call(self.inner.grpc.clone(), request).await {
+                Ok(response) => return Ok((response.into_inner(), budget.attempts())),
+                Err(status) => status,
+            };
+            let error = Error::from_status(context, status);
+            let retry = error.code().map_or(Retry::Permanent, retry::classify);
+            if !budget.wait(retry).await {
+                return Err(match budget.attempts() {
+                    0 => error,
+                    n => error.context(format!("gave up after {n} retries")),
+                });
+            }
+            tracing::info!(attempt = budget.attempts(), reason = %error, "retrying");
+        }
+    }
+
     pub(crate) async fn create_write_stream(
         &self,
         request: CreateWriteStreamRequest,
     ) -> Result<WriteStream> {
         let parent = request.parent.clone();
-        let request = self.request(request, "parent", &parent).await?;
-        let mut grpc = self.inner.grpc.clone();
-        grpc.create_write_stream(request)
-            .await
-            .map(tonic::Response::into_inner)
-            .map_err(|s| Error::from_status(&format!("creating a write stream on `{parent}`"), s))
+        let context = format!("creating a write stream on `{parent}`");
+        let call = |mut grpc: BigQueryWriteClient<Channel>, r| async move {
+            grpc.create_write_stream(r).await
+        };
+        let (stream, _) = self
+            .unary(&context, request, ("parent", &parent), call)
+            .await?;
+        Ok(stream)
     }
 
     pub(crate) async fn get_write_stream(
@@ -191,54 +229,57 @@ impl Client {
         request: GetWriteStreamRequest,
     ) -> Result<WriteStream> {
         let name = request.name.clone();
-        let request = self.request(request, "write_stream", &name).await?;
-        let mut grpc = self.inner.grpc.clone();
-        grpc.get_write_stream(request)
-            .await
-            .map(tonic::Response::into_inner)
-            .map_err(|s| Error::from_status(&format!("getting write stream `{name}`"), s))
-    }
-
-    pub(crate) async fn finalize(&self, name: &str) -> Result<FinalizeWriteStreamResponse> {
-        let request = self
-            .request(
-                FinalizeWriteStreamRequest {
-                    name: name.to_owned(),
-                },
-                "write_stream",
-                name,
-            )
+        let context = format!("getting write stream `{name}`");
+        let call = |mut grpc: BigQueryWriteClient<Channel>, r| async move {
+            grpc.get_write_stream(r).await
+        };
+        let (stream, _) = self
+            .unary(&context, request, ("write_stream", &name), call)
             .await?;
-        let mut grpc = self.inner.grpc.clone();
-        grpc.finalize_write_stream(request)
-            .await
-            .map(tonic::Response::into_inner)
-            .map_err(|s| Error::from_status(&format!("finalizing write stream `{name}`"), s))
+        Ok(stream)
     }
 
+    /// Finalizes a stream; finalizing is idempotent, so it is safe to retry.
+    pub(crate) async fn finalize(&self, name: &str) -> Result<FinalizeWriteStreamResponse> {
+        let context = format!("finalizing write stream `{name}`");
+        let request = FinalizeWriteStreamRequest {
+            name: name.to_owned(),
+        };
+        let call = |mut grpc: BigQueryWriteClient<Channel>, r| async move {
+            grpc.finalize_write_stream(r).await
+        };
+        let (response, _) = self
+            .unary(&context, request, ("write_stream", name), call)
+            .await?;
+        Ok(response)
+    }
+
+    /// Commits streams; also returns how many retries it took, since a retry
+    /// after a lost answer sees the streams as already committed.
     pub(crate) async fn batch_commit(
         &self,
         request: BatchCommitWriteStreamsRequest,
-    ) -> Result<BatchCommitWriteStreamsResponse> {
+    ) -> Result<(BatchCommitWriteStreamsResponse, u32)> {
         let parent = request.parent.clone();
-        let request = self.request(request, "parent", &parent).await?;
-        let mut grpc = self.inner.grpc.clone();
-        grpc.batch_commit_write_streams(request)
+        let context = format!("committing streams of `{parent}`");
+        let call = |mut grpc: BigQueryWriteClient<Channel>, r| async move {
+            grpc.batch_commit_write_streams(r).await
+        };
+        self.unary(&context, request, ("parent", &parent), call)
             .await
-            .map(tonic::Response::into_inner)
-            .map_err(|s| Error::from_status(&format!("committing streams of `{parent}`"), s))
     }
 
     /// Flushes a BUFFERED stream up to and including `offset`.
     #[allow(dead_code)]
     pub(crate) async fn flush_rows(&self, request: FlushRowsRequest) -> Result<FlushRowsResponse> {
         let name = request.write_stream.clone();
-        let request = self.request(request, "write_stream", &name).await?;
-        let mut grpc = self.inner.grpc.clone();
-        grpc.flush_rows(request)
-            .await
-            .map(tonic::Response::into_inner)
-            .map_err(|s| Error::from_status(&format!("flushing write stream `{name}`"), s))
+        let context = format!("flushing write stream `{name}`");
+        let call =
+            |mut grpc: BigQueryWriteClient<Channel>, r| async move { grpc.flush_rows(r).await };
+        let (response, _) = self
+            .unary(&context, request, ("write_stream", &name), call)
+            .await?;
+        Ok(response)
     }
 
     /// Opens an AppendRows connection fed by `requests`.
@@ -286,6 +327,7 @@ pub struct ClientBuilder {
     request_timeout: Option<Duration>,
     user_agent: String,
     trace_id: Option<String>,
+    retry: RetryPolicy,
 }
 
 impl Default for ClientBuilder {
@@ -297,6 +339,7 @@ impl Default for ClientBuilder {
             request_timeout: Some(Duration::from_secs(120)),
             user_agent: format!("bqwrite/{}", env!("CARGO_PKG_VERSION")),
             trace_id: None,
+            retry: RetryPolicy::default(),
         }
     }
 }
@@ -343,6 +386,13 @@ impl ClientBuilder {
     /// which shows in BigQuery's stream metadata.
     pub fn trace_id(mut self, trace_id: impl Into<String>) -> Self {
         self.trace_id = Some(trace_id.into());
+        self
+    }
+
+    /// When unary calls (create, get, finalize, commit, flush) are retried:
+    /// see [`retry`](crate::retry) (default [`RetryPolicy::default`]).
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
         self
     }
 
@@ -410,6 +460,7 @@ impl ClientBuilder {
                 endpoint: url,
                 request_timeout: self.request_timeout,
                 trace_id,
+                retry: self.retry,
             }),
         })
     }

@@ -186,6 +186,12 @@ impl Error {
         error
     }
 
+    /// Adds context to the message, keeping every detail.
+    pub(crate) fn context(mut self, context: impl fmt::Display) -> Self {
+        self.inner.message = format!("{}; {context}", self.inner.message);
+        self
+    }
+
     pub(crate) fn with_acknowledged_rows(mut self, rows: i64) -> Self {
         self.inner.acknowledged_rows = Some(rows);
         self

@@ -8,6 +8,7 @@ pub mod client;
 mod compat;
 pub mod error;
 pub mod proto;
+pub mod retry;
 pub mod row;
 pub mod schema;
 mod status;
@@ -17,6 +18,7 @@ pub mod writer;
 
 pub use client::{Client, ClientBuilder};
 pub use error::{Error, ErrorKind, Result, RowError, SchemaMismatch};
+pub use retry::RetryPolicy;
 pub use table::{Commit, Table, TablePath};
 pub use writer::{Finalized, Writer, WriterOptions};
 

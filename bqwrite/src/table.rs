@@ -5,7 +5,11 @@ use std::str::FromStr;
 
 use crate::client::Client;
 use crate::error::{Error, ErrorKind, Result};
-use crate::proto::storage::BatchCommitWriteStreamsRequest;
+use crate::proto::storage::storage_error::StorageErrorCode;
+use crate::proto::storage::{
+    BatchCommitWriteStreamsRequest, BatchCommitWriteStreamsResponse, GetWriteStreamRequest,
+    WriteStreamView,
+};
 use crate::types::Timestamp;
 use crate::writer::Finalized;
 
@@ -153,11 +157,18 @@ impl Table {
     /// Commits finalized pending streams of this table atomically: the rows of
     /// every stream become visible at one commit time, or none does.
     ///
-    /// Safe to retry: a stream that is already committed is reported as an
-    /// error with [`StorageErrorCode::StreamAlreadyCommitted`](crate::proto::storage::storage_error::StorageErrorCode),
-    /// never committed twice.
+    /// Transient failures are retried (see [`retry`](crate::retry)). When an
+    /// answer was lost and the retry finds every stream already committed at
+    /// one commit time, that first commit is the result. A stream committed
+    /// before this call is reported as [`ErrorKind::CommitFailed`] with
+    /// [`StorageErrorCode::StreamAlreadyCommitted`]: nothing is committed twice.
     pub async fn commit(&self, streams: impl IntoIterator<Item = Finalized>) -> Result<Commit> {
         let streams: Vec<Finalized> = streams.into_iter().collect();
+        let span = tracing::info_span!("commit", table = %self.path, streams = streams.len());
+        tracing::Instrument::instrument(self.commit_streams(streams), span).await
+    }
+
+    async fn commit_streams(&self, streams: Vec<Finalized>) -> Result<Commit> {
         if let Some(other) = streams.iter().find(|s| s.table().path != self.path) {
             return Err(Error::new(
                 ErrorKind::Config,
@@ -172,49 +183,93 @@ impl Table {
         let names: Vec<String> = streams.iter().map(|s| s.name().to_owned()).collect();
         let rows = streams.iter().map(Finalized::row_count).sum();
         let parent = self.path.to_string();
-        let span = tracing::info_span!("commit", table = %parent, streams = names.len(), rows);
-        let _enter = span.enter();
-        let response = self
+        let (response, retries) = self
             .client
             .batch_commit(BatchCommitWriteStreamsRequest {
                 parent,
                 write_streams: names.clone(),
             })
             .await?;
-        if !response.stream_errors.is_empty() || response.commit_time.is_none() {
-            let details: Vec<String> = response
-                .stream_errors
-                .iter()
-                .map(|e| format!("{} ({:?}): {}", e.entity, e.code(), e.error_message))
-                .collect();
-            let mut error = Error::new(
-                ErrorKind::CommitFailed,
-                format!(
-                    "commit of {} stream(s) to `{}` failed, nothing was committed: {}",
-                    names.len(),
-                    self.path,
-                    if details.is_empty() {
-                        "the server returned no commit time".to_owned()
-                    } else {
-                        details.join("; ")
-                    }
-                ),
-            );
-            if let Some(first) = response.stream_errors.first() {
-                error = error.with_storage_error(first.code());
+        let already_committed = |e: &crate::proto::storage::StorageError| {
+            e.code() == StorageErrorCode::StreamAlreadyCommitted
+        };
+        let time = if retries > 0
+            && !response.stream_errors.is_empty()
+            && response.stream_errors.len() == names.len()
+            && response.stream_errors.iter().all(already_committed)
+        {
+            // A retry after a lost answer: the first attempt committed. The
+            // streams' own commit times say so, and when.
+            self.commit_time_of(&names).await?
+        } else {
+            None
+        };
+        let time = match time {
+            Some(time) => time,
+            None => {
+                if !response.stream_errors.is_empty() || response.commit_time.is_none() {
+                    return Err(self.commit_failed(&names, &response));
+                }
+                response.commit_time.unwrap_or_default()
             }
-            return Err(error);
-        }
-        let time = response.commit_time.unwrap_or_default();
+        };
         let micros = time.seconds.saturating_mul(1_000_000) + i64::from(time.nanos / 1_000);
         let commit_time = Timestamp::from_micros(micros)
             .map_err(|e| Error::new(ErrorKind::Server, format!("commit time out of range: {e}")))?;
-        tracing::info!(%commit_time, "committed");
+        tracing::info!(%commit_time, rows, "committed");
         Ok(Commit {
             commit_time,
             streams: names,
             rows,
         })
+    }
+}
+
+impl Table {
+    /// The one commit time of all `streams`, if each is committed at it.
+    async fn commit_time_of(&self, streams: &[String]) -> Result<Option<prost_types::Timestamp>> {
+        let mut time = None;
+        for name in streams {
+            let stream = self
+                .client
+                .get_write_stream(GetWriteStreamRequest {
+                    name: name.clone(),
+                    view: WriteStreamView::Basic as i32,
+                })
+                .await?;
+            match (&time, stream.commit_time) {
+                (_, None) => return Ok(None),
+                (None, Some(t)) => time = Some(t),
+                (Some(seen), Some(t)) if *seen == t => {}
+                (Some(_), Some(_)) => return Ok(None),
+            }
+        }
+        Ok(time)
+    }
+
+    fn commit_failed(&self, names: &[String], response: &BatchCommitWriteStreamsResponse) -> Error {
+        let details: Vec<String> = response
+            .stream_errors
+            .iter()
+            .map(|e| format!("{} ({:?}): {}", e.entity, e.code(), e.error_message))
+            .collect();
+        let mut error = Error::new(
+            ErrorKind::CommitFailed,
+            format!(
+                "commit of {} stream(s) to `{}` failed, nothing was committed: {}",
+                names.len(),
+                self.path,
+                if details.is_empty() {
+                    "the server returned no commit time".to_owned()
+                } else {
+                    details.join("; ")
+                }
+            ),
+        );
+        if let Some(first) = response.stream_errors.first() {
+            error = error.with_storage_error(first.code());
+        }
+        error
     }
 }
 

@@ -6,6 +6,7 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::marker::PhantomData;
 use std::ops::Range;
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use futures_util::{FutureExt, Stream, StreamExt};
@@ -22,6 +23,7 @@ use crate::proto::storage::{
     AppendRowsRequest, AppendRowsResponse, CreateWriteStreamRequest, GetWriteStreamRequest,
     ProtoRows, ProtoSchema, WriteStream, WriteStreamView,
 };
+use crate::retry::{self, Budget, Retry, RetryPolicy};
 use crate::row::BqRow;
 use crate::schema::TableSchema;
 use crate::status;
@@ -35,6 +37,8 @@ pub const DEFAULT_MAX_ROWS_PER_REQUEST: usize = 100_000;
 pub const DEFAULT_MAX_INFLIGHT_REQUESTS: usize = 8;
 /// The default number of request bytes awaiting their response at once.
 pub const DEFAULT_MAX_INFLIGHT_BYTES: usize = 40 * 1024 * 1024;
+/// The default wait for the answer to one AppendRows request.
+pub const DEFAULT_RESPONSE_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// How a [`Writer`] splits and pipelines requests.
 ///
@@ -47,6 +51,8 @@ pub struct WriterOptions {
     max_rows_per_request: usize,
     max_inflight_requests: usize,
     max_inflight_bytes: usize,
+    response_timeout: Duration,
+    retry: RetryPolicy,
 }
 
 impl Default for WriterOptions {
@@ -56,6 +62,8 @@ impl Default for WriterOptions {
             max_rows_per_request: DEFAULT_MAX_ROWS_PER_REQUEST,
             max_inflight_requests: DEFAULT_MAX_INFLIGHT_REQUESTS,
             max_inflight_bytes: DEFAULT_MAX_INFLIGHT_BYTES,
+            response_timeout: DEFAULT_RESPONSE_TIMEOUT,
+            retry: RetryPolicy::default(),
         }
     }
 }
@@ -86,6 +94,22 @@ impl WriterOptions {
     /// [`DEFAULT_MAX_INFLIGHT_BYTES`]); one request is always allowed.
     pub fn max_inflight_bytes(mut self, bytes: usize) -> Self {
         self.max_inflight_bytes = bytes;
+        self
+    }
+
+    /// How long to wait for the answer to a request before the connection is
+    /// taken as broken and the request resent (default
+    /// [`DEFAULT_RESPONSE_TIMEOUT`]).
+    pub fn response_timeout(mut self, timeout: Duration) -> Self {
+        self.response_timeout = timeout;
+        self
+    }
+
+    /// When a broken connection or a transient error is retried: see
+    /// [`retry`](crate::retry) for what is retried (default
+    /// [`RetryPolicy::default`]).
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
         self
     }
 }
@@ -131,6 +155,8 @@ pub struct Writer<T: BqRow> {
     acked: i64,
     state: State,
     columns: Vec<String>,
+    retry: Budget,
+    reconnects: u64,
     _row: PhantomData<fn(&T)>,
 }
 
@@ -168,6 +194,26 @@ struct InFlight {
     /// The index of its first row among the rows of the current call.
     first_index: usize,
     bytes: usize,
+    /// The rows, kept to be sent again on a new connection.
+    payload: ProtoRows,
+}
+
+/// Why reading or sending failed, and whether reconnecting may help.
+enum Failure {
+    Retryable(Error, Retry),
+    Fatal(Error),
+}
+
+impl Failure {
+    fn from_error(error: Error) -> Self {
+        match (error.kind(), error.code()) {
+            (_, Some(code)) if retry::classify(code) != Retry::Permanent => {
+                Self::Retryable(error, retry::classify(code))
+            }
+            (ErrorKind::Transport, _) => Self::Retryable(error, Retry::Transient),
+            _ => Self::Fatal(error),
+        }
+    }
 }
 
 /// Rows encoded into one buffer, to become one request.
@@ -285,11 +331,13 @@ impl<T: BqRow> Writer<T> {
             table: table.clone(),
             stream,
             row_budget: options.max_request_bytes - overhead,
-            options,
             conn: None,
             acked: 0,
             state: State::Open,
             columns,
+            retry: options.retry.budget(),
+            reconnects: 0,
+            options,
             _row: PhantomData,
         })
     }
@@ -307,6 +355,12 @@ impl<T: BqRow> Writer<T> {
     /// How many rows the service has acknowledged on this stream.
     pub fn acknowledged_rows(&self) -> i64 {
         self.acked
+    }
+
+    /// How many times the writer reconnected after a broken connection or a
+    /// transient error.
+    pub fn reconnects(&self) -> u64 {
+        self.reconnects
     }
 
     /// Appends rows and waits until the service acknowledged every one of
@@ -545,6 +599,25 @@ impl<T: BqRow> Writer<T> {
                 row
             })
             .collect();
+        let payload = ProtoRows { serialized_rows };
+        tracing::debug!(stream = %self.stream, offset, rows, bytes, "append request");
+        inflight.push_back(InFlight {
+            offset,
+            rows,
+            first_index: batch.first_index,
+            bytes,
+            payload: payload.clone(),
+        });
+        if let Err(failure) = self.transmit(offset, payload).await {
+            // The connection is gone: reconnect and resend what is in flight,
+            // or give up as the retry policy says.
+            self.recover(failure, inflight).await?;
+        }
+        Ok(())
+    }
+
+    /// Puts one request on the connection, opening one if there is none.
+    async fn transmit(&mut self, offset: i64, payload: ProtoRows) -> Result<(), Failure> {
         let first_on_connection = self.conn.is_none();
         let request = AppendRowsRequest {
             write_stream: if first_on_connection {
@@ -557,7 +630,7 @@ impl<T: BqRow> Writer<T> {
                 writer_schema: first_on_connection.then(|| ProtoSchema {
                     proto_descriptor: Some(T::descriptor().clone()),
                 }),
-                rows: Some(ProtoRows { serialized_rows }),
+                rows: Some(payload),
             })),
             trace_id: if first_on_connection {
                 self.table.client().trace_id().to_owned()
@@ -566,83 +639,152 @@ impl<T: BqRow> Writer<T> {
             },
             ..AppendRowsRequest::default()
         };
-        tracing::debug!(stream = %self.stream, offset, rows, bytes, "append request");
-        inflight.push_back(InFlight {
-            offset,
-            rows,
-            first_index: batch.first_index,
-            bytes,
-        });
         match &self.conn {
-            Some(conn) => {
-                if conn.tx.send(request).await.is_err() {
-                    // The call ended; its status comes out of the response stream.
-                    return self.receive(inflight).await;
-                }
-            }
+            Some(conn) => conn.tx.send(request).await.map_err(|_| {
+                // The call ended; the response stream holds the reason, but the
+                // recovery is the same whatever it was.
+                Failure::Retryable(
+                    Error::new(
+                        ErrorKind::Transport,
+                        format!("the AppendRows connection of `{}` closed", self.stream),
+                    ),
+                    Retry::Transient,
+                )
+            }),
             None => {
                 let (tx, rx) = mpsc::channel(self.options.max_inflight_requests + 1);
                 // The first request is queued before the call starts, so a
                 // server that waits for it before answering cannot deadlock us.
-                tx.try_send(request)
-                    .map_err(|_| Error::new(ErrorKind::Transport, "request queue closed"))?;
+                tx.send(request).await.map_err(|_| {
+                    Failure::Fatal(Error::new(ErrorKind::Transport, "request queue closed"))
+                })?;
                 let responses = self
                     .table
                     .client()
                     .append_rows(&self.stream, ReceiverStream::new(rx))
-                    .await?;
+                    .await
+                    .map_err(Failure::from_error)?;
                 self.conn = Some(Connection { tx, responses });
+                Ok(())
             }
+        }
+    }
+
+    /// Reconnects and resends every request in flight, at the same offsets,
+    /// until that succeeds or the retry budget is spent.
+    async fn recover(&mut self, failure: Failure, inflight: &mut VecDeque<InFlight>) -> Result<()> {
+        let mut failure = failure;
+        loop {
+            self.conn = None;
+            let (error, retry) = match failure {
+                Failure::Fatal(error) => return Err(error),
+                Failure::Retryable(error, retry) => (error, retry),
+            };
+            if !self.retry.wait(retry).await {
+                let attempts = self.retry.attempts();
+                return Err(error.context(format!("gave up after {attempts} retries")));
+            }
+            self.reconnects += 1;
+            tracing::info!(
+                stream = %self.stream,
+                attempt = self.retry.attempts(),
+                resend = inflight.len(),
+                reason = %error,
+                "reconnecting AppendRows"
+            );
+            let resend: Vec<(i64, ProtoRows)> = inflight
+                .iter()
+                .map(|r| (r.offset, r.payload.clone()))
+                .collect();
+            failure = match self.resend(resend).await {
+                Ok(()) => return Ok(()),
+                Err(f) => f,
+            };
+        }
+    }
+
+    async fn resend(&mut self, requests: Vec<(i64, ProtoRows)>) -> Result<(), Failure> {
+        for (offset, payload) in requests {
+            self.transmit(offset, payload).await?;
         }
         Ok(())
     }
 
-    /// Reads the answer to the oldest request in flight.
+    /// Reads the answer to the oldest request in flight, reconnecting and
+    /// resending as the retry policy allows.
     async fn receive(&mut self, inflight: &mut VecDeque<InFlight>) -> Result<()> {
+        loop {
+            match self.receive_once(inflight).await {
+                Ok(()) => return Ok(()),
+                Err(failure) => self.recover(failure, inflight).await?,
+            }
+        }
+    }
+
+    /// Reads one answer.
+    async fn receive_once(&mut self, inflight: &mut VecDeque<InFlight>) -> Result<(), Failure> {
         let Some(conn) = self.conn.as_mut() else {
-            return Err(Error::new(ErrorKind::Transport, "no AppendRows connection"));
-        };
-        let response = match conn.responses.message().await {
-            Ok(Some(response)) => response,
-            Ok(None) => {
-                self.conn = None;
-                return Err(Error::new(
-                    ErrorKind::Transport,
-                    format!(
-                        "the service closed the AppendRows connection of `{}` with {} request(s) unanswered",
-                        self.stream,
-                        inflight.len()
-                    ),
-                ));
-            }
-            Err(status) => {
-                self.conn = None;
-                return Err(Error::from_status(
-                    &format!("AppendRows on `{}`", self.stream),
-                    status,
-                ));
-            }
-        };
-        let Some(request) = inflight.pop_front() else {
-            return Err(Error::new(
-                ErrorKind::Server,
-                "the service answered a request that was never sent",
+            return Err(Failure::Retryable(
+                Error::new(ErrorKind::Transport, "no AppendRows connection"),
+                Retry::Transient,
             ));
         };
+        let next = tokio::time::timeout(self.options.response_timeout, conn.responses.message());
+        let response = match next.await {
+            Ok(Ok(Some(response))) => response,
+            Ok(Ok(None)) => {
+                return Err(Failure::Retryable(
+                    Error::new(
+                        ErrorKind::Transport,
+                        format!(
+                            "the service closed the AppendRows connection of `{}` with {} request(s) unanswered",
+                            self.stream,
+                            inflight.len()
+                        ),
+                    ),
+                    Retry::Transient,
+                ));
+            }
+            Ok(Err(status)) => {
+                return Err(Failure::from_error(Error::from_status(
+                    &format!("AppendRows on `{}`", self.stream),
+                    status,
+                )));
+            }
+            Err(_elapsed) => {
+                return Err(Failure::Retryable(
+                    Error::new(
+                        ErrorKind::Transport,
+                        format!(
+                            "no answer from AppendRows on `{}` within {:?}",
+                            self.stream, self.options.response_timeout
+                        ),
+                    ),
+                    Retry::Transient,
+                ));
+            }
+        };
+        let Some(request) = inflight.front() else {
+            return Err(Failure::Fatal(Error::new(
+                ErrorKind::Server,
+                "the service answered a request that was never sent",
+            )));
+        };
+        let (offset, rows, first_index) = (request.offset, request.rows, request.first_index);
         match response.response {
             Some(Response::AppendResult(result)) => {
-                if let Some(offset) = result.offset
-                    && offset != request.offset
+                if let Some(written) = result.offset
+                    && written != offset
                 {
-                    return Err(Error::new(
+                    return Err(Failure::Fatal(Error::new(
                         ErrorKind::OffsetMismatch,
                         format!(
-                            "the service wrote rows at offset {offset}, the writer sent them for offset {}",
-                            request.offset
+                            "the service wrote rows at offset {written}, the writer sent them for offset {offset}"
                         ),
-                    ));
+                    )));
                 }
-                self.acked += request.rows as i64;
+                inflight.pop_front();
+                self.acknowledge(rows);
                 Ok(())
             }
             Some(Response::Error(error)) => {
@@ -651,10 +793,13 @@ impl<T: BqRow> Writer<T> {
                 if code == tonic::Code::AlreadyExists
                     || storage == Some(StorageErrorCode::OffsetAlreadyExists)
                 {
-                    // The rows are already in the stream (an earlier send landed).
-                    self.acked += request.rows as i64;
+                    // The rows are already in the stream: an earlier send of
+                    // this request landed before its connection broke.
+                    inflight.pop_front();
+                    self.acknowledge(rows);
                     return Ok(());
                 }
+                let retry = retry::classify(code);
                 let mut err = if response.row_errors.is_empty() {
                     Error::new(
                         if code == tonic::Code::OutOfRange {
@@ -663,16 +808,16 @@ impl<T: BqRow> Writer<T> {
                             ErrorKind::Server
                         },
                         format!(
-                            "append of {} rows at offset {} to `{}` failed: {code:?}: {}",
-                            request.rows, request.offset, self.stream, error.message
+                            "append of {rows} rows at offset {offset} to `{}` failed: {code:?}: {}",
+                            self.stream, error.message
                         ),
                     )
                 } else {
-                    let rows = response
+                    let row_errors = response
                         .row_errors
                         .iter()
                         .map(|e| RowError {
-                            index: request.first_index + usize::try_from(e.index).unwrap_or(0),
+                            index: first_index + usize::try_from(e.index).unwrap_or(0),
                             column: self.column_in(&e.message),
                             message: e.message.clone(),
                         })
@@ -680,25 +825,36 @@ impl<T: BqRow> Writer<T> {
                     Error::new(
                         ErrorKind::RowErrors,
                         format!(
-                            "the service rejected {} row(s) of a request of {} rows at offset {}; \
+                            "the service rejected {} row(s) of a request of {rows} rows at offset {offset}; \
                              no row of that request or after it was written:",
                             response.row_errors.len(),
-                            request.rows,
-                            request.offset
                         ),
                     )
-                    .with_row_errors(rows)
+                    .with_row_errors(row_errors)
                 };
                 if let Some(storage) = storage {
                     err = err.with_storage_error(storage);
                 }
-                Err(err)
+                if retry == Retry::Permanent || !response.row_errors.is_empty() {
+                    inflight.pop_front();
+                    Err(Failure::Fatal(err))
+                } else {
+                    // In-band and transient: this request and the ones after it
+                    // (which will fail, their offsets being past the end) are
+                    // sent again on a new connection.
+                    Err(Failure::Retryable(err, retry))
+                }
             }
-            None => Err(Error::new(
+            None => Err(Failure::Fatal(Error::new(
                 ErrorKind::Server,
                 "the service sent an empty AppendRows response",
-            )),
+            ))),
         }
+    }
+
+    fn acknowledge(&mut self, rows: usize) {
+        self.acked += rows as i64;
+        self.retry.progress();
     }
 
     /// The column of the table a server message names, if any.

@@ -1,0 +1,252 @@
+//! Which failures are retried, and how long to wait between attempts.
+//!
+//! | what failed | retried? |
+//! | --- | --- |
+//! | `UNAVAILABLE`, `ABORTED`, `INTERNAL`, `CANCELLED`, `DEADLINE_EXCEEDED`, a broken connection | yes |
+//! | `RESOURCE_EXHAUSTED` (quota, throttling) | yes, with a longer backoff |
+//! | `UNAUTHENTICATED` | once (a fresh token is fetched), then no |
+//! | `INVALID_ARGUMENT` (row errors, bad requests), `NOT_FOUND`, `PERMISSION_DENIED`, `FAILED_PRECONDITION`, `OUT_OF_RANGE`, `ALREADY_EXISTS`, `STREAM_FINALIZED`, `STREAM_NOT_FOUND`, a schema mismatch | no |
+//!
+//! For AppendRows, a retry means: reconnect, resend the writer schema and
+//! every request not yet acknowledged, at the same offsets. An
+//! `ALREADY_EXISTS` answer to a resent request means its rows are in the
+//! stream already: they count as acknowledged. Nothing is ever skipped or
+//! written twice.
+
+use std::time::Duration;
+
+use tonic::Code;
+
+/// How a failure is retried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Retry {
+    /// Retry with the normal backoff.
+    Transient,
+    /// Retry with a longer backoff: the service is shedding load.
+    Throttled,
+    /// Retry once with fresh credentials.
+    Unauthenticated,
+    /// Do not retry.
+    Permanent,
+}
+
+/// The retry class of a gRPC code.
+pub(crate) fn classify(code: Code) -> Retry {
+    match code {
+        Code::Unavailable
+        | Code::Aborted
+        | Code::Internal
+        | Code::Cancelled
+        | Code::DeadlineExceeded
+        | Code::Unknown => Retry::Transient,
+        Code::ResourceExhausted => Retry::Throttled,
+        Code::Unauthenticated => Retry::Unauthenticated,
+        _ => Retry::Permanent,
+    }
+}
+
+/// The retry budget: attempts and total time, and the backoff between attempts.
+///
+/// Attempts count consecutive failures without progress: an AppendRows
+/// connection that acknowledges rows after a reconnect starts a fresh count.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use]
+pub struct RetryPolicy {
+    max_attempts: u32,
+    max_elapsed: Duration,
+    initial_backoff: Duration,
+    max_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 10,
+            max_elapsed: Duration::from_secs(300),
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(10),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// No retries: every failure is returned at once.
+    pub fn none() -> Self {
+        Self {
+            max_attempts: 0,
+            ..Self::default()
+        }
+    }
+
+    /// Retries after consecutive failures (default 10); 0 disables retries.
+    pub fn max_attempts(mut self, attempts: u32) -> Self {
+        self.max_attempts = attempts;
+        self
+    }
+
+    /// The longest time spent retrying one operation (default 300 s).
+    pub fn max_elapsed(mut self, elapsed: Duration) -> Self {
+        self.max_elapsed = elapsed;
+        self
+    }
+
+    /// The first backoff (default 100 ms); it doubles up to `max_backoff`.
+    pub fn initial_backoff(mut self, backoff: Duration) -> Self {
+        self.initial_backoff = backoff;
+        self
+    }
+
+    /// The longest backoff between two attempts (default 10 s).
+    pub fn max_backoff(mut self, backoff: Duration) -> Self {
+        self.max_backoff = backoff;
+        self
+    }
+
+    pub(crate) fn budget(&self) -> Budget {
+        Budget {
+            policy: self.clone(),
+            attempts: 0,
+            started: tokio::time::Instant::now(),
+            refreshed_auth: false,
+        }
+    }
+}
+
+/// The state of retrying one operation.
+#[derive(Debug)]
+pub(crate) struct Budget {
+    policy: RetryPolicy,
+    attempts: u32,
+    started: tokio::time::Instant,
+    refreshed_auth: bool,
+}
+
+impl Budget {
+    /// Progress was made: the next failure starts a fresh count.
+    pub(crate) fn progress(&mut self) {
+        self.attempts = 0;
+        self.started = tokio::time::Instant::now();
+    }
+
+    /// The number of attempts retried so far.
+    pub(crate) fn attempts(&self) -> u32 {
+        self.attempts
+    }
+
+    /// Waits before the next attempt, or says no: the failure is permanent or
+    /// the budget is spent.
+    pub(crate) async fn wait(&mut self, retry: Retry) -> bool {
+        match retry {
+            Retry::Permanent => return false,
+            Retry::Unauthenticated if self.refreshed_auth => return false,
+            Retry::Unauthenticated => self.refreshed_auth = true,
+            Retry::Transient | Retry::Throttled => {}
+        }
+        if self.attempts >= self.policy.max_attempts {
+            return false;
+        }
+        let mut backoff = self
+            .policy
+            .initial_backoff
+            .saturating_mul(2u32.saturating_pow(self.attempts.min(16)));
+        if retry == Retry::Throttled {
+            backoff = backoff.saturating_mul(4);
+        }
+        let backoff = jitter(backoff.min(self.policy.max_backoff));
+        if self.started.elapsed() + backoff > self.policy.max_elapsed {
+            return false;
+        }
+        self.attempts += 1;
+        tokio::time::sleep(backoff).await;
+        true
+    }
+}
+
+/// A random duration between half and all of `backoff` ("equal jitter"), so
+/// writers that failed together do not retry together.
+fn jitter(backoff: Duration) -> Duration {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default(),
+    );
+    let fraction = (hasher.finish() % 1_000) as u32;
+    backoff / 2 + (backoff / 2) * fraction / 1_000
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_classified_as_documented() {
+        for code in [
+            Code::Unavailable,
+            Code::Aborted,
+            Code::Internal,
+            Code::Cancelled,
+            Code::DeadlineExceeded,
+        ] {
+            assert_eq!(classify(code), Retry::Transient, "{code:?}");
+        }
+        assert_eq!(classify(Code::ResourceExhausted), Retry::Throttled);
+        assert_eq!(classify(Code::Unauthenticated), Retry::Unauthenticated);
+        for code in [
+            Code::InvalidArgument,
+            Code::NotFound,
+            Code::PermissionDenied,
+            Code::FailedPrecondition,
+            Code::OutOfRange,
+            Code::AlreadyExists,
+        ] {
+            assert_eq!(classify(code), Retry::Permanent, "{code:?}");
+        }
+    }
+
+    #[test]
+    fn jitter_stays_between_half_and_all() {
+        for _ in 0..100 {
+            let d = jitter(Duration::from_millis(1_000));
+            assert!(
+                d >= Duration::from_millis(500) && d <= Duration::from_millis(1_000),
+                "{d:?}"
+            );
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_budget_runs_out_after_max_attempts_and_resets_on_progress() {
+        let mut budget = RetryPolicy::default().max_attempts(2).budget();
+        assert!(budget.wait(Retry::Transient).await);
+        assert!(budget.wait(Retry::Throttled).await);
+        assert!(!budget.wait(Retry::Transient).await);
+        budget.progress();
+        assert!(budget.wait(Retry::Transient).await);
+        assert!(!budget.wait(Retry::Permanent).await);
+        assert!(budget.wait(Retry::Unauthenticated).await);
+        budget.progress();
+        assert!(
+            !budget.wait(Retry::Unauthenticated).await,
+            "one token refresh only"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_budget_runs_out_after_max_elapsed() {
+        let mut budget = RetryPolicy::default()
+            .max_attempts(100)
+            .initial_backoff(Duration::from_secs(1))
+            .max_backoff(Duration::from_secs(4))
+            .max_elapsed(Duration::from_secs(10))
+            .budget();
+        let mut retries = 0;
+        while budget.wait(Retry::Transient).await {
+            retries += 1;
+        }
+        assert!((2..=6).contains(&retries), "{retries}");
+        assert_eq!(budget.attempts(), retries);
+    }
+}
