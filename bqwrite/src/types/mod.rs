@@ -20,6 +20,16 @@
 //! Every type implements [`Display`](std::fmt::Display) and
 //! [`FromStr`](std::str::FromStr) with BigQuery's canonical text form.
 //!
+//! Conversions with other crates, each behind the feature of the same name
+//! (`From` where nothing can be lost, `TryFrom` with a [`ValueError`] where
+//! range or precision could be):
+//! - `chrono`: `NaiveDate` ↔ [`Date`], `NaiveTime` ↔ [`Time`],
+//!   `NaiveDateTime` ↔ [`DateTime`], `DateTime<Tz>` → [`Timestamp`] → `DateTime<Utc>`.
+//! - `time`: `Date` ↔ [`Date`], `Time` ↔ [`Time`], `PrimitiveDateTime` ↔
+//!   [`DateTime`], `OffsetDateTime` ↔ [`Timestamp`].
+//! - `rust_decimal`: `Decimal` ↔ [`Numeric`] and [`BigNumeric`].
+//! - `serde_json` (always on): `serde_json::Value` ↔ [`Json`].
+//!
 //! ```
 //! use bqwrite::types::{Date, DateTime, Numeric};
 //!
