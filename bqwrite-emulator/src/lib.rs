@@ -1,0 +1,391 @@
+//! A faithful local BigQuery Storage Write API server, for tests and
+//! development.
+//!
+//! It speaks the `google.cloud.bigquery.storage.v1.BigQueryWrite` gRPC service
+//! the way BigQuery does (PENDING, COMMITTED, BUFFERED and `_default` streams,
+//! offsets with in-band `ALREADY_EXISTS`/`OUT_OF_RANGE`, `StorageError`
+//! details, row errors, atomic batch commits) and decodes every row itself from
+//! the request's `writer_schema`, checking each value against the table's
+//! column types, so a client's encoding mistakes fail loudly. A small subset of
+//! the BigQuery REST API (datasets, tables, tabledata.list) runs on a second
+//! port.
+//!
+//! # Quick start
+//! ```no_run
+//! use bqwrite::proto::storage::{TableFieldSchema, TableSchema, table_field_schema::{Mode, Type}};
+//!
+//! # async fn run() -> Result<(), bqwrite_emulator::Error> {
+//! let emu = bqwrite_emulator::Emulator::builder().project("test-project").start().await?;
+//! emu.create_table(
+//!     "projects/test-project/datasets/d/tables/t",
+//!     TableSchema {
+//!         fields: vec![TableFieldSchema {
+//!             name: "id".into(),
+//!             r#type: Type::Int64 as i32,
+//!             mode: Mode::Required as i32,
+//!             ..Default::default()
+//!         }],
+//!     },
+//! )?;
+//! // point a client at emu.grpc_endpoint(), write, then:
+//! let rows = emu.rows("projects/test-project/datasets/d/tables/t")?;
+//! println!("{} rows committed", rows.len());
+//! emu.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Errors the API returns
+//! Unary calls fail with a gRPC status whose `grpc-status-details-bin` is a
+//! `google.rpc.Status` carrying a `StorageError`; AppendRows answers every
+//! failure in-band (the response's `error`) and keeps the connection open:
+//!
+//! | situation                          | gRPC code           | StorageError code            |
+//! |------------------------------------|---------------------|------------------------------|
+//! | table does not exist               | NOT_FOUND           | TABLE_NOT_FOUND              |
+//! | stream does not exist              | NOT_FOUND           | STREAM_NOT_FOUND             |
+//! | append to a finalized stream       | FAILED_PRECONDITION | STREAM_FINALIZED             |
+//! | append to a committed stream       | FAILED_PRECONDITION | STREAM_ALREADY_COMMITTED     |
+//! | finalize `_default`, flush non-BUFFERED | INVALID_ARGUMENT | INVALID_STREAM_TYPE        |
+//! | offset already written             | ALREADY_EXISTS      | OFFSET_ALREADY_EXISTS        |
+//! | offset beyond the end              | OUT_OF_RANGE        | OFFSET_OUT_OF_RANGE          |
+//! | writer_schema field with no column | INVALID_ARGUMENT    | SCHEMA_MISMATCH_EXTRA_FIELDS |
+//! | bad rows                           | INVALID_ARGUMENT    | (none; `row_errors` instead) |
+//!
+//! BatchCommitWriteStreams reports per-stream problems in `stream_errors`
+//! (STREAM_NOT_FOUND, INVALID_STREAM_TYPE for a non-PENDING stream,
+//! INVALID_STREAM_STATE for one not finalized, STREAM_ALREADY_COMMITTED) and
+//! then commits nothing.
+//!
+//! # Not emulated
+//! Arrow rows, `missing_value_interpretations` (absent is always NULL),
+//! column default values, the `column_name` field option (prost's
+//! `DescriptorProto` drops extensions), `STRING` max lengths, and the limit of
+//! one connection per application stream.
+
+#![warn(missing_docs)]
+
+mod error;
+mod faults;
+mod rest;
+mod schema;
+mod server;
+mod status;
+mod store;
+mod values;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bqwrite::proto::storage::TableSchema;
+use bqwrite::proto::storage::big_query_write_server::BigQueryWriteServer;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tonic::transport::Server;
+use tonic::transport::server::TcpIncoming;
+use tracing::{info, warn};
+
+pub use error::Error;
+pub use faults::Faults;
+pub use values::{Row, Value};
+
+use server::{Config, WriteService};
+use store::{Store, TableName};
+
+/// The default limit on one AppendRowsRequest: 10 MiB, as BigQuery enforced it.
+pub const DEFAULT_MAX_REQUEST_BYTES: usize = 10 * 1024 * 1024;
+
+/// How long [`Emulator::shutdown`] waits for connections to wind down.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Settings for starting an [`Emulator`]; from [`Emulator::builder`].
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct EmulatorBuilder {
+    project: String,
+    host: IpAddr,
+    grpc_port: u16,
+    http_port: u16,
+    max_request_bytes: usize,
+    require_routing_header: bool,
+}
+
+impl Default for EmulatorBuilder {
+    fn default() -> Self {
+        EmulatorBuilder {
+            project: "test-project".into(),
+            host: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            grpc_port: 0,
+            http_port: 0,
+            max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
+            require_routing_header: false,
+        }
+    }
+}
+
+impl EmulatorBuilder {
+    /// The default project (`"test-project"` unless set): short table names
+    /// `dataset.table` are resolved in it. Other projects work too.
+    pub fn project(mut self, project: impl Into<String>) -> Self {
+        self.project = project.into();
+        self
+    }
+
+    /// The address both servers bind (default 127.0.0.1).
+    pub fn host(mut self, host: IpAddr) -> Self {
+        self.host = host;
+        self
+    }
+
+    /// The gRPC port (default 0: any free port).
+    pub fn grpc_port(mut self, port: u16) -> Self {
+        self.grpc_port = port;
+        self
+    }
+
+    /// The REST port (default 0: any free port).
+    pub fn http_port(mut self, port: u16) -> Self {
+        self.http_port = port;
+        self
+    }
+
+    /// The largest AppendRowsRequest accepted, in encoded bytes (default
+    /// [`DEFAULT_MAX_REQUEST_BYTES`]). A larger request is answered in-band
+    /// with INVALID_ARGUMENT and the connection stays usable; the transport
+    /// itself accepts messages up to four times this (at least 64 MiB).
+    pub fn max_request_bytes(mut self, bytes: usize) -> Self {
+        self.max_request_bytes = bytes;
+        self
+    }
+
+    /// Requires the `x-goog-request-params` routing header on every call
+    /// (default off: it is checked only when present), to test that a
+    /// client sends it as BigQuery needs.
+    pub fn require_routing_header(mut self, required: bool) -> Self {
+        self.require_routing_header = required;
+        self
+    }
+
+    /// Binds both ports and starts serving; returns once they are bound.
+    pub async fn start(self) -> Result<Emulator, Error> {
+        let bind = |service: &'static str, port: u16| {
+            let addr = SocketAddr::new(self.host, port);
+            async move {
+                TcpListener::bind(addr).await.map_err(|source| Error::Bind {
+                    service,
+                    addr,
+                    source,
+                })
+            }
+        };
+        let grpc_listener = bind("gRPC", self.grpc_port).await?;
+        let http_listener = bind("HTTP", self.http_port).await?;
+        let local = |listener: &TcpListener, service: &'static str, port: u16| {
+            listener.local_addr().map_err(|source| Error::Bind {
+                service,
+                addr: SocketAddr::new(self.host, port),
+                source,
+            })
+        };
+        let grpc_addr = local(&grpc_listener, "gRPC", self.grpc_port)?;
+        let http_addr = local(&http_listener, "HTTP", self.http_port)?;
+
+        let store = Arc::new(Store::default());
+        let faults = Faults::default();
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let service = WriteService {
+            store: store.clone(),
+            faults: faults.clone(),
+            config: Arc::new(Config {
+                max_request_bytes: self.max_request_bytes,
+                require_routing_header: self.require_routing_header,
+            }),
+            shutdown: shutdown_rx.clone(),
+        };
+        let transport_limit = self.max_request_bytes.saturating_mul(4).max(64 << 20);
+        let grpc_service = BigQueryWriteServer::new(service)
+            .max_decoding_message_size(transport_limit)
+            .max_encoding_message_size(usize::MAX);
+        let incoming = TcpIncoming::from(grpc_listener).with_nodelay(Some(true));
+        let grpc_signal = server::shutdown_signal(shutdown_rx.clone());
+        let grpc_task = tokio::spawn(async move {
+            let served = Server::builder()
+                .initial_stream_window_size(Some(8 << 20))
+                .initial_connection_window_size(Some(32 << 20))
+                .max_concurrent_streams(Some(4096))
+                .add_service(grpc_service)
+                .serve_with_incoming_shutdown(incoming, grpc_signal)
+                .await;
+            if let Err(e) = served {
+                warn!(error = %e, "the gRPC server stopped with an error");
+            }
+        });
+        let http_signal = server::shutdown_signal(shutdown_rx);
+        let router = rest::router(store.clone());
+        let http_task = tokio::spawn(async move {
+            let served = axum::serve(http_listener, router)
+                .with_graceful_shutdown(http_signal)
+                .await;
+            if let Err(e) = served {
+                warn!(error = %e, "the HTTP server stopped with an error");
+            }
+        });
+        info!(%grpc_addr, %http_addr, project = %self.project, "bqwrite emulator listening");
+        Ok(Emulator {
+            store,
+            faults,
+            project: self.project,
+            grpc_addr,
+            http_addr,
+            shutdown,
+            tasks: vec![grpc_task, http_task],
+        })
+    }
+}
+
+/// A running emulator: a gRPC Storage Write API server and a REST server.
+///
+/// Dropping it signals both servers to stop; [`Emulator::shutdown`] also
+/// waits for them.
+#[derive(Debug)]
+pub struct Emulator {
+    store: Arc<Store>,
+    faults: Faults,
+    project: String,
+    grpc_addr: SocketAddr,
+    http_addr: SocketAddr,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Emulator {
+    /// Settings to start an emulator with; `127.0.0.1:0` for both servers.
+    pub fn builder() -> EmulatorBuilder {
+        EmulatorBuilder::default()
+    }
+
+    /// The default project.
+    pub fn project(&self) -> &str {
+        &self.project
+    }
+
+    /// The bound gRPC address.
+    pub fn grpc_addr(&self) -> SocketAddr {
+        self.grpc_addr
+    }
+
+    /// The bound REST address.
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http_addr
+    }
+
+    /// The gRPC endpoint as a URL: `http://127.0.0.1:PORT`.
+    pub fn grpc_endpoint(&self) -> String {
+        format!("http://{}", self.grpc_addr)
+    }
+
+    /// The REST endpoint as a URL: `http://127.0.0.1:PORT` (the API lives
+    /// under `/bigquery/v2/`).
+    pub fn http_endpoint(&self) -> String {
+        format!("http://{}", self.http_addr)
+    }
+
+    /// The fault injection controls.
+    pub fn faults(&self) -> &Faults {
+        &self.faults
+    }
+
+    /// Resolves `projects/p/datasets/d/tables/t`, or `d.t` in the default project.
+    fn table_path(&self, table: &str) -> Result<String, Error> {
+        if let Some(name) = TableName::parse(table) {
+            return Ok(name.path());
+        }
+        match table.split_once('.') {
+            Some((dataset, t))
+                if !dataset.is_empty() && !t.is_empty() && !t.contains(['.', '/']) =>
+            {
+                Ok(TableName {
+                    project: self.project.clone(),
+                    dataset: dataset.into(),
+                    table: t.into(),
+                }
+                .path())
+            }
+            _ => Err(Error::InvalidTableName(table.into())),
+        }
+    }
+
+    /// Creates a dataset.
+    pub fn create_dataset(&self, project: &str, dataset: &str) -> Result<(), Error> {
+        self.store.create_dataset(project, dataset)
+    }
+
+    /// Creates a table (`projects/p/datasets/d/tables/t` or `d.t`), and its
+    /// dataset if that does not exist yet.
+    pub fn create_table(&self, table: &str, schema: impl Into<TableSchema>) -> Result<(), Error> {
+        let path = self.table_path(table)?;
+        self.store
+            .create_table(&path, schema.into(), true)
+            .map(|_| ())
+    }
+
+    /// Creates a table from BigQuery's JSON schema (an array of fields, or
+    /// `{"fields": [...]}`, legacy type names accepted), and its dataset if
+    /// that does not exist yet.
+    pub fn create_table_from_json(&self, table: &str, schema_json: &str) -> Result<(), Error> {
+        let schema = schema::from_json_text(schema_json).map_err(Error::InvalidSchema)?;
+        self.create_table(table, schema)
+    }
+
+    /// Deletes a table; its streams go with it.
+    pub fn delete_table(&self, table: &str) -> Result<(), Error> {
+        self.store.delete_table(&self.table_path(table)?)
+    }
+
+    /// A table's schema.
+    pub fn table_schema(&self, table: &str) -> Result<TableSchema, Error> {
+        let path = self.table_path(table)?;
+        self.store
+            .table(&path)
+            .map(|t| t.schema.clone())
+            .ok_or(Error::TableNotFound(path))
+    }
+
+    /// The number of visible (committed or flushed) rows of a table.
+    pub fn row_count(&self, table: &str) -> Result<usize, Error> {
+        let path = self.table_path(table)?;
+        self.store
+            .table(&path)
+            .map(|t| t.row_count())
+            .ok_or(Error::TableNotFound(path))
+    }
+
+    /// The visible rows of a table, in the order they became visible.
+    pub fn rows(&self, table: &str) -> Result<Vec<Row>, Error> {
+        let path = self.table_path(table)?;
+        let table = self.store.table(&path).ok_or(Error::TableNotFound(path))?;
+        table.read_rows(0, usize::MAX)
+    }
+
+    /// Stops both servers: open AppendRows connections end with UNAVAILABLE;
+    /// waits a few seconds at most for connections to close.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        for task in self.tasks.drain(..) {
+            let abort = task.abort_handle();
+            if tokio::time::timeout(SHUTDOWN_GRACE, task).await.is_err() {
+                warn!("a server did not stop in time; aborting it");
+                abort.abort();
+            }
+        }
+        info!("bqwrite emulator stopped");
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+    }
+}

@@ -1,0 +1,149 @@
+//! Fault injection, for testing how a client survives a misbehaving server.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tonic::Code;
+
+/// Faults the emulator injects into the traffic it serves; get it from
+/// [`Emulator::faults`](crate::Emulator::faults). Cheap to clone (shared).
+///
+/// Counters are global across connections and count from the moment they are
+/// set; each setter replaces an earlier setting of the same fault.
+#[derive(Debug, Clone, Default)]
+pub struct Faults {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    /// Set while any fault is configured: a lock-free fast path.
+    active: AtomicBool,
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    close_after: Option<usize>,
+    lose_ack_after: Option<usize>,
+    fail: Option<(usize, Code, String)>,
+    delay: Duration,
+}
+
+impl State {
+    fn any(&self) -> bool {
+        self.close_after.is_some()
+            || self.lose_ack_after.is_some()
+            || self.fail.is_some()
+            || !self.delay.is_zero()
+    }
+}
+
+/// What to do with one incoming request.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum RequestFault {
+    /// Serve it normally.
+    None,
+    /// Do not apply it; close the AppendRows connection with UNAVAILABLE.
+    Close,
+    /// Apply it, but close the connection instead of answering it.
+    LoseAck,
+    /// Answer it with this status without applying it.
+    Fail(Code, String),
+}
+
+impl Faults {
+    fn update(&self, f: impl FnOnce(&mut State)) -> &Self {
+        let mut state = self.inner.state.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut state);
+        self.inner.active.store(state.any(), Ordering::Release);
+        self
+    }
+
+    /// After `n` more AppendRows responses (on any connection), the connection
+    /// that receives the next request closes with UNAVAILABLE **without
+    /// applying** that request (as a server drain does).
+    pub fn close_after_responses(&self, n: usize) -> &Self {
+        self.update(|s| s.close_after = Some(n))
+    }
+
+    /// After `n` more AppendRows responses, the next request **is applied**
+    /// but its response is lost: the connection closes with UNAVAILABLE
+    /// instead. A client that resends at the same offset must then get
+    /// ALREADY_EXISTS: this is the case exactly-once writing exists for.
+    pub fn lose_ack_after_responses(&self, n: usize) -> &Self {
+        self.update(|s| s.lose_ack_after = Some(n))
+    }
+
+    /// Answers the next `n` requests (unary calls and AppendRows messages)
+    /// with `code` and `message` without applying them. AppendRows requests
+    /// get it in-band, as an error response; the connection stays open.
+    pub fn fail_next_requests(&self, n: usize, code: Code, message: impl Into<String>) -> &Self {
+        let message = message.into();
+        self.update(|s| s.fail = (n > 0).then_some((n, code, message)))
+    }
+
+    /// Delays every response (unary and AppendRows) by `delay`;
+    /// `Duration::ZERO` turns it off.
+    pub fn delay_responses(&self, delay: Duration) -> &Self {
+        self.update(|s| s.delay = delay)
+    }
+
+    /// Turns every fault off.
+    pub fn clear(&self) -> &Self {
+        self.update(|s| *s = State::default())
+    }
+
+    /// Decides the fate of one request.
+    pub(crate) fn on_request(&self, append_rows: bool) -> RequestFault {
+        if !self.inner.active.load(Ordering::Acquire) {
+            return RequestFault::None;
+        }
+        let mut fault = RequestFault::None;
+        self.update(|s| {
+            if append_rows && s.close_after == Some(0) {
+                s.close_after = None;
+                fault = RequestFault::Close;
+            } else if append_rows && s.lose_ack_after == Some(0) {
+                s.lose_ack_after = None;
+                fault = RequestFault::LoseAck;
+            } else if let Some((n, code, message)) = &mut s.fail {
+                fault = RequestFault::Fail(*code, message.clone());
+                *n -= 1;
+                if *n == 0 {
+                    s.fail = None;
+                }
+            }
+        });
+        fault
+    }
+
+    /// Counts one AppendRows response sent.
+    pub(crate) fn on_response(&self) {
+        if !self.inner.active.load(Ordering::Acquire) {
+            return;
+        }
+        self.update(|s| {
+            for counter in [&mut s.close_after, &mut s.lose_ack_after] {
+                if let Some(n) = counter
+                    && *n > 0
+                {
+                    *n -= 1;
+                }
+            }
+        });
+    }
+
+    /// The configured response delay.
+    pub(crate) fn delay(&self) -> Duration {
+        if !self.inner.active.load(Ordering::Acquire) {
+            return Duration::ZERO;
+        }
+        self.inner
+            .state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .delay
+    }
+}

@@ -1,0 +1,115 @@
+//! `bqwrite-emulator`: the BigQuery Storage Write API emulator as a program.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use bqwrite_emulator::{DEFAULT_MAX_REQUEST_BYTES, Emulator};
+use clap::Parser;
+use tracing::{error, info};
+use tracing_subscriber::EnvFilter;
+
+/// A local BigQuery Storage Write API server (gRPC) with a BigQuery REST
+/// subset (datasets, tables, tabledata.list), in memory.
+#[derive(Debug, Parser)]
+#[command(name = "bqwrite-emulator", version, about)]
+struct Args {
+    /// The gRPC (Storage Write API) port.
+    #[arg(long, default_value_t = 9060)]
+    grpc_port: u16,
+    /// The REST (BigQuery API v2) port.
+    #[arg(long, default_value_t = 9050)]
+    http_port: u16,
+    /// The address to bind.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: IpAddr,
+    /// The default project (for `dataset.table` names).
+    #[arg(long, default_value = "test-project")]
+    project: String,
+    /// Creates a table at start from a BigQuery JSON schema file:
+    /// `projects/p/datasets/d/tables/t=schema.json` or `dataset.table=schema.json`.
+    /// Repeatable.
+    #[arg(long = "schema", value_name = "TABLE=FILE")]
+    schemas: Vec<String>,
+    /// The largest AppendRowsRequest accepted, in bytes.
+    #[arg(long, default_value_t = DEFAULT_MAX_REQUEST_BYTES)]
+    max_request_bytes: usize,
+    /// Rejects calls without the `x-goog-request-params` routing header.
+    #[arg(long)]
+    require_routing_header: bool,
+}
+
+fn parse_schema_arg(arg: &str) -> Result<(&str, PathBuf), String> {
+    match arg.split_once('=') {
+        Some((table, file)) if !table.is_empty() && !file.is_empty() => {
+            Ok((table, PathBuf::from(file)))
+        }
+        _ => Err(format!("--schema {arg:?}: expected TABLE=FILE")),
+    }
+}
+
+async fn wait_for_stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut terminate) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = terminate.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+async fn run(args: Args) -> Result<(), String> {
+    let mut tables = Vec::new();
+    for arg in &args.schemas {
+        let (table, file) = parse_schema_arg(arg)?;
+        let json = std::fs::read_to_string(&file)
+            .map_err(|e| format!("cannot read schema file {}: {e}", file.display()))?;
+        tables.push((table.to_string(), file, json));
+    }
+    let emu = Emulator::builder()
+        .project(&args.project)
+        .host(args.host)
+        .grpc_port(args.grpc_port)
+        .http_port(args.http_port)
+        .max_request_bytes(args.max_request_bytes)
+        .require_routing_header(args.require_routing_header)
+        .start()
+        .await
+        .map_err(|e| e.to_string())?;
+    for (table, file, json) in tables {
+        emu.create_table_from_json(&table, &json)
+            .map_err(|e| format!("--schema {table}={}: {e}", file.display()))?;
+        info!(%table, file = %file.display(), "created table");
+    }
+    println!(
+        "bqwrite-emulator: gRPC on {} , REST on {}/bigquery/v2 (Ctrl-C to stop)",
+        emu.grpc_endpoint(),
+        emu.http_endpoint()
+    );
+    wait_for_stop_signal().await;
+    info!("stopping");
+    emu.shutdown().await;
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .init();
+    match run(Args::parse()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            error!("{e}");
+            eprintln!("bqwrite-emulator: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,358 @@
+//! A subset of the BigQuery REST API v2, so that ordinary tools can set the
+//! emulator up and read it back: datasets.insert/get/delete,
+//! tables.insert/get/list/delete and tabledata.list. Served under
+//! `/bigquery/v2/` and, for clients configured with that prefix in their base
+//! URL, at the root as well.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{Value as Json, json};
+use tracing::info;
+
+use crate::Error;
+use crate::schema;
+use crate::store::{Store, Table, TableName};
+
+/// Rows per tabledata.list page when `maxResults` is not given.
+const DEFAULT_PAGE_ROWS: usize = 100_000;
+
+pub(crate) fn router(store: Arc<Store>) -> Router {
+    let api = Router::new()
+        .route("/projects/{project}/datasets", post(insert_dataset))
+        .route(
+            "/projects/{project}/datasets/{dataset}",
+            get(get_dataset).delete(delete_dataset),
+        )
+        .route(
+            "/projects/{project}/datasets/{dataset}/tables",
+            post(insert_table).get(list_tables),
+        )
+        .route(
+            "/projects/{project}/datasets/{dataset}/tables/{table}",
+            get(get_table).delete(delete_table),
+        )
+        .route(
+            "/projects/{project}/datasets/{dataset}/tables/{table}/data",
+            get(list_data),
+        )
+        .with_state(store);
+    Router::new()
+        .nest("/bigquery/v2", api.clone())
+        .merge(api)
+        .fallback(|| async {
+            error(
+                StatusCode::NOT_FOUND,
+                "notFound",
+                "the emulator does not serve this path".into(),
+            )
+        })
+}
+
+fn error(status: StatusCode, reason: &str, message: String) -> Response {
+    let status_name = match status {
+        StatusCode::NOT_FOUND => "NOT_FOUND",
+        StatusCode::CONFLICT => "ALREADY_EXISTS",
+        _ => "INVALID_ARGUMENT",
+    };
+    (
+        status,
+        axum::Json(json!({
+            "error": {
+                "code": status.as_u16(),
+                "message": message,
+                "errors": [{ "message": message, "domain": "global", "reason": reason }],
+                "status": status_name,
+            }
+        })),
+    )
+        .into_response()
+}
+
+fn bad_request(message: String) -> Response {
+    error(StatusCode::BAD_REQUEST, "invalid", message)
+}
+
+/// A 400 answer with its message, small enough to travel in a `Result`.
+#[derive(Debug)]
+struct BadRequest(String);
+
+impl IntoResponse for BadRequest {
+    fn into_response(self) -> Response {
+        bad_request(self.0)
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        match &self {
+            Error::DatasetNotFound(_) | Error::TableNotFound(_) => error(
+                StatusCode::NOT_FOUND,
+                "notFound",
+                format!("Not found: {self}"),
+            ),
+            Error::DatasetExists(_) | Error::TableExists(_) => error(
+                StatusCode::CONFLICT,
+                "duplicate",
+                format!("Already Exists: {self}"),
+            ),
+            Error::DatasetNotEmpty(_) => {
+                error(StatusCode::BAD_REQUEST, "resourceInUse", self.to_string())
+            }
+            _ => bad_request(self.to_string()),
+        }
+    }
+}
+
+fn millis(t: SystemTime) -> String {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0)
+        .to_string()
+}
+
+fn parse_body(body: &Bytes) -> Result<Json, BadRequest> {
+    serde_json::from_slice(body)
+        .map_err(|e| BadRequest(format!("the request body is not valid JSON: {e}")))
+}
+
+/// A string member of a JSON object, or the default when absent.
+fn member<'a>(obj: &'a Json, key: &str, default: &'a str) -> Result<&'a str, BadRequest> {
+    match obj.get(key) {
+        None | Some(Json::Null) => Ok(default),
+        Some(Json::String(s)) => Ok(s),
+        Some(_) => Err(BadRequest(format!("`{key}` must be a string"))),
+    }
+}
+
+fn dataset_resource(project: &str, dataset: &str) -> Json {
+    json!({
+        "kind": "bigquery#dataset",
+        "id": format!("{project}:{dataset}"),
+        "datasetReference": { "projectId": project, "datasetId": dataset },
+        "location": "US",
+    })
+}
+
+async fn insert_dataset(
+    State(store): State<Arc<Store>>,
+    Path(project): Path<String>,
+    body: Bytes,
+) -> Result<Response, BadRequest> {
+    let body = parse_body(&body)?;
+    let reference = body.get("datasetReference").cloned().unwrap_or(Json::Null);
+    let ref_project = member(&reference, "projectId", &project)?;
+    let dataset = member(&reference, "datasetId", "")?;
+    if ref_project != project {
+        return Err(BadRequest(format!(
+            "datasetReference.projectId {ref_project:?} differs from the project in the path {project:?}"
+        )));
+    }
+    if dataset.is_empty() {
+        return Err(BadRequest("datasetReference.datasetId is required".into()));
+    }
+    Ok(match store.create_dataset(&project, dataset) {
+        Ok(()) => {
+            info!(%project, %dataset, "REST: created dataset");
+            axum::Json(dataset_resource(&project, dataset)).into_response()
+        }
+        Err(e) => e.into_response(),
+    })
+}
+
+async fn get_dataset(
+    State(store): State<Arc<Store>>,
+    Path((project, dataset)): Path<(String, String)>,
+) -> Response {
+    if store.dataset_exists(&project, &dataset) {
+        axum::Json(dataset_resource(&project, &dataset)).into_response()
+    } else {
+        Error::DatasetNotFound(format!("{project}:{dataset}")).into_response()
+    }
+}
+
+async fn delete_dataset(
+    State(store): State<Arc<Store>>,
+    Path((project, dataset)): Path<(String, String)>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let delete_contents = query.get("deleteContents").is_some_and(|v| v == "true");
+    match store.delete_dataset(&project, &dataset, delete_contents) {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+fn table_resource(table: &Table) -> Json {
+    let n = &table.name;
+    json!({
+        "kind": "bigquery#table",
+        "id": format!("{}:{}.{}", n.project, n.dataset, n.table),
+        "tableReference": { "projectId": n.project, "datasetId": n.dataset, "tableId": n.table },
+        "schema": schema::to_json(&table.schema),
+        "numRows": table.row_count().to_string(),
+        "type": "TABLE",
+        "creationTime": millis(table.created),
+        "location": "US",
+    })
+}
+
+async fn insert_table(
+    State(store): State<Arc<Store>>,
+    Path((project, dataset)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Response, BadRequest> {
+    let body = parse_body(&body)?;
+    let reference = body.get("tableReference").cloned().unwrap_or(Json::Null);
+    let table_id = member(&reference, "tableId", "")?.to_string();
+    if table_id.is_empty() {
+        return Err(BadRequest("tableReference.tableId is required".into()));
+    }
+    for (key, expected) in [("projectId", &project), ("datasetId", &dataset)] {
+        let v = member(&reference, key, expected)?;
+        if v != expected {
+            return Err(BadRequest(format!(
+                "tableReference.{key} {v:?} differs from the path's {expected:?}"
+            )));
+        }
+    }
+    let schema_json = body
+        .get("schema")
+        .ok_or_else(|| BadRequest("the table has no `schema`".into()))?;
+    let schema = schema::from_json(schema_json)
+        .map_err(|e| BadRequest(format!("invalid table schema: {e}")))?;
+    let path = TableName {
+        project,
+        dataset,
+        table: table_id,
+    }
+    .path();
+    Ok(match store.create_table(&path, schema, false) {
+        Ok(table) => {
+            info!(table = %path, "REST: created table");
+            axum::Json(table_resource(&table)).into_response()
+        }
+        Err(e) => e.into_response(),
+    })
+}
+
+async fn list_tables(
+    State(store): State<Arc<Store>>,
+    Path((project, dataset)): Path<(String, String)>,
+) -> Response {
+    if !store.dataset_exists(&project, &dataset) {
+        return Error::DatasetNotFound(format!("{project}:{dataset}")).into_response();
+    }
+    let tables: Vec<Json> = store
+        .tables_of(&project, &dataset)
+        .iter()
+        .map(|t| {
+            json!({
+                "kind": "bigquery#table",
+                "id": format!("{}:{}.{}", t.name.project, t.name.dataset, t.name.table),
+                "tableReference": {
+                    "projectId": t.name.project, "datasetId": t.name.dataset, "tableId": t.name.table
+                },
+                "type": "TABLE",
+                "creationTime": millis(t.created),
+            })
+        })
+        .collect();
+    axum::Json(json!({
+        "kind": "bigquery#tableList",
+        "totalItems": tables.len(),
+        "tables": tables,
+    }))
+    .into_response()
+}
+
+fn table_path(project: String, dataset: String, table: String) -> String {
+    TableName {
+        project,
+        dataset,
+        table,
+    }
+    .path()
+}
+
+async fn get_table(
+    State(store): State<Arc<Store>>,
+    Path((project, dataset, table)): Path<(String, String, String)>,
+) -> Response {
+    let path = table_path(project, dataset, table);
+    match store.table(&path) {
+        Some(table) => axum::Json(table_resource(&table)).into_response(),
+        None => Error::TableNotFound(path).into_response(),
+    }
+}
+
+async fn delete_table(
+    State(store): State<Arc<Store>>,
+    Path((project, dataset, table)): Path<(String, String, String)>,
+) -> Response {
+    let path = table_path(project, dataset, table);
+    match store.delete_table(&path) {
+        Ok(()) => {
+            info!(table = %path, "REST: deleted table");
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+fn number_param(query: &HashMap<String, String>, key: &str) -> Result<Option<usize>, BadRequest> {
+    query
+        .get(key)
+        .map(|v| {
+            v.parse::<usize>().map_err(|_| {
+                BadRequest(format!("`{key}` must be a non-negative integer, got {v:?}"))
+            })
+        })
+        .transpose()
+}
+
+async fn list_data(
+    State(store): State<Arc<Store>>,
+    Path((project, dataset, table)): Path<(String, String, String)>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Response, BadRequest> {
+    let path = table_path(project, dataset, table);
+    let Some(table) = store.table(&path) else {
+        return Ok(Error::TableNotFound(path).into_response());
+    };
+    let start = number_param(&query, "pageToken")?
+        .or(number_param(&query, "startIndex")?)
+        .unwrap_or(0);
+    let max = number_param(&query, "maxResults")?.unwrap_or(DEFAULT_PAGE_ROWS);
+    let total = table.row_count();
+    let rows = match table.read_rows(start, max) {
+        Ok(rows) => rows,
+        Err(e) => {
+            return Ok(error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internalError",
+                e.to_string(),
+            ));
+        }
+    };
+    let mut body = json!({
+        "kind": "bigquery#tableDataList",
+        "etag": format!("\"{total}\""),
+        "totalRows": total.to_string(),
+    });
+    let next = start + rows.len();
+    if !rows.is_empty() {
+        body["rows"] = Json::Array(rows.iter().map(|r| r.to_json()).collect());
+    }
+    if next < total && !rows.is_empty() {
+        body["pageToken"] = json!(next.to_string());
+    }
+    Ok(axum::Json(body).into_response())
+}

@@ -1,0 +1,530 @@
+//! The gRPC `BigQueryWrite` service.
+//!
+//! AppendRows runs one task per connection that answers requests one by one,
+//! in order. The first request names the stream and carries the writer
+//! schema; later ones may omit both. Every failure of a request is answered
+//! in-band (an `AppendRowsResponse` with `error` set, a `StorageError` in its
+//! details where one applies, and `row_errors` for bad rows) and the
+//! connection stays usable.
+
+use std::sync::Arc;
+
+use bqwrite::proto::storage::{
+    AppendRowsRequest, AppendRowsResponse, BatchCommitWriteStreamsRequest,
+    BatchCommitWriteStreamsResponse, CreateWriteStreamRequest, FinalizeWriteStreamRequest,
+    FinalizeWriteStreamResponse, FlushRowsRequest, FlushRowsResponse, GetWriteStreamRequest,
+    RowError, WriteStream, WriteStreamView,
+    append_rows_request::{ProtoData, Rows},
+    append_rows_response::{AppendResult, Response as Outcome},
+    big_query_write_server::BigQueryWrite,
+    row_error::RowErrorCode,
+    storage_error::StorageErrorCode,
+    write_stream,
+};
+use prost::Message;
+use prost_types::DescriptorProto;
+use tokio::sync::{mpsc, watch};
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::metadata::MetadataMap;
+use tonic::{Code, Request, Response, Status, Streaming};
+use tracing::{debug, info, warn};
+
+use crate::faults::{Faults, RequestFault};
+use crate::status::ApiError;
+use crate::store::{Batch, Store, Stream};
+use crate::values::decode::check_row;
+use crate::values::plan::{self, RowPlan, SchemaProblem};
+
+/// The routing header Google's clients send on every call.
+pub(crate) const ROUTING_HEADER: &str = "x-goog-request-params";
+
+/// Settings of the gRPC service.
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    pub max_request_bytes: usize,
+    pub require_routing_header: bool,
+}
+
+/// The service state shared by all calls.
+#[derive(Debug, Clone)]
+pub(crate) struct WriteService {
+    pub store: Arc<Store>,
+    pub faults: Faults,
+    pub config: Arc<Config>,
+    pub shutdown: watch::Receiver<bool>,
+}
+
+fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                let hex = text.get(i + 1..i + 3)?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// The value of one of `keys` in the routing header, if the header is there.
+fn routing_param(
+    metadata: &MetadataMap,
+    keys: &[&str],
+    strict: bool,
+) -> Result<Option<String>, Status> {
+    let Some(header) = metadata.get(ROUTING_HEADER) else {
+        if strict {
+            return Err(Status::invalid_argument(format!(
+                "missing {ROUTING_HEADER} routing header (the emulator runs in strict routing mode; expected {}=...)",
+                keys[0]
+            )));
+        }
+        return Ok(None);
+    };
+    let text = header
+        .to_str()
+        .map_err(|_| Status::invalid_argument(format!("{ROUTING_HEADER} is not ASCII text")))?;
+    for pair in text.split('&') {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        if keys.contains(&key) {
+            return percent_decode(value).map(Some).ok_or_else(|| {
+                Status::invalid_argument(format!("{ROUTING_HEADER} has a malformed value: {text}"))
+            });
+        }
+    }
+    if strict {
+        return Err(Status::invalid_argument(format!(
+            "{ROUTING_HEADER} ({text}) has no {} parameter",
+            keys[0]
+        )));
+    }
+    Ok(None)
+}
+
+fn check_routing(routed: Option<String>, named: &str) -> Result<(), Status> {
+    match routed {
+        Some(routed) if routed != named => Err(Status::invalid_argument(format!(
+            "{ROUTING_HEADER} routes to {routed:?} but the request names {named:?}"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+impl WriteService {
+    /// Routing check and injected faults common to every unary call.
+    async fn unary_prelude(
+        &self,
+        metadata: &MetadataMap,
+        keys: &[&str],
+        named: &str,
+    ) -> Result<(), Status> {
+        check_routing(
+            routing_param(metadata, keys, self.config.require_routing_header)?,
+            named,
+        )?;
+        if let RequestFault::Fail(code, message) = self.faults.on_request(false) {
+            self.delay().await;
+            return Err(Status::new(code, message));
+        }
+        Ok(())
+    }
+
+    async fn delay(&self) {
+        let delay = self.faults.delay();
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    async fn reply<T>(&self, result: Result<T, ApiError>) -> Result<Response<T>, Status> {
+        self.delay().await;
+        match result {
+            Ok(value) => Ok(Response::new(value)),
+            Err(e) => {
+                debug!(code = ?e.code, message = %e.message, "unary call failed");
+                Err(e.to_tonic())
+            }
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl BigQueryWrite for WriteService {
+    async fn create_write_stream(
+        &self,
+        request: Request<CreateWriteStreamRequest>,
+    ) -> Result<Response<WriteStream>, Status> {
+        let (metadata, _, request) = request.into_parts();
+        self.unary_prelude(&metadata, &["parent"], &request.parent)
+            .await?;
+        let kind = request
+            .write_stream
+            .as_ref()
+            .map(|s| write_stream::Type::try_from(s.r#type).unwrap_or_default())
+            .unwrap_or_default();
+        let result = self
+            .store
+            .create_stream(&request.parent, kind)
+            .map(|stream| {
+                info!(stream = %stream.name, kind = ?stream.kind, "created write stream");
+                stream.describe(true)
+            });
+        self.reply(result).await
+    }
+
+    type AppendRowsStream = ReceiverStream<Result<AppendRowsResponse, Status>>;
+
+    async fn append_rows(
+        &self,
+        request: Request<Streaming<AppendRowsRequest>>,
+    ) -> Result<Response<Self::AppendRowsStream>, Status> {
+        let routed = routing_param(
+            request.metadata(),
+            &["write_stream"],
+            self.config.require_routing_header,
+        )?;
+        let inbound = request.into_inner();
+        let (tx, rx) = mpsc::channel(32);
+        let connection = Connection {
+            service: self.clone(),
+            routed,
+            stream: None,
+            schema: None,
+        };
+        tokio::spawn(connection.run(inbound, tx));
+        Ok(Response::new(ReceiverStream::new(rx)))
+    }
+
+    async fn get_write_stream(
+        &self,
+        request: Request<GetWriteStreamRequest>,
+    ) -> Result<Response<WriteStream>, Status> {
+        let (metadata, _, request) = request.into_parts();
+        self.unary_prelude(&metadata, &["name", "write_stream"], &request.name)
+            .await?;
+        let full = request.view == WriteStreamView::Full as i32;
+        let result = self.store.stream(&request.name).map(|s| s.describe(full));
+        self.reply(result).await
+    }
+
+    async fn finalize_write_stream(
+        &self,
+        request: Request<FinalizeWriteStreamRequest>,
+    ) -> Result<Response<FinalizeWriteStreamResponse>, Status> {
+        let (metadata, _, request) = request.into_parts();
+        self.unary_prelude(&metadata, &["name", "write_stream"], &request.name)
+            .await?;
+        let result = self
+            .store
+            .stream(&request.name)
+            .and_then(|s| s.finalize())
+            .map(|row_count| {
+                debug!(stream = %request.name, row_count, "finalized");
+                FinalizeWriteStreamResponse { row_count }
+            });
+        self.reply(result).await
+    }
+
+    async fn batch_commit_write_streams(
+        &self,
+        request: Request<BatchCommitWriteStreamsRequest>,
+    ) -> Result<Response<BatchCommitWriteStreamsResponse>, Status> {
+        let (metadata, _, request) = request.into_parts();
+        self.unary_prelude(&metadata, &["parent"], &request.parent)
+            .await?;
+        let result = self.store.commit(&request.parent, &request.write_streams);
+        if let Ok(response) = &result {
+            info!(
+                table = %request.parent,
+                streams = request.write_streams.len(),
+                committed = response.stream_errors.is_empty(),
+                "batch commit"
+            );
+        }
+        self.reply(result).await
+    }
+
+    async fn flush_rows(
+        &self,
+        request: Request<FlushRowsRequest>,
+    ) -> Result<Response<FlushRowsResponse>, Status> {
+        let (metadata, _, request) = request.into_parts();
+        self.unary_prelude(&metadata, &["write_stream"], &request.write_stream)
+            .await?;
+        let result = self
+            .store
+            .stream(&request.write_stream)
+            .and_then(|s| s.flush(request.offset))
+            .map(|offset| FlushRowsResponse { offset });
+        self.reply(result).await
+    }
+}
+
+/// One AppendRows connection.
+struct Connection {
+    service: WriteService,
+    /// The stream named by the routing header, if any.
+    routed: Option<String>,
+    stream: Option<Arc<Stream>>,
+    /// The last writer schema and its compiled plan.
+    schema: Option<(DescriptorProto, Arc<RowPlan>)>,
+}
+
+/// Why a request failed: the error and any row errors.
+type Failure = (ApiError, Vec<RowError>);
+
+pub(crate) async fn shutdown_signal(mut shutdown: watch::Receiver<bool>) {
+    loop {
+        if *shutdown.borrow_and_update() {
+            return;
+        }
+        if shutdown.changed().await.is_err() {
+            return std::future::pending().await;
+        }
+    }
+}
+
+impl Connection {
+    async fn run(
+        mut self,
+        mut inbound: Streaming<AppendRowsRequest>,
+        tx: mpsc::Sender<Result<AppendRowsResponse, Status>>,
+    ) {
+        let faults = self.service.faults.clone();
+        loop {
+            let next = tokio::select! {
+                biased;
+                () = shutdown_signal(self.service.shutdown.clone()) => {
+                    let _ = tx.send(Err(Status::unavailable("the emulator is shutting down"))).await;
+                    return;
+                }
+                next = inbound.message() => next,
+            };
+            let request = match next {
+                Ok(Some(request)) => request,
+                Ok(None) => return,
+                Err(status) => {
+                    debug!(%status, "AppendRows connection ended by the client");
+                    return;
+                }
+            };
+            let response = match faults.on_request(true) {
+                RequestFault::None => self.handle(request),
+                RequestFault::Fail(code, message) => {
+                    self.error_response(&ApiError::new(code, None, "", message), Vec::new())
+                }
+                RequestFault::Close => {
+                    info!("fault injection: closing an AppendRows connection");
+                    let _ = tx
+                        .send(Err(Status::unavailable(
+                            "connection closed by the emulator's fault injection",
+                        )))
+                        .await;
+                    return;
+                }
+                RequestFault::LoseAck => {
+                    let applied = self.handle(request);
+                    info!(?applied.response, "fault injection: applied a request and lost its response");
+                    let _ = tx
+                        .send(Err(Status::unavailable(
+                            "connection closed by the emulator's fault injection (the last request was applied)",
+                        )))
+                        .await;
+                    return;
+                }
+            };
+            let delay = faults.delay();
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+            faults.on_response();
+            if tx.send(Ok(response)).await.is_err() {
+                return;
+            }
+        }
+    }
+
+    fn stream_name(&self) -> String {
+        self.stream
+            .as_ref()
+            .map(|s| s.name.clone())
+            .unwrap_or_default()
+    }
+
+    fn error_response(&self, error: &ApiError, row_errors: Vec<RowError>) -> AppendRowsResponse {
+        AppendRowsResponse {
+            updated_schema: None,
+            row_errors,
+            write_stream: self.stream_name(),
+            response: Some(Outcome::Error(error.to_rpc_status())),
+        }
+    }
+
+    fn handle(&mut self, request: AppendRowsRequest) -> AppendRowsResponse {
+        match self.try_handle(request) {
+            Ok(offset) => AppendRowsResponse {
+                updated_schema: None,
+                row_errors: Vec::new(),
+                write_stream: self.stream_name(),
+                response: Some(Outcome::AppendResult(AppendResult { offset })),
+            },
+            Err((error, row_errors)) => {
+                debug!(code = ?error.code, message = %error.message, rows = row_errors.len(), "append rejected");
+                self.error_response(&error, row_errors)
+            }
+        }
+    }
+
+    fn try_handle(&mut self, request: AppendRowsRequest) -> Result<Option<i64>, Failure> {
+        let fail = |e: ApiError| (e, Vec::new());
+        let max = self.service.config.max_request_bytes;
+        let size = request.encoded_len();
+        if size > max {
+            return Err(fail(ApiError::invalid_argument(format!(
+                "AppendRowsRequest is {size} bytes, above the limit of {max} bytes; split the rows over several requests"
+            ))));
+        }
+        let stream = self.resolve_stream(&request.write_stream).map_err(fail)?;
+        let data: ProtoData = match request.rows {
+            Some(Rows::ProtoRows(data)) => data,
+            Some(Rows::ArrowRows(_)) => {
+                return Err(fail(ApiError::invalid_argument(
+                    "arrow_rows are not supported by the emulator; send proto_rows",
+                )));
+            }
+            None => {
+                return Err(fail(ApiError::invalid_argument(
+                    "the request has no rows (proto_rows is unset)",
+                )));
+            }
+        };
+        let plan = self
+            .resolve_schema(&stream, data.writer_schema)
+            .map_err(fail)?;
+        let rows = data.rows.map(|r| r.serialized_rows).unwrap_or_default();
+        if rows.is_empty() {
+            return Err(fail(ApiError::invalid_argument(
+                "proto_rows.rows has no serialized rows",
+            )));
+        }
+        let row_errors: Vec<RowError> = rows
+            .iter()
+            .enumerate()
+            .filter_map(|(index, bytes)| {
+                check_row(&plan, bytes).err().map(|problem| RowError {
+                    index: index as i64,
+                    code: RowErrorCode::FieldsError as i32,
+                    message: problem.to_string(),
+                })
+            })
+            .collect();
+        if !row_errors.is_empty() {
+            let first = row_errors[0].message.clone();
+            return Err((
+                ApiError::new(
+                    Code::InvalidArgument,
+                    None,
+                    &stream.name,
+                    format!(
+                        "Errors found while processing rows ({} of {} rows are invalid; the first: row {}: {first}). Please refer to the row_errors field for details.",
+                        row_errors.len(),
+                        rows.len(),
+                        row_errors[0].index
+                    ),
+                ),
+                row_errors,
+            ));
+        }
+        stream
+            .append(request.offset, Batch { plan, rows })
+            .map_err(fail)
+    }
+
+    fn resolve_stream(&mut self, named: &str) -> Result<Arc<Stream>, ApiError> {
+        match &self.stream {
+            Some(stream) if named.is_empty() || named == stream.name => Ok(stream.clone()),
+            Some(stream) => Err(ApiError::invalid_argument(format!(
+                "this connection writes to {}; a request names {named}: open a new connection per stream",
+                stream.name
+            ))),
+            None if named.is_empty() => Err(ApiError::invalid_argument(
+                "the first request of an AppendRows connection must set write_stream",
+            )),
+            None => {
+                if let Some(routed) = &self.routed
+                    && routed != named
+                {
+                    return Err(ApiError::invalid_argument(format!(
+                        "{ROUTING_HEADER} routes to {routed:?} but the request names {named:?}"
+                    )));
+                }
+                let stream = self.service.store.stream(named)?;
+                debug!(stream = %stream.name, "AppendRows connection bound to stream");
+                self.stream = Some(stream.clone());
+                Ok(stream)
+            }
+        }
+    }
+
+    fn resolve_schema(
+        &mut self,
+        stream: &Stream,
+        writer_schema: Option<bqwrite::proto::storage::ProtoSchema>,
+    ) -> Result<Arc<RowPlan>, ApiError> {
+        let Some(schema) = writer_schema else {
+            return match &self.schema {
+                Some((_, plan)) => Ok(plan.clone()),
+                None => Err(ApiError::invalid_argument(
+                    "the first request of an AppendRows connection must carry proto_rows.writer_schema",
+                )),
+            };
+        };
+        let Some(descriptor) = schema.proto_descriptor else {
+            return Err(ApiError::invalid_argument(
+                "proto_rows.writer_schema has no proto_descriptor",
+            ));
+        };
+        if let Some((cached, plan)) = &self.schema
+            && *cached == descriptor
+        {
+            return Ok(plan.clone());
+        }
+        match plan::compile(&descriptor, &stream.table.columns) {
+            Ok(plan) => {
+                let plan = Arc::new(plan);
+                self.schema = Some((descriptor, plan.clone()));
+                Ok(plan)
+            }
+            Err(problem) => {
+                warn!(stream = %stream.name, %problem, "writer schema rejected");
+                let storage = match problem {
+                    SchemaProblem::ExtraField(_) => {
+                        Some(StorageErrorCode::SchemaMismatchExtraFields)
+                    }
+                    SchemaProblem::Invalid(_) => None,
+                };
+                Err(ApiError::new(
+                    Code::InvalidArgument,
+                    storage,
+                    &stream.name,
+                    format!(
+                        "invalid writer_schema for table {}: {problem}",
+                        stream.table.path
+                    ),
+                ))
+            }
+        }
+    }
+}
