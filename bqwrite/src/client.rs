@@ -328,6 +328,7 @@ pub struct ClientBuilder {
     user_agent: String,
     trace_id: Option<String>,
     retry: RetryPolicy,
+    credentials_file: Option<std::path::PathBuf>,
 }
 
 impl Default for ClientBuilder {
@@ -340,6 +341,7 @@ impl Default for ClientBuilder {
             user_agent: format!("bqwrite/{}", env!("CARGO_PKG_VERSION")),
             trace_id: None,
             retry: RetryPolicy::default(),
+            credentials_file: None,
         }
     }
 }
@@ -396,11 +398,35 @@ impl ClientBuilder {
         self
     }
 
-    /// Builds the client: with credentials from Application Default
-    /// Credentials unless it targets an emulator.
+    /// Authenticate with this service account key file instead of
+    /// Application Default Credentials.
+    pub fn credentials_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.credentials_file = Some(path.into());
+        self
+    }
+
+    /// Builds the client: with credentials from the
+    /// [credentials file](Self::credentials_file) or Application Default
+    /// Credentials, unless it targets an emulator.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Auth`] when no credentials are found or the key file is
+    /// unreadable; [`ErrorKind::Config`] for an invalid endpoint.
     pub async fn build(self) -> Result<Client> {
         let auth = if self.emulator {
             Auth::None
+        } else if let Some(path) = &self.credentials_file {
+            let account = gcp_auth::CustomServiceAccount::from_file(path).map_err(|e| {
+                Error::new(
+                    ErrorKind::Auth,
+                    format!(
+                        "the credentials file `{}` is not a usable service account key",
+                        path.display()
+                    ),
+                )
+                .with_source(e)
+            })?;
+            Auth::Provider(Arc::new(account))
         } else {
             let provider = gcp_auth::provider().await.map_err(|e| {
                 Error::new(

@@ -1,6 +1,64 @@
 //! Typed, exactly-once writes to BigQuery through the Storage Write API.
 //!
-//! (Crate documentation with a runnable quick start is written with the writer.)
+//! A plain struct derives [`BqRow`]; a [`Writer`] writes it to a table:
+//!
+//! ```no_run
+//! use bqwrite::{BqRow, Client, Writer};
+//!
+//! #[derive(BqRow)]
+//! struct CustomerRecord {
+//!     row_num: i64,                  // INT64 REQUIRED
+//!     customer_name: Option<String>, // STRING NULLABLE
+//! }
+//!
+//! # async fn run() -> bqwrite::Result<()> {
+//! // BIGQUERY_STORAGE_EMULATOR_HOST when set, else Application Default Credentials.
+//! let client = Client::from_env().await?;
+//! let table = client.table("my-project", "my_dataset", "customer_records")?;
+//!
+//! let mut writer = Writer::<CustomerRecord>::pending(&table).await?;
+//! writer
+//!     .append([
+//!         CustomerRecord { row_num: 1, customer_name: Some("Alice".into()) },
+//!         CustomerRecord { row_num: 2, customer_name: Some("Bob".into()) },
+//!     ])
+//!     .await?;
+//! writer.append([CustomerRecord { row_num: 3, customer_name: Some("Charles".into()) }]).await?;
+//! let finalized = writer.finalize().await?;
+//! let commit = finalized.commit().await?;
+//! println!("{} rows visible since {}", commit.rows(), commit.commit_time());
+//! # Ok(()) }
+//! ```
+//!
+//! `cargo run --example customer_records` runs this on an embedded emulator
+//! (the `bqwrite-emulator` crate), with no cloud account.
+//!
+//! # What the writer does for you
+//! - Checks, before the first row is sent, that the struct can write to the
+//!   table, and lists every mismatch ([`ErrorKind::SchemaMismatch`]).
+//! - Tracks offsets: every request carries the offset of its first row, so the
+//!   service never writes a row twice.
+//! - Splits rows into requests under the size limit, pipelines them on one
+//!   connection with a bounded window ([`WriterOptions`]), and applies
+//!   back-pressure: memory stays bounded whatever the input.
+//! - Reconnects after a broken connection and resends what was not
+//!   acknowledged, at the same offsets ([`retry`] says what is retried).
+//! - Maps rows the service rejects back to your indices ([`RowError`]).
+//!
+//! # Modules
+//! - [`row`]: the [`BqRow`] derive, its attributes and the type mapping.
+//! - [`types`]: BigQuery values (DATE, TIMESTAMP, NUMERIC, JSON, RANGE, ...)
+//!   with checked constructors.
+//! - [`schema`]: table schemas, in BigQuery's JSON format too.
+//! - [`client`], [`table`], [`writer`]: the connection and the lifecycle.
+//! - [`proto`]: the raw generated API, for what the typed API does not cover.
+//!
+//! # Features
+//! - `chrono`: conversions between [`types`] and chrono's date and time types.
+//! - `time`: conversions between [`types`] and the time crate's types.
+//! - `rust_decimal`: [`types::Numeric`] to and from `rust_decimal::Decimal`.
+//! - `uuid`: `uuid::Uuid` fields as STRING columns.
+//! - `server`: the gRPC server half of [`proto`] (for emulators).
 
 #![warn(missing_docs)]
 

@@ -675,11 +675,15 @@ impl<T: BqRow> Writer<T> {
     async fn recover(&mut self, failure: Failure, inflight: &mut VecDeque<InFlight>) -> Result<()> {
         let mut failure = failure;
         loop {
-            self.conn = None;
             let (error, retry) = match failure {
+                // An in-band error leaves the connection usable; a call that
+                // ended already dropped it.
                 Failure::Fatal(error) => return Err(error),
                 Failure::Retryable(error, retry) => (error, retry),
             };
+            // Whatever the old connection still holds is answered again on
+            // the new one: its late answers must not be read.
+            self.conn = None;
             if !self.retry.wait(retry).await {
                 let attempts = self.retry.attempts();
                 return Err(error.context(format!("gave up after {attempts} retries")));
@@ -730,7 +734,12 @@ impl<T: BqRow> Writer<T> {
             ));
         };
         let next = tokio::time::timeout(self.options.response_timeout, conn.responses.message());
-        let response = match next.await {
+        let next = next.await;
+        if !matches!(next, Ok(Ok(Some(_)))) {
+            // The call ended (or is taken as dead): never read it again.
+            self.conn = None;
+        }
+        let response = match next {
             Ok(Ok(Some(response))) => response,
             Ok(Ok(None)) => {
                 return Err(Failure::Retryable(

@@ -1,0 +1,222 @@
+//! Exactly-once under faults: the emulator injects them, the writer must end
+//! with every row present once and in order.
+
+mod support;
+
+use std::time::Duration;
+
+use bqwrite::{BqRow, ErrorKind, RetryPolicy, Writer, WriterOptions};
+use support::{Env, bounded};
+use tonic::Code;
+
+#[derive(Debug, Clone, BqRow)]
+struct Numbered {
+    n: i64,
+    label: String,
+}
+
+fn numbered(range: std::ops::Range<i64>) -> Vec<Numbered> {
+    range
+        .map(|n| Numbered {
+            n,
+            label: format!("row {n}"),
+        })
+        .collect()
+}
+
+/// Fast retries: the tests inject hundreds of faults.
+fn options() -> WriterOptions {
+    WriterOptions::default()
+        .max_rows_per_request(10)
+        .max_inflight_requests(4)
+        .retry_policy(
+            RetryPolicy::default()
+                .max_attempts(20)
+                .initial_backoff(Duration::from_millis(1))
+                .max_backoff(Duration::from_millis(20)),
+        )
+}
+
+/// Asserts the table holds exactly rows 0..n, once each, in order.
+fn assert_exactly_once(env: &Env, table: &str, n: i64) {
+    let got: Vec<i64> = env
+        .cells(table)
+        .iter()
+        .map(|row| row[0].as_str().unwrap().parse().unwrap())
+        .collect();
+    let expected: Vec<i64> = (0..n).collect();
+    assert_eq!(got.len(), expected.len(), "row count");
+    assert_eq!(got, expected);
+}
+
+#[tokio::test]
+async fn connections_closed_every_few_responses_lose_and_duplicate_nothing() {
+    bounded(120, async {
+        let env = Env::start().await;
+        let table = env.table_for::<Numbered>("closed");
+        let mut writer = Writer::<Numbered>::pending_with(&table, options())
+            .await
+            .unwrap();
+        for round in 0..20 {
+            // The connection closes, without applying it, at the request
+            // after the next 3 responses: mid-window, with requests in flight.
+            env.emulator.faults().close_after_responses(3);
+            let rows = numbered(round * 100..(round + 1) * 100);
+            assert_eq!(
+                writer.append(&rows).await.unwrap(),
+                round * 100..(round + 1) * 100
+            );
+        }
+        assert!(writer.reconnects() >= 20, "{}", writer.reconnects());
+        writer.finalize().await.unwrap().commit().await.unwrap();
+        assert_exactly_once(&env, "closed", 2_000);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_lost_acknowledgement_is_resent_and_counted_once() {
+    bounded(120, async {
+        let env = Env::start().await;
+        let table = env.table_for::<Numbered>("lost_ack");
+        let mut writer = Writer::<Numbered>::pending_with(&table, options())
+            .await
+            .unwrap();
+        for round in 0..20i64 {
+            // The request is applied but its answer never comes: the resend
+            // must get ALREADY_EXISTS and count the rows once.
+            env.emulator
+                .faults()
+                .lose_ack_after_responses(round as usize % 5);
+            let rows = numbered(round * 50..(round + 1) * 50);
+            writer.append(&rows).await.unwrap();
+        }
+        assert_eq!(writer.acknowledged_rows(), 1_000);
+        let finalized = writer.finalize().await.unwrap();
+        assert_eq!(finalized.row_count(), 1_000);
+        finalized.commit().await.unwrap();
+        assert_exactly_once(&env, "lost_ack", 1_000);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn transient_in_band_errors_are_retried() {
+    bounded(120, async {
+        let env = Env::start().await;
+        let table = env.table_for::<Numbered>("transient");
+        let mut writer = Writer::<Numbered>::pending_with(&table, options())
+            .await
+            .unwrap();
+        for (round, code) in [
+            Code::Unavailable,
+            Code::Internal,
+            Code::Aborted,
+            Code::ResourceExhausted,
+            Code::Cancelled,
+            Code::DeadlineExceeded,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let round = round as i64;
+            env.emulator
+                .faults()
+                .fail_next_requests(2, code, "injected transient failure");
+            writer
+                .append(&numbered(round * 40..(round + 1) * 40))
+                .await
+                .unwrap();
+        }
+        writer.finalize().await.unwrap().commit().await.unwrap();
+        assert_exactly_once(&env, "transient", 240);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_permanent_error_stops_the_writer_and_says_what_was_written() {
+    bounded(60, async {
+        let env = Env::start().await;
+        let table = env.table_for::<Numbered>("permanent");
+        let mut writer =
+            Writer::<Numbered>::pending_with(&table, options().max_inflight_requests(1))
+                .await
+                .unwrap();
+        writer.append(&numbered(0..30)).await.unwrap();
+        env.emulator
+            .faults()
+            .fail_next_requests(1, Code::PermissionDenied, "injected: no access");
+        let err = writer.append(&numbered(30..60)).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Server, "{err}");
+        assert!(err.to_string().contains("no access"), "{err}");
+        assert_eq!(err.acknowledged_rows(), Some(30), "{err}");
+        assert_eq!(writer.reconnects(), 0, "a permanent error is not retried");
+        let err = writer.append(&numbered(30..60)).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::WriterClosed);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_exhausted_retry_budget_reports_the_acknowledged_rows() {
+    bounded(60, async {
+        let env = Env::start().await;
+        let table = env.table_for::<Numbered>("exhausted");
+        let options = options().retry_policy(
+            RetryPolicy::default()
+                .max_attempts(3)
+                .initial_backoff(Duration::from_millis(1)),
+        );
+        let mut writer = Writer::<Numbered>::pending_with(&table, options)
+            .await
+            .unwrap();
+        writer.append(&numbered(0..20)).await.unwrap();
+        env.emulator
+            .faults()
+            .fail_next_requests(1_000, Code::Unavailable, "injected outage");
+        let err = writer.append(&numbered(20..40)).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Server, "{err}");
+        assert!(err.to_string().contains("gave up after 3 retries"), "{err}");
+        assert_eq!(err.acknowledged_rows(), Some(20), "{err}");
+        env.emulator.faults().clear();
+        // What was acknowledged is intact and committable.
+        drop(writer);
+        let mut next = Writer::<Numbered>::pending(&table).await.unwrap();
+        next.append(&numbered(0..20)).await.unwrap();
+        next.finalize().await.unwrap().commit().await.unwrap();
+        assert_exactly_once(&env, "exhausted", 20);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn unary_calls_retry_transient_failures() {
+    bounded(60, async {
+        let env = Env::start().await;
+        let table = env.table_for::<Numbered>("unary");
+        // The next two calls (CreateWriteStream, then its retry) fail.
+        env.emulator
+            .faults()
+            .fail_next_requests(2, Code::Unavailable, "injected");
+        let client = bqwrite::Client::builder()
+            .emulator(env.emulator.grpc_addr().to_string())
+            .retry_policy(RetryPolicy::default().initial_backoff(Duration::from_millis(1)))
+            .build()
+            .await
+            .unwrap();
+        let table = client.table_from_path(&table.path().to_string()).unwrap();
+        let mut writer = Writer::<Numbered>::pending(&table).await.unwrap();
+        writer.append(&numbered(0..5)).await.unwrap();
+        env.emulator
+            .faults()
+            .fail_next_requests(1, Code::Internal, "injected");
+        let finalized = writer.finalize().await.unwrap();
+        env.emulator
+            .faults()
+            .fail_next_requests(1, Code::Aborted, "injected");
+        finalized.commit().await.unwrap();
+        assert_exactly_once(&env, "unary", 5);
+    })
+    .await;
+}
