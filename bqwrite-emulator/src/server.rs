@@ -389,6 +389,7 @@ impl Connection {
 
     fn try_handle(&mut self, request: AppendRowsRequest) -> Result<Option<i64>, Failure> {
         let fail = |e: ApiError| (e, Vec::new());
+        let stream = self.resolve_stream(&request.write_stream).map_err(fail)?;
         let max = self.service.config.max_request_bytes;
         let size = request.encoded_len();
         if size > max {
@@ -396,7 +397,6 @@ impl Connection {
                 "AppendRowsRequest is {size} bytes, above the limit of {max} bytes; split the rows over several requests"
             ))));
         }
-        let stream = self.resolve_stream(&request.write_stream).map_err(fail)?;
         let data: ProtoData = match request.rows {
             Some(Rows::ProtoRows(data)) => data,
             Some(Rows::ArrowRows(_)) => {
