@@ -20,6 +20,9 @@ pub(crate) struct Row<'a> {
     pub(crate) message_name: String,
     /// The columns, in declaration order (skipped fields are left out).
     pub(crate) fields: Vec<Field<'a>>,
+    /// Whether any field is meant as a column, including fields whose type
+    /// was rejected (so their error is not followed by a "no columns" one).
+    pub(crate) declares_columns: bool,
 }
 
 /// BigQuery column mode, decided from the field's type.
@@ -93,6 +96,7 @@ impl<'a> Row<'a> {
 
         let mut fields = Vec::new();
         let mut tag = 0u32;
+        let mut declares_columns = false;
         for field in &named.named {
             let Some(ident) = field.ident.as_ref() else {
                 continue;
@@ -107,6 +111,7 @@ impl<'a> Row<'a> {
                 }
                 continue;
             }
+            declares_columns = true;
             check_not_recursive(cx, &input.ident, &field.ty);
             let (column, column_span) = match &attrs.rename {
                 Some(lit) => (lit.value(), lit.span()),
@@ -147,6 +152,7 @@ impl<'a> Row<'a> {
             generics: &input.generics,
             message_name,
             fields,
+            declares_columns,
         })
     }
 }

@@ -33,7 +33,7 @@ pub(crate) fn check(cx: &Ctxt, row: &Row<'_>) {
 }
 
 fn check_not_empty(cx: &Ctxt, row: &Row<'_>) {
-    if row.fields.is_empty() {
+    if !row.declares_columns {
         cx.error_spanned_by(
             row.ident,
             "a `BqRow` struct needs at least one column (a field that is not `#[bq(skip)]`)",

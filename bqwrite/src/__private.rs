@@ -19,6 +19,7 @@ pub use prost_types::{DescriptorProto, FieldDescriptorProto};
 
 use crate::row::{BqField, BqRow};
 pub use crate::schema::{FieldSchema, FieldType, Mode, TableSchema};
+use crate::types;
 
 /// How values of `T` are written: the proto type declared in the descriptor
 /// and the bytes that go on the wire (without the field key).
@@ -44,8 +45,8 @@ pub trait Encoder<T: ?Sized> {
 /// `T` written as the BigQuery type `K` (`#[bq(type = "...")]`), where that
 /// differs from `T`'s own [`BqField`] type or restates it.
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot be written as a BigQuery {K} column",
-    label = "not writable as {K}",
+    message = "`{Self}` cannot be written as the BigQuery type `{K}`",
+    label = "not writable as `{K}`",
     note = "`#[bq(type = \"...\")]` accepts: string types (`String`, `&str`, `Cow<str>`) as STRING, BYTES, JSON, GEOGRAPHY, NUMERIC, BIGNUMERIC, DATE, DATETIME, TIME, TIMESTAMP or INTERVAL (text BigQuery parses); integers, including `u64`, as NUMERIC; `Vec<u8>`, `&[u8]` and `bytes::Bytes` as BYTES; and any supported type as its own BigQuery type",
     note = "use `bqwrite::types` (`Json`, `Numeric`, `Date`, ...) to have values checked before they are sent"
 )]
@@ -337,6 +338,191 @@ pub mod enc {
     length_delimited!(Str, String: str, String);
     length_delimited!(Bytes, Bytes: [u8], Vec<u8>, bytes::Bytes, str, String);
 
+    /// `types::Date` as proto `int32` days since 1970-01-01 (DATE).
+    pub enum Date {}
+    /// `types::Timestamp`, `types::DateTime` and `types::Time` as proto
+    /// `int64`: microseconds since the epoch, or the packed civil time.
+    pub enum CivilInt64 {}
+    /// `types::Numeric` and `types::BigNumeric` as proto `bytes`: the
+    /// shortest little-endian two's complement of the scaled value.
+    pub enum ScaledLeBytes {}
+
+    impl Encoder<types::Date> for Date {
+        const PROTO: ProtoType = ProtoType::Int32;
+        const WIRE: WireType = WireType::Varint;
+        const PACKED: bool = true;
+        #[inline]
+        fn len(value: &types::Date) -> usize {
+            encoded_len_varint(i64::from(value.days()) as u64)
+        }
+        #[inline]
+        fn put(value: &types::Date, buf: &mut impl BufMut) {
+            encode_varint(i64::from(value.days()) as u64, buf);
+        }
+    }
+
+    macro_rules! civil_int64 {
+        ($($ty:ty => $method:ident),*) => {$(
+            impl Encoder<$ty> for CivilInt64 {
+                const PROTO: ProtoType = ProtoType::Int64;
+                const WIRE: WireType = WireType::Varint;
+                const PACKED: bool = true;
+                #[inline]
+                fn len(value: &$ty) -> usize {
+                    encoded_len_varint(value.$method() as u64)
+                }
+                #[inline]
+                fn put(value: &$ty, buf: &mut impl BufMut) {
+                    encode_varint(value.$method() as u64, buf);
+                }
+            }
+        )*};
+    }
+    civil_int64!(types::Timestamp => micros, types::DateTime => packed, types::Time => packed);
+
+    macro_rules! scaled_le_bytes {
+        ($($ty:ty),*) => {$(
+            impl Encoder<$ty> for ScaledLeBytes {
+                const PROTO: ProtoType = ProtoType::Bytes;
+                const WIRE: WireType = WireType::LengthDelimited;
+                #[inline]
+                fn len(value: &$ty) -> usize {
+                    delimited_len(value.to_le_bytes().len())
+                }
+                #[inline]
+                fn put(value: &$ty, buf: &mut impl BufMut) {
+                    put_delimited(&value.to_le_bytes(), buf);
+                }
+            }
+        )*};
+    }
+    scaled_le_bytes!(types::Numeric, types::BigNumeric);
+
+    /// `types::Json` and `types::Geography` as proto `string`.
+    pub enum Text {}
+    /// `types::Interval` as proto `string` in BigQuery's canonical form.
+    pub enum IntervalText {}
+    /// `types::Range<T>` as a nested message `{start = 1, end = 2}` of `T`'s
+    /// encoding; an unset field is an unbounded end.
+    pub enum RangeMessage {}
+    /// `serde_json::Value` as proto `string` (JSON), serialized straight into
+    /// the buffer.
+    pub enum JsonValue {}
+
+    macro_rules! text {
+        ($($ty:ty),*) => {$(
+            impl Encoder<$ty> for Text {
+                const PROTO: ProtoType = ProtoType::String;
+                const WIRE: WireType = WireType::LengthDelimited;
+                #[inline]
+                fn len(value: &$ty) -> usize {
+                    delimited_len(value.as_str().len())
+                }
+                #[inline]
+                fn put(value: &$ty, buf: &mut impl BufMut) {
+                    put_delimited(value.as_str().as_bytes(), buf);
+                }
+            }
+        )*};
+    }
+    text!(types::Json, types::Geography);
+
+    impl Encoder<types::Interval> for IntervalText {
+        const PROTO: ProtoType = ProtoType::String;
+        const WIRE: WireType = WireType::LengthDelimited;
+        #[inline]
+        fn len(value: &types::Interval) -> usize {
+            with_display(value, |text| delimited_len(text.len()))
+        }
+        #[inline]
+        fn put(value: &types::Interval, buf: &mut impl BufMut) {
+            with_display(value, |text| put_delimited(text.as_bytes(), buf));
+        }
+    }
+
+    impl<T> Encoder<types::Range<T>> for RangeMessage
+    where
+        T: types::RangeElement + BqField,
+    {
+        const PROTO: ProtoType = ProtoType::Message;
+        const WIRE: WireType = WireType::LengthDelimited;
+        #[inline]
+        fn len(value: &types::Range<T>) -> usize {
+            delimited_len(range_len(value))
+        }
+        #[inline]
+        fn put(value: &types::Range<T>, buf: &mut impl BufMut) {
+            encode_varint(range_len(value) as u64, buf);
+            optional::encode::<T::__Encoder, T>(1, &value.start(), buf);
+            optional::encode::<T::__Encoder, T>(2, &value.end(), buf);
+        }
+        fn type_name(cx: &mut DescriptorCx) -> Option<String> {
+            let fields = vec![
+                field::<T::__Encoder, T>(cx, "start", 1, Label::Optional),
+                field::<T::__Encoder, T>(cx, "end", 2, Label::Optional),
+            ];
+            Some(cx.nested_type(&format!("Range{:?}", T::ELEMENT_TYPE), fields))
+        }
+    }
+
+    #[inline]
+    fn range_len<T: types::RangeElement + BqField>(value: &types::Range<T>) -> usize {
+        optional::encoded_len::<T::__Encoder, T>(1, &value.start())
+            + optional::encoded_len::<T::__Encoder, T>(2, &value.end())
+    }
+
+    impl Encoder<serde_json::Value> for JsonValue {
+        const PROTO: ProtoType = ProtoType::String;
+        const WIRE: WireType = WireType::LengthDelimited;
+        fn len(value: &serde_json::Value) -> usize {
+            delimited_len(json_len(value))
+        }
+        fn put(value: &serde_json::Value, buf: &mut impl BufMut) {
+            encode_varint(json_len(value) as u64, buf);
+            // Serializing a `Value` to an infallible writer cannot fail: its
+            // map keys are strings and its numbers finite.
+            let _ = serde_json::to_writer(buf.writer(), value);
+        }
+    }
+
+    fn json_len(value: &serde_json::Value) -> usize {
+        let mut counter = ByteCounter(0);
+        let _ = serde_json::to_writer(&mut counter, value);
+        counter.0
+    }
+
+    /// A writer that only counts.
+    struct ByteCounter(usize);
+
+    impl std::io::Write for ByteCounter {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 += bytes.len();
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[cfg(feature = "uuid")]
+    /// `uuid::Uuid` as proto `string`: the lowercase hyphenated form.
+    pub enum UuidText {}
+
+    #[cfg(feature = "uuid")]
+    impl Encoder<uuid::Uuid> for UuidText {
+        const PROTO: ProtoType = ProtoType::String;
+        const WIRE: WireType = WireType::LengthDelimited;
+        #[inline]
+        fn len(_: &uuid::Uuid) -> usize {
+            delimited_len(uuid::fmt::Hyphenated::LENGTH)
+        }
+        #[inline]
+        fn put(value: &uuid::Uuid, buf: &mut impl BufMut) {
+            let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+            put_delimited(value.hyphenated().encode_lower(&mut text).as_bytes(), buf);
+        }
+    }
+
     impl<D, E> Encoder<D> for Deref<E>
     where
         D: std::ops::Deref + ?Sized,
@@ -392,6 +578,43 @@ fn numeric_le_len(value: i128) -> usize {
     };
     let significant = 128 - redundant as usize + 1; // + the sign bit
     significant.div_ceil(8).max(1)
+}
+
+/// Calls `f` with the `Display` text of `value`, formatted on the stack
+/// (values longer than the stack buffer fall back to a `String`).
+#[inline]
+fn with_display<R>(value: &impl std::fmt::Display, f: impl FnOnce(&str) -> R) -> R {
+    use std::fmt::Write as _;
+    let mut text = StackText {
+        bytes: [0; STACK_TEXT],
+        len: 0,
+    };
+    if write!(text, "{value}").is_ok() {
+        // Only whole `&str`s are ever copied in, so this is UTF-8.
+        if let Ok(text) = std::str::from_utf8(&text.bytes[..text.len]) {
+            return f(text);
+        }
+    }
+    f(&value.to_string())
+}
+
+/// Room for BigQuery's longest INTERVAL text, `-10000-0 -3660000 -87840000:0:0.999999`
+/// and the like (41 bytes), with margin.
+const STACK_TEXT: usize = 64;
+
+struct StackText {
+    bytes: [u8; STACK_TEXT],
+    len: usize,
+}
+
+impl std::fmt::Write for StackText {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.len + s.len();
+        let slot = self.bytes.get_mut(self.len..end).ok_or(std::fmt::Error)?;
+        slot.copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
 }
 
 /// The length of a length-delimited value of `len` bytes, prefix included.
@@ -494,16 +717,6 @@ pub fn field<E: Encoder<T> + ?Sized, T: ?Sized>(
         }),
         ..FieldDescriptorProto::default()
     }
-}
-
-/// The table schema column of a field of type `T`.
-pub fn column<T: BqField + ?Sized>(name: &str, mode: Mode) -> FieldSchema {
-    T::__bq_schema(name.to_owned(), mode)
-}
-
-/// The table schema column of a field of type `T` written as `K`.
-pub fn column_as<K: Kind, T: BqFieldAs<K> + ?Sized>(name: &str, mode: Mode) -> FieldSchema {
-    FieldSchema::new(name, K::FIELD_TYPE, mode)
 }
 
 /// The STRUCT column of a field whose type derives `BqRow`.

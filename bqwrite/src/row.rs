@@ -1,6 +1,6 @@
 //! Rows: Rust structs written as BigQuery rows with `#[derive(BqRow)]`.
 //!
-//! ```ignore
+//! ```
 //! use bqwrite::BqRow;
 //! use bqwrite::types::{Date, Numeric};
 //!
@@ -25,6 +25,23 @@
 //!     #[bq(rename = "zip_code")]
 //!     zip: Option<String>,
 //! }
+//!
+//! let order = Order {
+//!     order_id: 17,
+//!     customer: "Ada",
+//!     placed_on: Date::from_ymd(2024, 1, 2)?,
+//!     total: Some("19.99".parse()?),
+//!     tags: vec!["gift".into()],
+//!     shipping: Some(Address { street: "1 Main St".into(), zip: None }),
+//!     attributes: r#"{"channel": "web"}"#.into(),
+//!     cache_key: 0,
+//! };
+//! let mut buf = Vec::new();
+//! order.encode(&mut buf); // one serialized proto2 row, as AppendRows takes it
+//! assert_eq!(buf.len(), order.encoded_len());
+//! assert_eq!(Order::descriptor().field.len(), 7);
+//! assert_eq!(Order::table_schema().fields[0].name, "orderId");
+//! # Ok::<(), bqwrite::types::ValueError>(())
 //! ```
 //!
 //! # Columns
@@ -50,10 +67,15 @@
 //! | `bool` | BOOL | `bool` |
 //! | `String`, `str` | STRING | `string` |
 //! | `bytes::Bytes`, `[u8]`, `Vec<u8>` with `#[bq(bytes)]` | BYTES | `bytes` |
-//! | [`types::Date`](crate::types::Date) | DATE | `int32` days |
-//! | [`types::Timestamp`](crate::types::Timestamp) | TIMESTAMP | `int64` microseconds |
-//! | [`types::DateTime`](crate::types::DateTime) / [`types::Time`](crate::types::Time) | DATETIME / TIME | `int64` packed civil time |
-//! | [`types::Numeric`](crate::types::Numeric) / [`types::BigNumeric`](crate::types::BigNumeric) | NUMERIC / BIGNUMERIC | `bytes` |
+//! | [`types::Date`] | DATE | `int32` days |
+//! | [`types::Timestamp`] | TIMESTAMP | `int64` microseconds |
+//! | [`types::DateTime`] / [`types::Time`] | DATETIME / TIME | `int64` packed civil time |
+//! | [`types::Numeric`] / [`types::BigNumeric`] | NUMERIC / BIGNUMERIC | `bytes` |
+//! | [`types::Json`], `serde_json::Value` | JSON | `string` |
+//! | [`types::Geography`] | GEOGRAPHY | `string` |
+//! | [`types::Interval`] | INTERVAL | `string` |
+//! | [`types::Range<T>`](crate::types::Range) | `RANGE<DATE/DATETIME/TIMESTAMP>` | message `{start = 1, end = 2}` |
+//! | `uuid::Uuid` (feature `uuid`) | STRING | `string`, hyphenated |
 //! | a struct that derives [`BqRow`] | STRUCT | a nested message |
 //! | `&T`, `Box<T>`, `Rc<T>`, `Arc<T>`, `Cow<'_, T>` | as `T` | as `T` |
 //!
@@ -62,7 +84,7 @@
 //! `#[bq(type = "NUMERIC")]`, which holds every `u64` exactly.
 //!
 //! A plain `Vec<u8>` field does not compile either: say `#[bq(bytes)]` for a
-//! BYTES column or `#[bq(type = "INT64")]` for an ARRAY<INT64>.
+//! BYTES column or `#[bq(type = "INT64")]` for an `ARRAY<INT64>`.
 //!
 //! # Attributes
 //!
@@ -97,14 +119,24 @@
 //!
 //! A field whose type derives `BqRow` is a STRUCT column; `Vec<Address>` is a
 //! REPEATED STRUCT. Nesting may go 15 levels deep, as in BigQuery; deeper or
-//! recursive structs do not compile. The descriptor holds every nested message
-//! inside the root message, so it is self-contained.
+//! recursive structs do not compile (when two structs contain each other the
+//! compiler reports a cycle in evaluating `__BQ_DEPTH`). The descriptor holds
+//! every nested message inside the root message, so it is self-contained.
+//!
+//! # Encoding
+//!
+//! [`BqRow::encode`] writes the row straight into the buffer in one pass, with
+//! no intermediate message and no heap allocation: nested lengths are computed
+//! before they are written, as prost does. Conversions that can fail (a
+//! `chrono::NaiveDate` outside BigQuery's range, say) happen when building
+//! `bqwrite::types` values, never during encoding.
 
 use bytes::BufMut;
 use prost_types::DescriptorProto;
 
 use crate::__private::{self, DescriptorCx, Encoder, FieldDescriptorProto, enc};
 use crate::schema::{FieldSchema, FieldType, Mode, TableSchema};
+use crate::types;
 
 /// A Rust type written as one BigQuery row: derive it with `#[derive(BqRow)]`.
 ///
@@ -198,6 +230,28 @@ scalar_fields! {
     [u8] => enc::Bytes, Bytes, BYTES;
     Vec<u8> => enc::Bytes, Bytes, BYTES;
     bytes::Bytes => enc::Bytes, Bytes, BYTES;
+    types::Date => enc::Date, Date, DATE;
+    types::Timestamp => enc::CivilInt64, Timestamp, TIMESTAMP;
+    types::DateTime => enc::CivilInt64, DateTime, DATETIME;
+    types::Time => enc::CivilInt64, Time, TIME;
+    types::Numeric => enc::ScaledLeBytes, Numeric, NUMERIC;
+    types::BigNumeric => enc::ScaledLeBytes, BigNumeric, BIGNUMERIC;
+    types::Json => enc::Text, Json, JSON;
+    types::Geography => enc::Text, Geography, GEOGRAPHY;
+    types::Interval => enc::IntervalText, Interval, INTERVAL;
+    serde_json::Value => enc::JsonValue, Json, JSON;
+}
+
+#[cfg(feature = "uuid")]
+scalar_fields! {
+    uuid::Uuid => enc::UuidText, String, STRING;
+}
+
+impl<T: types::RangeElement + BqField> BqField for types::Range<T> {
+    type __Encoder = enc::RangeMessage;
+    fn __bq_schema(name: String, mode: Mode) -> FieldSchema {
+        FieldSchema::range(name, mode, T::ELEMENT_TYPE)
+    }
 }
 
 /// Integers as NUMERIC: every integer up to 64 bits fits NUMERIC's 29 digits.

@@ -17,13 +17,23 @@ pub(super) fn expand(row: &Row<'_>) -> TokenStream {
         };
         let mode = quote!(::bqwrite::__private::Mode::#mode);
         let schema = match field.kind {
+            // The same projection as the encoder's, so an unsupported type is
+            // reported once.
             None => quote_spanned! {field.elem_span()=>
-                ::bqwrite::__private::column::<#elem>(#column, #mode)
+                <#elem as ::bqwrite::BqField>::__bq_schema(
+                    ::std::string::String::from(#column),
+                    #mode,
+                )
             },
+            // The override is checked by the encoder's `BqFieldAs` projection.
             Some(kind) => {
                 let marker = format_ident!("{}", kind.marker());
-                quote_spanned! {field.elem_span()=>
-                    ::bqwrite::__private::column_as::<::bqwrite::__private::kind::#marker, #elem>(#column, #mode)
+                quote! {
+                    ::bqwrite::__private::FieldSchema::new(
+                        #column,
+                        <::bqwrite::__private::kind::#marker as ::bqwrite::__private::Kind>::FIELD_TYPE,
+                        #mode,
+                    )
                 }
             }
         };
