@@ -54,6 +54,22 @@ async fn the_seed_flow_commits_three_rows_atomically() {
 }
 
 #[tokio::test]
+async fn every_call_carries_the_routing_header() {
+    bounded(60, async {
+        // This emulator refuses any call without `x-goog-request-params`.
+        let env = Env::start_with(bqwrite_emulator::Emulator::builder().require_routing_header(true))
+            .await;
+        let table = env.table_for::<CustomerRecord>("routed");
+        let mut writer = Writer::<CustomerRecord>::pending(&table).await.unwrap();
+        writer.append([record(1, "Alice")]).await.unwrap();
+        writer.append([record(2, "Bob")]).await.unwrap();
+        writer.finalize().await.unwrap().commit().await.unwrap();
+        assert_eq!(env.cells("routed").len(), 2);
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn a_million_rows_through_one_writer_land_exactly_once() {
     bounded(600, async {
         let env = Env::start().await;

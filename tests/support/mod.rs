@@ -26,7 +26,12 @@ pub struct Env {
 
 impl Env {
     pub async fn start() -> Self {
-        let emulator = Emulator::builder()
+        Self::start_with(Emulator::builder()).await
+    }
+
+    /// An emulator from `builder`, with the test project and dataset.
+    pub async fn start_with(builder: bqwrite_emulator::EmulatorBuilder) -> Self {
+        let emulator = builder
             .project(PROJECT)
             .start()
             .await
