@@ -380,6 +380,9 @@ pub mod enc {
     }
     civil_int64!(types::Timestamp => micros, types::DateTime => packed, types::Time => packed);
 
+    // The length comes from the scaled integer's bit count, and the bytes
+    // from its full-width form, so neither copies through `LeBytes`; the
+    // result equals `to_le_bytes()` (the round-trip tests compare them).
     macro_rules! scaled_le_bytes {
         ($($ty:ty),*) => {$(
             impl Encoder<$ty> for ScaledLeBytes {
@@ -387,16 +390,39 @@ pub mod enc {
                 const WIRE: WireType = WireType::LengthDelimited;
                 #[inline]
                 fn len(value: &$ty) -> usize {
-                    delimited_len(value.to_le_bytes().len())
+                    let scaled = value.scaled();
+                    delimited_len(twos_complement_len(
+                        scaled.leading_zeros(),
+                        scaled.leading_ones(),
+                        <$ty>::WIDTH,
+                    ))
                 }
                 #[inline]
                 fn put(value: &$ty, buf: &mut impl BufMut) {
-                    put_delimited(&value.to_le_bytes(), buf);
+                    let scaled = value.scaled();
+                    let n = twos_complement_len(
+                        scaled.leading_zeros(),
+                        scaled.leading_ones(),
+                        <$ty>::WIDTH,
+                    );
+                    encode_varint(n as u64, buf);
+                    buf.put_slice(&scaled.to_le_bytes()[..n]);
                 }
             }
         )*};
     }
     scaled_le_bytes!(types::Numeric, types::BigNumeric);
+
+    /// Byte widths of the scaled integers.
+    trait Width {
+        const WIDTH: usize;
+    }
+    impl Width for types::Numeric {
+        const WIDTH: usize = 16;
+    }
+    impl Width for types::BigNumeric {
+        const WIDTH: usize = 32;
+    }
 
     /// `types::Json` and `types::Geography` as proto `string`.
     pub enum Text {}
@@ -570,14 +596,16 @@ const NUMERIC_SCALE: i128 = 1_000_000_000;
 #[inline]
 fn numeric_le_len(value: i128) -> usize {
     let scaled = value * NUMERIC_SCALE;
-    // Bits needed beyond the sign: for negatives count leading ones instead.
-    let redundant = if scaled < 0 {
-        scaled.leading_ones()
-    } else {
-        scaled.leading_zeros()
-    };
-    let significant = 128 - redundant as usize + 1; // + the sign bit
-    significant.div_ceil(8).max(1)
+    twos_complement_len(scaled.leading_zeros(), scaled.leading_ones(), 16)
+}
+
+/// The shortest two's complement length in bytes (at least 1) of an integer
+/// `width` bytes wide, from its leading zero and one bit counts.
+#[inline]
+fn twos_complement_len(leading_zeros: u32, leading_ones: u32, width: usize) -> usize {
+    // The bits beyond the redundant sign-extension, plus one sign bit.
+    let redundant = leading_zeros.max(leading_ones) as usize;
+    (width * 8 - redundant + 1).div_ceil(8).max(1)
 }
 
 /// Calls `f` with the `Display` text of `value`, formatted on the stack
