@@ -87,7 +87,7 @@ async fn run(args: Args) -> Result<(), String> {
         info!(%table, file = %file.display(), "created table");
     }
     println!(
-        "bqwrite-emulator: gRPC on {} , REST on {}/bigquery/v2 (Ctrl-C to stop)",
+        "bqwrite-emulator: gRPC on {}, REST on {}/bigquery/v2 (Ctrl-C to stop)",
         emu.grpc_endpoint(),
         emu.http_endpoint()
     );

@@ -377,8 +377,18 @@ pub async fn http(
     path: &str,
     body: Option<&serde_json::Value>,
 ) -> (u16, serde_json::Value) {
+    http_at(emu.http_addr(), method, path, body).await
+}
+
+/// Same as [`http`], to any address.
+pub async fn http_at(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<&serde_json::Value>,
+) -> (u16, serde_json::Value) {
     bounded("HTTP request", async {
-        let mut socket = tokio::net::TcpStream::connect(emu.http_addr())
+        let mut socket = tokio::net::TcpStream::connect(addr)
             .await
             .expect("HTTP connects");
         let body = body.map(|b| b.to_string()).unwrap_or_default();
