@@ -314,3 +314,79 @@ impl Field<'_> {
         self.elem.span()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proto_identifiers() {
+        for ok in ["a", "_", "_a1", "Column_9", "x".repeat(300).as_str()] {
+            assert!(is_proto_identifier(ok), "{ok}");
+        }
+        for bad in ["", "1a", "a-b", "a b", "größe", "a.b"] {
+            assert!(!is_proto_identifier(bad), "{bad}");
+        }
+    }
+
+    fn mode_of(ty: &str, kind: Option<Kind>) -> Option<(bool, bool, String)> {
+        let ty: Type = syn::parse_str(ty).expect("a type");
+        let cx = Ctxt::new();
+        let result = mode_and_elem(&cx, &ty, kind).map(|(mode, elem)| {
+            (
+                mode == Mode::Nullable,
+                mode == Mode::Repeated,
+                elem.to_token_stream().to_string().replace(' ', ""),
+            )
+        });
+        assert_eq!(
+            result.is_none(),
+            cx.check().is_err(),
+            "an error is recorded"
+        );
+        result
+    }
+
+    #[test]
+    fn modes_come_from_option_and_vec() {
+        assert_eq!(mode_of("i64", None), Some((false, false, "i64".into())));
+        assert_eq!(
+            mode_of("Option<String>", None),
+            Some((true, false, "String".into()))
+        );
+        assert_eq!(
+            mode_of("std::option::Option<i64>", None),
+            Some((true, false, "i64".into()))
+        );
+        assert_eq!(
+            mode_of("Vec<Inner>", None),
+            Some((false, true, "Inner".into()))
+        );
+        assert_eq!(
+            mode_of("Vec<Vec<u8>>", None),
+            Some((false, true, "Vec<u8>".into()))
+        );
+        assert_eq!(
+            mode_of("Vec<u8>", Some(Kind::Bytes)),
+            Some((false, false, "Vec<u8>".into()))
+        );
+        assert_eq!(
+            mode_of("Option<Vec<u8>>", Some(Kind::Bytes)),
+            Some((true, false, "Vec<u8>".into()))
+        );
+        assert_eq!(
+            mode_of("Vec<u8>", Some(Kind::Int64)),
+            Some((false, true, "u8".into()))
+        );
+        for rejected in [
+            "Option<Vec<i64>>",
+            "Vec<Option<i64>>",
+            "Option<Option<i64>>",
+            "Vec<Vec<i64>>",
+            "Vec<u8>",
+            "Option<Vec<u8>>",
+        ] {
+            assert_eq!(mode_of(rejected, None), None, "{rejected}");
+        }
+    }
+}

@@ -285,3 +285,37 @@ fn path_text(path: &syn::Path) -> String {
         .collect();
     segments.join("::")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rename_rules_follow_serde_names() {
+        let cases = [
+            (RenameRule::Lower, "user_id", "user_id"),
+            (RenameRule::Upper, "user_id", "USER_ID"),
+            (RenameRule::Pascal, "user_id", "UserId"),
+            (RenameRule::Camel, "user_id", "userId"),
+            (RenameRule::Camel, "id", "id"),
+            (RenameRule::Snake, "user_id", "user_id"),
+            (RenameRule::ScreamingSnake, "user_id", "USER_ID"),
+            (RenameRule::Pascal, "_private", "Private"),
+            (RenameRule::Camel, "a_b_c", "aBC"),
+        ];
+        for (rule, field, column) in cases {
+            assert_eq!(rule.apply(field), column, "{field}");
+        }
+    }
+
+    #[test]
+    fn type_names_are_case_insensitive_with_legacy_aliases() {
+        let parse = |text: &str| Kind::parse(&LitStr::new(text, Span::call_site())).ok();
+        assert!(parse("json") == Some(Kind::Json));
+        assert!(parse("INTEGER") == Some(Kind::Int64));
+        assert!(parse("Boolean") == Some(Kind::Bool));
+        assert!(parse("BIGDECIMAL") == Some(Kind::BigNumeric));
+        assert!(parse("RECORD").is_none());
+        assert!(parse("VARCHAR").is_none());
+    }
+}
