@@ -57,8 +57,9 @@ async fn the_seed_flow_commits_three_rows_atomically() {
 async fn every_call_carries_the_routing_header() {
     bounded(60, async {
         // This emulator refuses any call without `x-goog-request-params`.
-        let env = Env::start_with(bqwrite_emulator::Emulator::builder().require_routing_header(true))
-            .await;
+        let env =
+            Env::start_with(bqwrite_emulator::Emulator::builder().require_routing_header(true))
+                .await;
         let table = env.table_for::<CustomerRecord>("routed");
         let mut writer = Writer::<CustomerRecord>::pending(&table).await.unwrap();
         writer.append([record(1, "Alice")]).await.unwrap();
@@ -86,7 +87,7 @@ async fn a_million_rows_through_one_writer_land_exactly_once() {
         let offsets = writer
             .append((0..N).map(|i| CustomerRecord {
                 row_num: i,
-                customer_name: (i % 3 != 0).then(|| format!("customer {i}")),
+                customer_name: (!i.is_multiple_of(3)).then(|| format!("customer {i}")),
             }))
             .await
             .unwrap();
@@ -100,7 +101,7 @@ async fn a_million_rows_through_one_writer_land_exactly_once() {
             let n: usize = row[0].as_str().unwrap().parse().unwrap();
             assert!(!seen[n], "row {n} is there twice");
             seen[n] = true;
-            let expected = if n % 3 == 0 {
+            let expected = if n.is_multiple_of(3) {
                 serde_json::Value::Null
             } else {
                 json!(format!("customer {n}"))

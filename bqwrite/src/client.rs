@@ -392,7 +392,7 @@ impl ClientBuilder {
     }
 
     /// When unary calls (create, get, finalize, commit, flush) are retried:
-    /// see [`retry`](crate::retry) (default [`RetryPolicy::default`]).
+    /// see [`retry`] (default [`RetryPolicy::default`]).
     pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
         self.retry = policy;
         self

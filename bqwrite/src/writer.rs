@@ -106,7 +106,7 @@ impl WriterOptions {
     }
 
     /// When a broken connection or a transient error is retried: see
-    /// [`retry`](crate::retry) for what is retried (default
+    /// [`retry`] for what is retried (default
     /// [`RetryPolicy::default`]).
     pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
         self.retry = policy;
