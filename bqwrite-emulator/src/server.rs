@@ -373,6 +373,10 @@ impl Connection {
     }
 
     fn handle(&mut self, request: AppendRowsRequest) -> AppendRowsResponse {
+        if self.stream.is_none() && !request.trace_id.is_empty() {
+            // as in BigQuery, only the first request's trace_id counts
+            info!(trace_id = %request.trace_id, stream = %request.write_stream, "AppendRows connection");
+        }
         match self.try_handle(request) {
             Ok(offset) => AppendRowsResponse {
                 updated_schema: None,
