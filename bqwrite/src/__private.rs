@@ -764,3 +764,75 @@ pub const fn max_depth(depths: &[usize]) -> usize {
     }
     max
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn encode<E: Encoder<T>, T: ?Sized>(value: &T) -> Vec<u8> {
+        let mut buf = Vec::new();
+        required::encode::<E, T>(1, value, &mut buf);
+        assert_eq!(buf.len(), required::encoded_len::<E, T>(1, value));
+        buf
+    }
+
+    #[test]
+    fn twos_complement_lengths() {
+        for (value, len) in [
+            (0i128, 1),
+            (1, 1),
+            (127, 1),
+            (128, 2),
+            (-1, 1),
+            (-128, 1),
+            (-129, 2),
+            (i128::MAX, 16),
+            (i128::MIN, 16),
+        ] {
+            let got = twos_complement_len(value.leading_zeros(), value.leading_ones(), 16);
+            assert_eq!(got, len, "{value}");
+        }
+    }
+
+    #[test]
+    fn integers_as_numeric_match_numeric() {
+        for value in [0i64, 1, -1, 123, i64::MAX, i64::MIN] {
+            let expected = types::Numeric::from_scaled(i128::from(value) * NUMERIC_SCALE)
+                .expect("every i64 fits NUMERIC");
+            assert_eq!(
+                encode::<enc::IntAsNumeric, i64>(&value),
+                encode::<enc::ScaledLeBytes, types::Numeric>(&expected),
+                "{value}"
+            );
+        }
+        let max = types::Numeric::from_scaled(i128::from(u64::MAX) * NUMERIC_SCALE)
+            .expect("u64::MAX fits NUMERIC");
+        assert_eq!(
+            encode::<enc::IntAsNumeric, u64>(&u64::MAX),
+            encode::<enc::ScaledLeBytes, types::Numeric>(&max)
+        );
+    }
+
+    #[test]
+    fn display_text_longer_than_the_stack_buffer_is_still_whole() {
+        let long = "x".repeat(STACK_TEXT * 2);
+        assert_eq!(with_display(&long, str::len), long.len());
+        assert_eq!(with_display(&"short", str::to_owned), "short");
+    }
+
+    #[test]
+    fn longest_interval_text_fits_the_stack_buffer() {
+        let interval = types::Interval::new(-120_000, -3_660_000, -316_224_000_000_000_000 + 1)
+            .expect("BigQuery's extremes");
+        assert!(interval.to_string().len() <= STACK_TEXT);
+    }
+
+    #[cfg(feature = "uuid")]
+    #[test]
+    fn uuid_is_hyphenated_text() {
+        let id = uuid::Uuid::from_u128(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef);
+        let mut expected = vec![0x0a, 36];
+        expected.extend_from_slice(b"01234567-89ab-cdef-0123-456789abcdef");
+        assert_eq!(encode::<enc::UuidText, uuid::Uuid>(&id), expected);
+    }
+}

@@ -84,7 +84,9 @@
 //! `#[bq(type = "NUMERIC")]`, which holds every `u64` exactly.
 //!
 //! A plain `Vec<u8>` field does not compile either: say `#[bq(bytes)]` for a
-//! BYTES column or `#[bq(type = "INT64")]` for an `ARRAY<INT64>`.
+//! BYTES column or `#[bq(type = "INT64")]` for an `ARRAY<INT64>`. Inside an
+//! array it is unambiguous (BigQuery has no arrays of arrays):
+//! `Vec<Vec<u8>>` is a REPEATED BYTES column, and `&[u8]` is always BYTES.
 //!
 //! # Attributes
 //!
