@@ -220,3 +220,62 @@ async fn unary_calls_retry_transient_failures() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn responses_delayed_past_the_timeout_are_resent_not_duplicated() {
+    bounded(60, async {
+        let env = Env::start().await;
+        let table = env.table_for::<Numbered>("delayed");
+        let options = options().response_timeout(Duration::from_millis(200));
+        let mut writer = Writer::<Numbered>::pending_with(&table, options)
+            .await
+            .unwrap();
+        writer.append(&numbered(0..30)).await.unwrap();
+        // The next two answers come after 1.5 s, long past the writer's
+        // 200 ms: it must reconnect and resend, and the resent requests (which
+        // the server applied) must count once.
+        env.emulator
+            .faults()
+            .delay_next_responses(2, Duration::from_millis(1_500));
+        writer.append(&numbered(30..60)).await.unwrap();
+        assert!(writer.reconnects() >= 1, "{}", writer.reconnects());
+        writer.append(&numbered(60..90)).await.unwrap();
+        writer.finalize().await.unwrap().commit().await.unwrap();
+        assert_exactly_once(&env, "delayed", 90);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_emulator_restart_mid_write_loses_and_duplicates_nothing() {
+    bounded(120, async {
+        let mut env = Env::start().await;
+        let table = env.table_for::<Numbered>("restarted");
+        let options = options().max_rows_per_request(100).retry_policy(
+            RetryPolicy::default()
+                .max_attempts(200)
+                .initial_backoff(Duration::from_millis(1))
+                .max_backoff(Duration::from_millis(50)),
+        );
+        let mut writer = Writer::<Numbered>::pending_with(&table, options)
+            .await
+            .unwrap();
+        let stream = writer.stream_name().to_owned();
+        const N: i64 = 200_000;
+        let write = tokio::spawn(async move {
+            let result = writer.append(numbered(0..N)).await;
+            (writer, result)
+        });
+        // Restart once rows are flowing: the writer is mid-stream.
+        while env.emulator.stream_rows(&stream).unwrap() == 0 {
+            tokio::task::yield_now().await;
+        }
+        env.emulator.restart().await.unwrap();
+        let (writer, result) = write.await.unwrap();
+        assert_eq!(result.unwrap(), 0..N);
+        assert!(writer.reconnects() >= 1, "{}", writer.reconnects());
+        writer.finalize().await.unwrap().commit().await.unwrap();
+        assert_exactly_once(&env, "restarted", N);
+    })
+    .await;
+}

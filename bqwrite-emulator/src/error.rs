@@ -40,6 +40,10 @@ pub enum Error {
     /// The table does not exist.
     #[error("table {0} not found")]
     TableNotFound(String),
+
+    /// A write stream name that does not exist.
+    #[error("write stream {0} not found")]
+    StreamNotFound(String),
     /// A table schema is invalid (the message names the field and the problem).
     #[error("invalid table schema: {0}")]
     InvalidSchema(String),

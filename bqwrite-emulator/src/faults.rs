@@ -29,6 +29,7 @@ struct State {
     lose_ack_after: Option<usize>,
     fail: Option<(usize, Code, String)>,
     delay: Duration,
+    delay_next: Option<(usize, Duration)>,
 }
 
 impl State {
@@ -37,6 +38,7 @@ impl State {
             || self.lose_ack_after.is_some()
             || self.fail.is_some()
             || !self.delay.is_zero()
+            || self.delay_next.is_some()
     }
 }
 
@@ -90,6 +92,12 @@ impl Faults {
         self.update(|s| s.delay = delay)
     }
 
+    /// Delays only the next `n` responses (unary and AppendRows) by `delay`,
+    /// then answers at once again: a server that stalls for a while.
+    pub fn delay_next_responses(&self, n: usize, delay: Duration) -> &Self {
+        self.update(|s| s.delay_next = (n > 0).then_some((n, delay)))
+    }
+
     /// Turns every fault off.
     pub fn clear(&self) -> &Self {
         self.update(|s| *s = State::default())
@@ -135,15 +143,23 @@ impl Faults {
         });
     }
 
-    /// The configured response delay.
+    /// The delay of the response about to be sent (counts it for
+    /// [`Faults::delay_next_responses`]).
     pub(crate) fn delay(&self) -> Duration {
         if !self.inner.active.load(Ordering::Acquire) {
             return Duration::ZERO;
         }
-        self.inner
-            .state
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .delay
+        let mut delay = Duration::ZERO;
+        self.update(|s| {
+            delay = s.delay;
+            if let Some((n, next)) = &mut s.delay_next {
+                delay = delay.max(*next);
+                *n -= 1;
+                if *n == 0 {
+                    s.delay_next = None;
+                }
+            }
+        });
+        delay
     }
 }

@@ -194,55 +194,76 @@ impl EmulatorBuilder {
 
         let store = Arc::new(Store::default());
         let faults = Faults::default();
-        let (shutdown, shutdown_rx) = watch::channel(false);
-        let service = WriteService {
-            store: store.clone(),
-            faults: faults.clone(),
-            config: Arc::new(Config {
-                max_request_bytes: self.max_request_bytes,
-                require_routing_header: self.require_routing_header,
-            }),
-            shutdown: shutdown_rx.clone(),
-        };
-        let transport_limit = self.max_request_bytes.saturating_mul(4).max(64 << 20);
-        let grpc_service = BigQueryWriteServer::new(service)
-            .max_decoding_message_size(transport_limit)
-            .max_encoding_message_size(usize::MAX);
-        let incoming = TcpIncoming::from(grpc_listener).with_nodelay(Some(true));
-        let grpc_signal = server::shutdown_signal(shutdown_rx.clone());
-        let grpc_task = tokio::spawn(async move {
-            let served = Server::builder()
-                .initial_stream_window_size(Some(8 << 20))
-                .initial_connection_window_size(Some(32 << 20))
-                .max_concurrent_streams(Some(4096))
-                .add_service(grpc_service)
-                .serve_with_incoming_shutdown(incoming, grpc_signal)
-                .await;
-            if let Err(e) = served {
-                warn!(error = %e, "the gRPC server stopped with an error");
-            }
+        let config = Arc::new(Config {
+            max_request_bytes: self.max_request_bytes,
+            require_routing_header: self.require_routing_header,
         });
-        let http_signal = server::shutdown_signal(shutdown_rx);
-        let router = rest::router(store.clone());
-        let http_task = tokio::spawn(async move {
-            let served = axum::serve(http_listener, router)
-                .with_graceful_shutdown(http_signal)
-                .await;
-            if let Err(e) = served {
-                warn!(error = %e, "the HTTP server stopped with an error");
-            }
-        });
+        let (shutdown, tasks) = serve(
+            grpc_listener,
+            http_listener,
+            store.clone(),
+            faults.clone(),
+            config.clone(),
+        );
         info!(%grpc_addr, %http_addr, project = %self.project, "bqwrite emulator listening");
         Ok(Emulator {
             store,
             faults,
+            config,
             project: self.project,
             grpc_addr,
             http_addr,
             shutdown,
-            tasks: vec![grpc_task, http_task],
+            tasks,
         })
     }
+}
+
+/// Starts both servers on bound listeners; returns the shutdown switch and
+/// the server tasks.
+fn serve(
+    grpc_listener: TcpListener,
+    http_listener: TcpListener,
+    store: Arc<Store>,
+    faults: Faults,
+    config: Arc<Config>,
+) -> (watch::Sender<bool>, Vec<JoinHandle<()>>) {
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let transport_limit = config.max_request_bytes.saturating_mul(4).max(64 << 20);
+    let service = WriteService {
+        store: store.clone(),
+        faults,
+        config,
+        shutdown: shutdown_rx.clone(),
+    };
+    let grpc_service = BigQueryWriteServer::new(service)
+        .max_decoding_message_size(transport_limit)
+        .max_encoding_message_size(usize::MAX);
+    let incoming = TcpIncoming::from(grpc_listener).with_nodelay(Some(true));
+    let grpc_signal = server::shutdown_signal(shutdown_rx.clone());
+    let grpc_task = tokio::spawn(async move {
+        let served = Server::builder()
+            .initial_stream_window_size(Some(8 << 20))
+            .initial_connection_window_size(Some(32 << 20))
+            .max_concurrent_streams(Some(4096))
+            .add_service(grpc_service)
+            .serve_with_incoming_shutdown(incoming, grpc_signal)
+            .await;
+        if let Err(e) = served {
+            warn!(error = %e, "the gRPC server stopped with an error");
+        }
+    });
+    let http_signal = server::shutdown_signal(shutdown_rx);
+    let router = rest::router(store);
+    let http_task = tokio::spawn(async move {
+        let served = axum::serve(http_listener, router)
+            .with_graceful_shutdown(http_signal)
+            .await;
+        if let Err(e) = served {
+            warn!(error = %e, "the HTTP server stopped with an error");
+        }
+    });
+    (shutdown, vec![grpc_task, http_task])
 }
 
 /// A running emulator: a gRPC Storage Write API server and a REST server.
@@ -253,6 +274,7 @@ impl EmulatorBuilder {
 pub struct Emulator {
     store: Arc<Store>,
     faults: Faults,
+    config: Arc<Config>,
     project: String,
     grpc_addr: SocketAddr,
     http_addr: SocketAddr,
@@ -369,9 +391,50 @@ impl Emulator {
         table.read_rows(0, usize::MAX)
     }
 
+    /// How many rows were appended to a write stream so far, visible or not
+    /// (`projects/p/datasets/d/tables/t/streams/s`).
+    pub fn stream_rows(&self, stream: &str) -> Result<i64, Error> {
+        self.store
+            .stream(stream)
+            .map(|s| s.appended())
+            .map_err(|_| Error::StreamNotFound(stream.to_owned()))
+    }
+
     /// Stops both servers: open AppendRows connections end with UNAVAILABLE;
     /// waits a few seconds at most for connections to close.
     pub async fn shutdown(mut self) {
+        self.stop_servers().await;
+        info!("bqwrite emulator stopped");
+    }
+
+    /// Restarts both servers on the same addresses, as a server that goes
+    /// away and comes back: every open connection breaks, while tables,
+    /// streams, their rows and offsets are kept.
+    pub async fn restart(&mut self) -> Result<(), Error> {
+        self.stop_servers().await;
+        let bind = |service: &'static str, addr: SocketAddr| async move {
+            TcpListener::bind(addr).await.map_err(|source| Error::Bind {
+                service,
+                addr,
+                source,
+            })
+        };
+        let grpc_listener = bind("gRPC", self.grpc_addr).await?;
+        let http_listener = bind("HTTP", self.http_addr).await?;
+        let (shutdown, tasks) = serve(
+            grpc_listener,
+            http_listener,
+            self.store.clone(),
+            self.faults.clone(),
+            self.config.clone(),
+        );
+        self.shutdown = shutdown;
+        self.tasks = tasks;
+        info!(grpc_addr = %self.grpc_addr, "bqwrite emulator restarted");
+        Ok(())
+    }
+
+    async fn stop_servers(&mut self) {
         let _ = self.shutdown.send(true);
         for task in self.tasks.drain(..) {
             let abort = task.abort_handle();
@@ -380,7 +443,6 @@ impl Emulator {
                 abort.abort();
             }
         }
-        info!("bqwrite emulator stopped");
     }
 }
 

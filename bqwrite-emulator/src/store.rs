@@ -281,6 +281,11 @@ impl Stream {
         Ok((self.kind != StreamKind::Default).then_some(start))
     }
 
+    /// The number of rows appended so far.
+    pub(crate) fn appended(&self) -> i64 {
+        lock(&self.state).appended
+    }
+
     /// Finalizes the stream (idempotently); returns its row count.
     pub(crate) fn finalize(&self) -> Result<i64, ApiError> {
         self.check_table()?;
