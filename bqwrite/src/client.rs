@@ -304,6 +304,30 @@ impl Client {
     }
 }
 
+/// How often the background task asks for a token: well inside the margin
+/// before expiry at which gcp_auth fetches a new one, so calls find a fresh
+/// token instead of waiting for one.
+const TOKEN_REFRESH_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Keeps the token cache warm until the last clone of the client is dropped.
+/// Failures are left to the next call, which reports them; tokens are never
+/// logged.
+fn refresh_in_background(provider: std::sync::Weak<dyn gcp_auth::TokenProvider>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(TOKEN_REFRESH_INTERVAL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let Some(provider) = provider.upgrade() else {
+                return;
+            };
+            if let Err(e) = provider.token(&[SCOPE]).await {
+                tracing::debug!(error = %e, "background token refresh failed");
+            }
+        }
+    });
+}
+
 /// Percent-encodes a routing header value as Google's clients do (`/` as `%2F`).
 fn percent_encode(value: &str) -> String {
     let mut out = String::with_capacity(value.len() + 16);
@@ -448,6 +472,9 @@ impl ClientBuilder {
     }
 
     fn finish(self, auth: Auth) -> Result<Client> {
+        if let Auth::Provider(provider) = &auth {
+            refresh_in_background(Arc::downgrade(provider));
+        }
         let url = self
             .endpoint
             .clone()
