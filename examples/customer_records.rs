@@ -79,7 +79,12 @@ async fn run_on_embedded_emulator() -> Result<(), Box<dyn std::error::Error>> {
 
     println!("rows of {path}:");
     for row in emulator.rows(path)? {
-        println!("  {}", row.to_json());
+        let cells: Vec<String> = row
+            .columns()
+            .iter()
+            .map(|(column, value)| format!("{column}={}", value.to_json()))
+            .collect();
+        println!("  {}", cells.join(" "));
     }
     emulator.shutdown().await;
     Ok(())
