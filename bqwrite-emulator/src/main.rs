@@ -99,10 +99,16 @@ async fn run(args: Args) -> Result<(), String> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // Logs go to stderr, in colour only on a terminal (and never with NO_COLOR).
+    let stderr = std::io::stderr();
+    let colour =
+        std::io::IsTerminal::is_terminal(&stderr) && std::env::var_os("NO_COLOR").is_none();
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
+        .with_writer(std::io::stderr)
+        .with_ansi(colour)
         .init();
     match run(Args::parse()).await {
         Ok(()) => ExitCode::SUCCESS,
