@@ -141,7 +141,7 @@ async fn run_case(emu: &Emulator, case: &Case, seconds: f64) -> (u64, u64, Durat
                         offset: Some(offset),
                         rows: Some(Rows::ProtoRows(ProtoData {
                             writer_schema: first.then(|| ProtoSchema {
-                                proto_descriptor: Some(descriptor()),
+                                proto_descriptor: Some(descriptor().into()),
                             }),
                             rows: Some(ProtoRows {
                                 serialized_rows: rows.clone(),

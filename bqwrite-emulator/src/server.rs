@@ -9,6 +9,7 @@
 
 use std::sync::Arc;
 
+use bqwrite::proto::descriptor::DescriptorProto;
 use bqwrite::proto::storage::{
     AppendRowsRequest, AppendRowsResponse, BatchCommitWriteStreamsRequest,
     BatchCommitWriteStreamsResponse, CreateWriteStreamRequest, FinalizeWriteStreamRequest,
@@ -22,7 +23,6 @@ use bqwrite::proto::storage::{
     write_stream,
 };
 use prost::Message;
-use prost_types::DescriptorProto;
 use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::metadata::MetadataMap;

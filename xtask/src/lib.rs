@@ -43,6 +43,12 @@ pub fn generate(root: &Path) -> Result<Vec<(String, String)>, String> {
         )
         // Rows are slices of one encoded buffer, not one allocation each.
         .bytes(".google.cloud.bigquery.storage.v1.ProtoRows.serialized_rows")
+        // `prost_types::DescriptorProto` drops the `column_name` field option;
+        // this mirror keeps it (see `bqwrite/src/proto/descriptor.rs`).
+        .extern_path(
+            ".google.protobuf.DescriptorProto",
+            "crate::proto::descriptor::DescriptorProto",
+        )
         .out_dir(&tmp)
         .emit_rerun_if_changed(false)
         .compile_fds(fds)

@@ -6,8 +6,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use bqwrite::proto::descriptor::DescriptorProto;
 use prost_reflect::{Cardinality, DescriptorPool, FieldDescriptor, Kind, MessageDescriptor};
-use prost_types::{DescriptorProto, FileDescriptorProto, FileDescriptorSet};
+use prost_types::{FileDescriptorProto, FileDescriptorSet};
 
 use super::wire;
 use crate::schema::{Column, ColumnMode, ColumnType, RangeElement, find_column};
@@ -210,7 +211,7 @@ pub(crate) fn compile(
     let file = FileDescriptorProto {
         name: Some("bqwrite_emulator_writer_schema.proto".into()),
         syntax: Some("proto2".into()),
-        message_type: vec![descriptor.clone()],
+        message_type: vec![descriptor.into()],
         ..Default::default()
     };
     let pool = DescriptorPool::from_file_descriptor_set(FileDescriptorSet { file: vec![file] })

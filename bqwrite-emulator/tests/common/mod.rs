@@ -212,7 +212,7 @@ pub fn append_request(
         offset,
         rows: Some(Rows::ProtoRows(ProtoData {
             writer_schema: schema.map(|d| ProtoSchema {
-                proto_descriptor: Some(d),
+                proto_descriptor: Some(d.into()),
             }),
             rows: Some(ProtoRows {
                 serialized_rows: rows.into_iter().map(Bytes::from).collect(),

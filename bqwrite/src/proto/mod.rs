@@ -7,6 +7,8 @@
 
 #![allow(missing_docs, clippy::all, clippy::pedantic, rust_2018_idioms)]
 
+pub mod descriptor;
+
 /// The generated packages, nested as their protobuf package names.
 pub mod google {
     /// `google.rpc`: the error model of Google APIs.

@@ -23,7 +23,9 @@ pub struct ArrowRecordBatch {
 pub struct ProtoSchema {
     /// The descriptor of the row message.
     #[prost(message, optional, tag = "1")]
-    pub proto_descriptor: ::core::option::Option<::prost_types::DescriptorProto>,
+    pub proto_descriptor: ::core::option::Option<
+        crate::proto::descriptor::DescriptorProto,
+    >,
 }
 /// A batch of serialized rows.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
