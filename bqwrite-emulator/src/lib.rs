@@ -59,9 +59,10 @@
 //!
 //! # Not emulated
 //! Arrow rows, `missing_value_interpretations` (absent is always NULL),
-//! column default values, the `column_name` field option (prost's
-//! `DescriptorProto` drops extensions), `STRING` max lengths, and the limit of
-//! one connection per application stream.
+//! column default values, `STRING` max lengths, and the limit of one
+//! connection per application stream. (The `column_name` field option is
+//! emulated: a writer_schema field that carries it writes the column it
+//! names, whatever the field's own name.)
 
 #![warn(missing_docs)]
 

@@ -5,11 +5,15 @@
 mod common;
 
 use bqwrite::proto::storage::{
-    CreateWriteStreamRequest, FinalizeWriteStreamRequest, WriteStream,
-    big_query_write_client::BigQueryWriteClient, storage_error::StorageErrorCode, write_stream,
+    CreateWriteStreamRequest, FinalizeWriteStreamRequest, TableSchema, WriteStream,
+    big_query_write_client::BigQueryWriteClient,
+    storage_error::StorageErrorCode,
+    table_field_schema::{Mode, Type},
+    write_stream,
 };
 use bqwrite_emulator::{Emulator, Value};
 use common::*;
+use prost_types::DescriptorProto;
 use prost_types::field_descriptor_proto::{Label, Type as PType};
 use tonic::Code;
 use tonic::transport::Channel;
@@ -480,6 +484,127 @@ async fn a_writer_schema_field_without_a_column_is_schema_mismatch_extra_fields(
         Some(StorageErrorCode::SchemaMismatchExtraFields),
     );
     assert!(in_band_error(&response).message.contains("nickname"));
+    assert_eq!(emu.row_count(TABLE).unwrap(), 0);
+    emu.shutdown().await;
+}
+
+/// A writer schema whose fields name their columns with the `column_name`
+/// option, for the table `first-name STRING, Total % INT64,
+/// 1st address STRUCT<zip-code STRING>`.
+fn column_name_descriptor() -> bqwrite::proto::descriptor::DescriptorProto {
+    let mut row: bqwrite::proto::descriptor::DescriptorProto = DescriptorProto {
+        nested_type: vec![message(
+            "Address",
+            vec![field("z", 1, PType::String, Label::Optional)],
+        )],
+        ..message(
+            "Row",
+            vec![
+                field("_c1", 1, PType::String, Label::Optional),
+                field("_c2", 2, PType::Int64, Label::Optional),
+                message_field("address", 3, "Address", Label::Optional),
+            ],
+        )
+    }
+    .into();
+    let name = |field: &mut bqwrite::proto::descriptor::FieldDescriptorProto, column: &str| {
+        field.options.get_or_insert_default().column_name = Some(column.into());
+    };
+    name(&mut row.field[0], "first-name");
+    name(&mut row.field[1], "total %");
+    name(&mut row.field[2], "1st address");
+    name(&mut row.nested_type[0].field[0], "zip-code");
+    row
+}
+
+async fn column_name_setup() -> (Emulator, BigQueryWriteClient<Channel>, WriteStream) {
+    let emu = start().await;
+    emu.create_table(
+        TABLE,
+        TableSchema {
+            fields: vec![
+                column("first-name", Type::String, Mode::Nullable),
+                column("Total %", Type::Int64, Mode::Nullable),
+                struct_column(
+                    "1st address",
+                    Mode::Nullable,
+                    vec![column("zip-code", Type::String, Mode::Nullable)],
+                ),
+            ],
+        },
+    )
+    .unwrap();
+    let mut client = client(&emu).await;
+    let stream = create_stream(&mut client, TABLE, write_stream::Type::Committed).await;
+    (emu, client, stream)
+}
+
+#[tokio::test]
+async fn fields_are_matched_to_columns_by_their_column_name_option() {
+    let (emu, mut client, stream) = column_name_setup().await;
+    let mut conn = Conn::open(&mut client).await;
+    let row = Enc::new()
+        .string(1, "Ada")
+        .int64(2, 42)
+        .message(3, Enc::new().string(1, "12345"))
+        .done();
+    let response = conn
+        .append(append_request_wire(
+            &stream.name,
+            None,
+            Some(column_name_descriptor()),
+            vec![row],
+        ))
+        .await;
+    assert_eq!(ok_offset(&response), Some(0), "{response:?}");
+    let rows = emu.rows(TABLE).unwrap();
+    assert_eq!(rows[0]["first-name"], Value::String("Ada".into()));
+    assert_eq!(rows[0]["Total %"], Value::Int64(42));
+    let Value::Struct(address) = &rows[0]["1st address"] else {
+        panic!("a STRUCT: {:?}", rows[0]);
+    };
+    assert_eq!(address["zip-code"], Value::String("12345".into()));
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn without_the_column_name_option_the_field_name_must_match() {
+    let (emu, mut client, stream) = column_name_setup().await;
+    let mut conn = Conn::open(&mut client).await;
+    // The same descriptor through prost_types, which drops the options.
+    let plain: DescriptorProto = (&column_name_descriptor()).into();
+    let response = conn
+        .append(append_request(&stream.name, None, Some(plain), vec![]))
+        .await;
+    assert_in_band(
+        &response,
+        Code::InvalidArgument,
+        Some(StorageErrorCode::SchemaMismatchExtraFields),
+    );
+    assert!(in_band_error(&response).message.contains("`_c1`"));
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_type_mismatch_names_the_column_of_the_option() {
+    let (emu, mut client, stream) = column_name_setup().await;
+    let mut conn = Conn::open(&mut client).await;
+    let mut descriptor = column_name_descriptor();
+    descriptor.field[0].r#type = Some(PType::Bool as i32);
+    let response = conn
+        .append(append_request_wire(
+            &stream.name,
+            None,
+            Some(descriptor),
+            vec![Enc::new().boolean(1, true).done()],
+        ))
+        .await;
+    assert_in_band(&response, Code::InvalidArgument, None);
+    let message = &in_band_error(&response).message;
+    assert!(
+        message.contains("column `first-name` is STRING"),
+        "{message}"
+    );
     assert_eq!(emu.row_count(TABLE).unwrap(), 0);
     emu.shutdown().await;
 }

@@ -225,21 +225,42 @@ pub(crate) fn compile(
             "writer_schema message `{root_name}` cannot be resolved"
         ))
     })?;
+    let names = ColumnNames(descriptor.column_names());
     Ok(RowPlan {
-        root: compile_message(&message, columns, "")?,
+        root: compile_message(&message, columns, "", &names)?,
     })
+}
+
+/// The `column_name` options of a writer schema (which `prost_reflect`, built
+/// from `prost_types`, does not see): `(message full name, field number,
+/// column)`.
+struct ColumnNames(Vec<(String, i32, String)>);
+
+impl ColumnNames {
+    /// The column a field writes: its `column_name` option, or its name.
+    fn of<'a>(&'a self, message: &MessageDescriptor, field: &'a FieldDescriptor) -> &'a str {
+        self.0
+            .iter()
+            .find(|(m, number, _)| {
+                *number == field.number() as i32 && m.as_str() == message.full_name()
+            })
+            .map_or(field.name(), |(_, _, column)| column.as_str())
+    }
 }
 
 fn compile_message(
     message: &MessageDescriptor,
     columns: &Arc<[Column]>,
     prefix: &str,
+    names: &ColumnNames,
 ) -> Result<MessagePlan, SchemaProblem> {
     let mut fields: Vec<FieldPlan> = Vec::new();
     let mut column_slot: Vec<Option<usize>> = vec![None; columns.len()];
-    for field in message.fields() {
-        let path = format!("{prefix}{}", field.name());
-        let Some(column_index) = find_column(columns, field.name()) else {
+    let descriptors: Vec<FieldDescriptor> = message.fields().collect();
+    for field in &descriptors {
+        let name = names.of(message, field);
+        let path = format!("{prefix}{name}");
+        let Some(column_index) = find_column(columns, name) else {
             return Err(SchemaProblem::ExtraField(format!(
                 "writer_schema field `{path}` matches no column of the table"
             )));
@@ -247,17 +268,16 @@ fn compile_message(
         if let Some(other) = column_slot[column_index] {
             return Err(SchemaProblem::Invalid(format!(
                 "writer_schema fields `{prefix}{}` and `{path}` both map to column `{prefix}{}` (names are case-insensitive)",
-                message
-                    .fields()
-                    .nth(other)
-                    .map(|f| f.name().to_string())
+                descriptors
+                    .get(other)
+                    .map(|f| names.of(message, f))
                     .unwrap_or_default(),
                 columns[column_index].name
             )));
         }
         let column = &columns[column_index];
         column_slot[column_index] = Some(fields.len());
-        fields.push(compile_field(&field, column, column_index, &path)?);
+        fields.push(compile_field(field, column, column_index, &path, names)?);
     }
     let max_number = fields.iter().map(|f| f.number).max().unwrap_or(0);
     let lookup = if max_number <= 4096 {
@@ -358,6 +378,7 @@ fn compile_field(
     column: &Column,
     column_index: usize,
     path: &str,
+    names: &ColumnNames,
 ) -> Result<FieldPlan, SchemaProblem> {
     let invalid = |why: String| Err(SchemaProblem::Invalid(why));
     if field.is_group() {
@@ -397,7 +418,7 @@ fn compile_field(
     let target =
         match (column.ty, &kind) {
             (ColumnType::Struct, Kind::Message(nested)) => Target::Struct(Box::new(
-                compile_message(nested, &column.fields, &format!("{path}."))?,
+                compile_message(nested, &column.fields, &format!("{path}."), names)?,
             )),
             (ColumnType::Range(element), Kind::Message(nested)) => {
                 Target::Range(Box::new(compile_range(nested, element, path)?))

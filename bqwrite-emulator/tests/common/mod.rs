@@ -6,6 +6,7 @@
 use std::future::Future;
 use std::time::Duration;
 
+use bqwrite::proto::descriptor::DescriptorProto as WireDescriptorProto;
 use bqwrite::proto::rpc;
 use bqwrite::proto::storage::{
     AppendRowsRequest, AppendRowsResponse, CreateWriteStreamRequest, ProtoRows, ProtoSchema,
@@ -207,12 +208,23 @@ pub fn append_request(
     schema: Option<DescriptorProto>,
     rows: Vec<Vec<u8>>,
 ) -> AppendRowsRequest {
+    append_request_wire(stream, offset, schema.map(Into::into), rows)
+}
+
+/// An AppendRowsRequest whose writer schema may carry field options
+/// `prost_types` drops, such as `column_name`.
+pub fn append_request_wire(
+    stream: &str,
+    offset: Option<i64>,
+    schema: Option<WireDescriptorProto>,
+    rows: Vec<Vec<u8>>,
+) -> AppendRowsRequest {
     AppendRowsRequest {
         write_stream: stream.into(),
         offset,
         rows: Some(Rows::ProtoRows(ProtoData {
             writer_schema: schema.map(|d| ProtoSchema {
-                proto_descriptor: Some(d.into()),
+                proto_descriptor: Some(d),
             }),
             rows: Some(ProtoRows {
                 serialized_rows: rows.into_iter().map(Bytes::from).collect(),
