@@ -64,7 +64,7 @@ fn pre_encode(stream: &str, rows: &[Event]) -> Vec<AppendRowsRequest> {
             offset: Some(*offset),
             rows: Some(Rows::ProtoRows(ProtoData {
                 writer_schema: first.then(|| ProtoSchema {
-                    proto_descriptor: Some(Event::descriptor().into()),
+                    proto_descriptor: Some(Event::wire_descriptor().clone()),
                 }),
                 rows: Some(ProtoRows {
                     serialized_rows: std::mem::take(batch),

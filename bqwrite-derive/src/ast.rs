@@ -40,8 +40,13 @@ pub(crate) enum Mode {
 pub(crate) struct Field<'a> {
     /// The Rust field.
     pub(crate) ident: &'a Ident,
-    /// The column name (also the proto field name).
+    /// The column name: in the table schema, and in the descriptor as the
+    /// proto field name or, when it is not a proto identifier, the
+    /// `column_name` option.
     pub(crate) column: String,
+    /// The proto field name: the column name when that is a proto identifier,
+    /// or a generated one (see [`assign_proto_names`]).
+    pub(crate) proto_name: String,
     /// Where to report problems with the column name.
     pub(crate) column_span: Span,
     /// The proto field number.
@@ -132,6 +137,7 @@ impl<'a> Row<'a> {
             fields.push(Field {
                 ident,
                 column,
+                proto_name: String::new(),
                 column_span,
                 tag,
                 mode,
@@ -140,6 +146,8 @@ impl<'a> Row<'a> {
                 description: attrs.description,
             });
         }
+
+        assign_proto_names(&mut fields);
 
         let name = input.ident.unraw().to_string();
         let message_name = if is_proto_identifier(&name) {
@@ -154,6 +162,27 @@ impl<'a> Row<'a> {
             fields,
             declares_columns,
         })
+    }
+}
+
+/// Gives each field its proto name: the column name when that is a proto
+/// identifier, else `_col` and the field number, with `_` appended until it
+/// differs from every column name (ignoring case) and every other field name.
+fn assign_proto_names(fields: &mut [Field<'_>]) {
+    for i in 0..fields.len() {
+        let name = if is_proto_identifier(&fields[i].column) {
+            fields[i].column.clone()
+        } else {
+            let mut name = format!("_col{}", fields[i].tag);
+            while fields.iter().any(|other| {
+                other.column.eq_ignore_ascii_case(&name)
+                    || other.proto_name.eq_ignore_ascii_case(&name)
+            }) {
+                name.push('_');
+            }
+            name
+        };
+        fields[i].proto_name = name;
     }
 }
 
@@ -318,6 +347,31 @@ impl Field<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn flexible_names_get_unique_proto_names() {
+        let ident = Ident::new("x", Span::call_site());
+        let ty: Type = syn::parse_str("i64").expect("a type");
+        let columns = ["first-name", "_col1", "_COL1_", "名前", "plain"];
+        let mut fields: Vec<Field<'_>> = columns
+            .iter()
+            .zip(1..)
+            .map(|(column, tag)| Field {
+                ident: &ident,
+                column: (*column).to_owned(),
+                proto_name: String::new(),
+                column_span: Span::call_site(),
+                tag,
+                mode: Mode::Required,
+                elem: &ty,
+                kind: None,
+                description: None,
+            })
+            .collect();
+        assign_proto_names(&mut fields);
+        let names: Vec<&str> = fields.iter().map(|f| f.proto_name.as_str()).collect();
+        assert_eq!(names, ["_col1__", "_col1", "_COL1_", "_col4", "plain"]);
+    }
 
     #[test]
     fn proto_identifiers() {

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use syn::Error;
 
-use crate::ast::{Row, is_proto_identifier};
+use crate::ast::Row;
 use crate::ctxt::Ctxt;
 
 /// BigQuery's limit on the length of a column name.
@@ -54,31 +54,49 @@ fn check_column_count(cx: &Ctxt, row: &Row<'_>) {
     }
 }
 
-/// Column names double as proto field names, which must be identifiers. The
-/// Storage Write API's `column_name` field option would lift this, but
-/// `prost_types::FieldOptions` cannot carry that extension.
+/// Characters BigQuery's flexible column names exclude (besides control
+/// characters). Any other character is left for BigQuery to judge.
+const FORBIDDEN_CHARS: &str = "!\"$()*,./;?@[\\]^`{}~";
+
+/// A name that is not a proto identifier still works (the descriptor carries
+/// it in the `column_name` option), as long as BigQuery takes it as a
+/// flexible column name.
 fn check_column_names(cx: &Ctxt, row: &Row<'_>) {
     for field in &row.fields {
+        let len = field.column.chars().count();
         if field.column.is_empty() {
             cx.syn_error(Error::new(field.column_span, "column name is empty"));
-        } else if !is_proto_identifier(&field.column) {
+        } else if let Some(c) = field
+            .column
+            .chars()
+            .find(|c| FORBIDDEN_CHARS.contains(*c) || c.is_control())
+        {
             cx.syn_error(Error::new(
                 field.column_span,
                 format!(
-                    "column name `{}` is not supported: bqwrite writes column names as proto field names, which must be ASCII letters, digits and `_`, not starting with a digit; use `#[bq(rename = \"...\")]` with such a name",
-                    field.column
+                    "column name `{}` contains {}, which BigQuery does not allow in column names (nor any of {FORBIDDEN_CHARS} or control characters); use `#[bq(rename = \"...\")]`",
+                    field.column.escape_debug(),
+                    describe(c)
                 ),
             ));
-        } else if field.column.len() > MAX_COLUMN_NAME_LEN {
+        } else if len > MAX_COLUMN_NAME_LEN {
             cx.syn_error(Error::new(
                 field.column_span,
                 format!(
-                    "column name `{}` is {} characters long; BigQuery allows at most {MAX_COLUMN_NAME_LEN}",
+                    "column name `{}` is {len} characters long; BigQuery allows at most {MAX_COLUMN_NAME_LEN}",
                     field.column,
-                    field.column.len()
                 ),
             ));
         }
+    }
+}
+
+/// `c` for an error message: quoted, or its code point when invisible.
+fn describe(c: char) -> String {
+    if c.is_control() {
+        format!("the control character U+{:04X}", u32::from(c))
+    } else {
+        format!("`{c}`")
     }
 }
 

@@ -10,12 +10,14 @@
 use std::marker::PhantomData;
 
 use prost::encoding::{WireType, encode_key, encode_varint, encoded_len_varint, key_len};
-use prost_types::FieldOptions;
 use prost_types::field_descriptor_proto::Type as ProtoType;
 
 pub use bytes::BufMut;
+pub use prost_types::DescriptorProto;
 pub use prost_types::field_descriptor_proto::Label;
-pub use prost_types::{DescriptorProto, FieldDescriptorProto};
+
+use crate::proto::descriptor::FieldOptions;
+pub use crate::proto::descriptor::{DescriptorProto as WireDescriptorProto, FieldDescriptorProto};
 
 use crate::row::{BqField, BqRow};
 pub use crate::schema::{FieldSchema, FieldType, Mode, TableSchema};
@@ -484,8 +486,8 @@ pub mod enc {
         }
         fn type_name(cx: &mut DescriptorCx) -> Option<String> {
             let fields = vec![
-                field::<T::__Encoder, T>(cx, "start", 1, Label::Optional),
-                field::<T::__Encoder, T>(cx, "end", 2, Label::Optional),
+                field::<T::__Encoder, T>(cx, "start", None, 1, Label::Optional),
+                field::<T::__Encoder, T>(cx, "end", None, 2, Label::Optional),
             ];
             Some(cx.nested_type(&format!("Range{:?}", T::ELEMENT_TYPE), fields))
         }
@@ -667,7 +669,7 @@ pub struct DescriptorCx {
     /// Names the nested types must not take: the root message's own name and
     /// its fields (nested types share the root's scope).
     reserved: Vec<String>,
-    nested: Vec<DescriptorProto>,
+    nested: Vec<WireDescriptorProto>,
 }
 
 impl DescriptorCx {
@@ -690,10 +692,10 @@ impl DescriptorCx {
             n += 1;
             name = format!("{hint}_{n}");
         }
-        self.nested.push(DescriptorProto {
+        self.nested.push(WireDescriptorProto {
             name: Some(name.clone()),
             field: fields,
-            ..DescriptorProto::default()
+            ..WireDescriptorProto::default()
         });
         name
     }
@@ -702,47 +704,58 @@ impl DescriptorCx {
         self.reserved
             .iter()
             .map(String::as_str)
-            .chain(self.nested.iter().map(DescriptorProto::name))
+            .chain(self.nested.iter().map(WireDescriptorProto::name))
             .any(|taken| taken == name)
     }
 }
 
-/// Builds the self-contained proto2 descriptor of the row type `R`.
-pub fn root_descriptor<R: BqRow + ?Sized>() -> DescriptorProto {
+/// Builds the self-contained proto2 descriptor of the row type `R`, with the
+/// `column_name` options.
+pub fn root_descriptor<R: BqRow + ?Sized>() -> WireDescriptorProto {
     let mut cx = DescriptorCx {
         reserved: std::iter::once(R::__BQ_NAME)
-            .chain(R::__BQ_COLUMNS.iter().copied())
+            .chain(R::__BQ_FIELD_NAMES.iter().copied())
             .map(str::to_owned)
             .collect(),
         nested: Vec::new(),
     };
     let field = R::__bq_fields(&mut cx);
-    DescriptorProto {
+    WireDescriptorProto {
         name: Some(R::__BQ_NAME.to_owned()),
         field,
         nested_type: cx.nested,
-        ..DescriptorProto::default()
+        ..WireDescriptorProto::default()
     }
 }
 
-/// The descriptor of one column.
+/// The `prost_types` form of the descriptor of `R`: without the
+/// `column_name` options.
+pub fn plain_descriptor<R: BqRow + ?Sized>() -> DescriptorProto {
+    R::wire_descriptor().into()
+}
+
+/// The descriptor of one column: the proto field `name`, and `column` when
+/// the column name is not a proto identifier (the `column_name` option).
 pub fn field<E: Encoder<T> + ?Sized, T: ?Sized>(
     cx: &mut DescriptorCx,
     name: &str,
+    column: Option<&str>,
     number: u32,
     label: Label,
 ) -> FieldDescriptorProto {
     let packed = label == Label::Repeated && E::PACKED;
+    let options = (packed || column.is_some()).then(|| FieldOptions {
+        packed: packed.then_some(true),
+        column_name: column.map(str::to_owned),
+        ..FieldOptions::default()
+    });
     FieldDescriptorProto {
         name: Some(name.to_owned()),
         number: Some(number as i32),
         label: Some(label as i32),
         r#type: Some(E::PROTO as i32),
         type_name: E::type_name(cx),
-        options: packed.then(|| FieldOptions {
-            packed: Some(true),
-            ..FieldOptions::default()
-        }),
+        options,
         ..FieldDescriptorProto::default()
     }
 }

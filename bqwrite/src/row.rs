@@ -109,13 +109,39 @@
 //!
 //! # Column names
 //!
-//! A column name is also the proto field name, so it must be a proto
-//! identifier: ASCII letters, digits and `_`, not starting with a digit (the
-//! Storage Write API's `column_name` field option, which would allow other
-//! names, cannot be expressed with `prost_types`). Names are at most 300
-//! characters, unique regardless of case, and do not start with a prefix
-//! BigQuery reserves (`_TABLE_`, `_FILE_`, `_PARTITION`, ...). Every rule is
-//! checked at compile time.
+//! A column name that is a proto identifier (ASCII letters, digits and `_`,
+//! not starting with a digit) is also the proto field name. Any other name
+//! BigQuery accepts as a [flexible column name] works too, such as
+//! `first-name`, `total %` or `名前`: the proto field gets a generated name
+//! (`_col` and the field number) and the Storage Write API's `column_name`
+//! field option carries the column name. That option is only in
+//! [`BqRow::wire_descriptor`], which the writer sends; [`BqRow::descriptor`]
+//! (a `prost_types` descriptor, which drops options it does not know) shows
+//! just the generated name.
+//!
+//! Names are at most 300 characters, unique regardless of case, do not start
+//! with a prefix BigQuery reserves (`_TABLE_`, `_FILE_`, `_PARTITION`, ...),
+//! and contain none of the characters flexible column names exclude:
+//! `` ! " $ ( ) * , . / ; ? @ [ \ ] ^ ` { } ~ `` and control characters.
+//! Every rule is checked at compile time.
+//!
+//! ```
+//! use bqwrite::BqRow;
+//!
+//! #[derive(BqRow)]
+//! struct Person {
+//!     #[bq(rename = "first-name")]
+//!     first_name: String,
+//!     age: i64,
+//! }
+//!
+//! let field = &Person::wire_descriptor().field[0];
+//! let column = field.options.as_ref().and_then(|o| o.column_name.as_deref());
+//! assert_eq!(column, Some("first-name"));
+//! assert_eq!(Person::table_schema().fields[0].name, "first-name");
+//! ```
+//!
+//! [flexible column name]: https://cloud.google.com/bigquery/docs/schemas#flexible-column-names
 //!
 //! # Nesting
 //!
@@ -137,6 +163,7 @@ use bytes::BufMut;
 use prost_types::DescriptorProto;
 
 use crate::__private::{self, DescriptorCx, Encoder, FieldDescriptorProto, enc};
+use crate::proto::descriptor::DescriptorProto as WireDescriptorProto;
 use crate::schema::{FieldSchema, FieldType, Mode, TableSchema};
 use crate::types;
 
@@ -147,8 +174,17 @@ use crate::types;
 pub trait BqRow {
     /// The proto2 message of the row: self-contained (nested STRUCT messages
     /// are nested types, no imports), built on first use and then shared.
-    /// This is the `writer_schema` the Storage Write API needs.
+    ///
+    /// `prost_types` cannot carry the `column_name` field option, so a column
+    /// whose name is not a proto identifier appears here only under its
+    /// generated proto field name (see [Column names](crate::row#column-names)).
+    /// What the writer sends is [`wire_descriptor`](BqRow::wire_descriptor).
     fn descriptor() -> &'static DescriptorProto;
+
+    /// The same message with the `column_name` option on each field whose
+    /// column name is not a proto identifier: the `writer_schema` the
+    /// Storage Write API needs. Built on first use and then shared.
+    fn wire_descriptor() -> &'static WireDescriptorProto;
 
     /// The BigQuery table schema whose rows this type writes.
     fn table_schema() -> TableSchema {
@@ -173,8 +209,9 @@ pub trait BqRow {
 
     #[doc(hidden)]
     const __BQ_NAME: &'static str;
+    /// The proto field names of the columns.
     #[doc(hidden)]
-    const __BQ_COLUMNS: &'static [&'static str];
+    const __BQ_FIELD_NAMES: &'static [&'static str];
     #[doc(hidden)]
     fn __bq_fields(cx: &mut DescriptorCx) -> Vec<FieldDescriptorProto>;
     #[doc(hidden)]

@@ -628,7 +628,7 @@ impl<T: BqRow> Writer<T> {
             offset: Some(offset),
             rows: Some(Rows::ProtoRows(ProtoData {
                 writer_schema: first_on_connection.then(|| ProtoSchema {
-                    proto_descriptor: Some(T::descriptor().into()),
+                    proto_descriptor: Some(T::wire_descriptor().clone()),
                 }),
                 rows: Some(payload),
             })),
@@ -934,7 +934,7 @@ fn request_overhead<T: BqRow>(stream: &str, trace_id: &str) -> usize {
         offset: Some(i64::MAX),
         rows: Some(Rows::ProtoRows(ProtoData {
             writer_schema: Some(ProtoSchema {
-                proto_descriptor: Some(T::descriptor().into()),
+                proto_descriptor: Some(T::wire_descriptor().clone()),
             }),
             rows: Some(ProtoRows::default()),
         })),

@@ -17,10 +17,13 @@ pub(super) fn expand(input: &DeriveInput, error: &syn::Error) -> TokenStream {
             fn descriptor() -> &'static ::bqwrite::__private::DescriptorProto {
                 ::core::unreachable!()
             }
+            fn wire_descriptor() -> &'static ::bqwrite::__private::WireDescriptorProto {
+                ::core::unreachable!()
+            }
             #[doc(hidden)]
             const __BQ_NAME: &'static str = "";
             #[doc(hidden)]
-            const __BQ_COLUMNS: &'static [&'static str] = &[];
+            const __BQ_FIELD_NAMES: &'static [&'static str] = &[];
             #[doc(hidden)]
             fn __bq_fields(
                 _: &mut ::bqwrite::__private::DescriptorCx,
