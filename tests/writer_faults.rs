@@ -279,3 +279,53 @@ async fn an_emulator_restart_mid_write_loses_and_duplicates_nothing() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn an_outage_holds_the_source_back_instead_of_buffering_it() {
+    bounded(120, async {
+        let env = Env::start().await;
+        let table = env.table_for::<Numbered>("outage");
+        // A window of 2 requests of 10 rows, plus the batch being filled.
+        let options = options()
+            .max_rows_per_request(10)
+            .max_inflight_requests(2)
+            .retry_policy(
+                RetryPolicy::default()
+                    .max_attempts(100)
+                    .initial_backoff(Duration::from_millis(1))
+                    .max_backoff(Duration::from_millis(2)),
+            );
+        let mut writer = Writer::<Numbered>::pending_with(&table, options)
+            .await
+            .unwrap();
+        let stream = writer.stream_name().to_owned();
+        // 60 failed answers in a row: an outage the writer rides out.
+        env.emulator
+            .faults()
+            .fail_next_requests(60, Code::Unavailable, "injected outage");
+        let pulled = std::cell::Cell::new(0i64);
+        let most_ahead = std::cell::Cell::new(0i64);
+        const N: i64 = 2_000;
+        let rows = tokio_stream::StreamExt::map(tokio_stream::iter(0..N), |n| {
+            // Rows taken from the source but not yet stored by the service:
+            // what the writer holds in memory.
+            pulled.set(pulled.get() + 1);
+            let stored = env.emulator.stream_rows(&stream).unwrap();
+            most_ahead.set(most_ahead.get().max(pulled.get() - stored));
+            Numbered {
+                n,
+                label: format!("row {n}"),
+            }
+        });
+        assert_eq!(writer.append_stream(rows).await.unwrap(), 0..N);
+        assert!(writer.reconnects() >= 30, "{}", writer.reconnects());
+        assert!(
+            most_ahead.get() <= 2 * 10 + 10 + 1,
+            "the writer held {} rows ahead of the service",
+            most_ahead.get()
+        );
+        writer.finalize().await.unwrap().commit().await.unwrap();
+        assert_exactly_once(&env, "outage", N);
+    })
+    .await;
+}
