@@ -196,6 +196,8 @@ struct InFlight {
     bytes: usize,
     /// The rows, kept to be sent again on a new connection.
     payload: ProtoRows,
+    /// The request's span, from its send to its answer (resends included).
+    span: tracing::Span,
 }
 
 /// Why reading or sending failed, and whether reconnecting may help.
@@ -600,13 +602,16 @@ impl<T: BqRow> Writer<T> {
             })
             .collect();
         let payload = ProtoRows { serialized_rows };
-        tracing::debug!(stream = %self.stream, offset, rows, bytes, "append request");
+        let span =
+            tracing::debug_span!("append_request", stream = %self.stream, offset, rows, bytes);
+        span.in_scope(|| tracing::debug!("sent"));
         inflight.push_back(InFlight {
             offset,
             rows,
             first_index: batch.first_index,
             bytes,
             payload: payload.clone(),
+            span,
         });
         if let Err(failure) = self.transmit(offset, payload).await {
             // The connection is gone: reconnect and resend what is in flight,
@@ -698,7 +703,10 @@ impl<T: BqRow> Writer<T> {
             );
             let resend: Vec<(i64, ProtoRows)> = inflight
                 .iter()
-                .map(|r| (r.offset, r.payload.clone()))
+                .map(|r| {
+                    r.span.in_scope(|| tracing::debug!("resending"));
+                    (r.offset, r.payload.clone())
+                })
                 .collect();
             failure = match self.resend(resend).await {
                 Ok(()) => return Ok(()),
@@ -792,7 +800,9 @@ impl<T: BqRow> Writer<T> {
                         ),
                     )));
                 }
-                inflight.pop_front();
+                if let Some(done) = inflight.pop_front() {
+                    done.span.in_scope(|| tracing::debug!("acknowledged"));
+                }
                 self.acknowledge(rows);
                 Ok(())
             }
@@ -804,7 +814,10 @@ impl<T: BqRow> Writer<T> {
                 {
                     // The rows are already in the stream: an earlier send of
                     // this request landed before its connection broke.
-                    inflight.pop_front();
+                    if let Some(done) = inflight.pop_front() {
+                        done.span
+                            .in_scope(|| tracing::debug!("acknowledged as already written"));
+                    }
                     self.acknowledge(rows);
                     return Ok(());
                 }
