@@ -329,3 +329,41 @@ async fn an_outage_holds_the_source_back_instead_of_buffering_it() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_cancelled_append_leaves_the_offsets_exact() {
+    bounded(60, async {
+        let env = Env::start().await;
+        let table = env.table_for::<Numbered>("cancelled");
+        let mut writer = Writer::<Numbered>::pending_with(&table, options())
+            .await
+            .unwrap();
+        // The first answer is slow, so the call is cancelled (its future
+        // dropped) with a window of requests sent and unanswered.
+        env.emulator
+            .faults()
+            .delay_next_responses(1, Duration::from_millis(300));
+        let first = numbered(0..1_000);
+        let cancelled =
+            tokio::time::timeout(Duration::from_millis(50), writer.append(&first)).await;
+        assert!(cancelled.is_err(), "the call was meant to be cancelled");
+
+        // The next call reads the answers the cancelled one left, then writes
+        // its own rows right after the ones that landed.
+        let second: Vec<Numbered> = numbered(5_000..5_100);
+        let offsets = writer.append(&second).await.unwrap();
+        let landed = offsets.start;
+        assert!(landed > 0, "the cancelled call had sent requests");
+        assert_eq!(offsets.end, landed + 100);
+        writer.finalize().await.unwrap().commit().await.unwrap();
+
+        let got: Vec<i64> = env
+            .cells("cancelled")
+            .iter()
+            .map(|row| row[0].as_str().unwrap().parse().unwrap())
+            .collect();
+        let expected: Vec<i64> = (0..landed).chain(5_000..5_100).collect();
+        assert_eq!(got, expected);
+    })
+    .await;
+}

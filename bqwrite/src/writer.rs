@@ -151,6 +151,9 @@ pub struct Writer<T: BqRow> {
     /// Row bytes one request may carry (the limit less the request's own fields).
     row_budget: usize,
     conn: Option<Connection>,
+    /// Requests sent and not yet answered, oldest first. Kept across calls:
+    /// a cancelled call leaves its answers here for the next one to read.
+    inflight: VecDeque<InFlight>,
     /// Rows the service acknowledged: the offset of the next request.
     acked: i64,
     state: State,
@@ -334,6 +337,7 @@ impl<T: BqRow> Writer<T> {
             stream,
             row_budget: options.max_request_bytes - overhead,
             conn: None,
+            inflight: VecDeque::new(),
             acked: 0,
             state: State::Open,
             columns,
@@ -389,27 +393,21 @@ impl<T: BqRow> Writer<T> {
         I::Item: Borrow<T>,
     {
         self.check_open()?;
+        self.settle().await?;
         let start = self.acked;
         let rows = rows.into_iter();
-        let mut inflight = VecDeque::new();
         let mut batch = Batch::new(0);
         let mut capacity_hint = rows.size_hint().0;
         for (index, row) in rows.enumerate() {
             if let Err(e) = self
-                .push(
-                    row.borrow(),
-                    index,
-                    &mut batch,
-                    &mut capacity_hint,
-                    &mut inflight,
-                )
+                .push(row.borrow(), index, &mut batch, &mut capacity_hint)
                 .await
             {
-                return Err(self.fail(e, &mut inflight).await);
+                return Err(self.fail(e).await);
             }
         }
-        if let Err(e) = self.finish_call(batch, &mut inflight).await {
-            return Err(self.fail(e, &mut inflight).await);
+        if let Err(e) = self.finish_call(batch).await {
+            return Err(self.fail(e).await);
         }
         Ok(start..self.acked)
     }
@@ -427,9 +425,9 @@ impl<T: BqRow> Writer<T> {
         S: Stream<Item = T>,
     {
         self.check_open()?;
+        self.settle().await?;
         let start = self.acked;
         let mut rows = std::pin::pin!(rows);
-        let mut inflight = VecDeque::new();
         let mut batch = Batch::new(0);
         let mut index = 0;
         let mut capacity_hint = 0;
@@ -440,23 +438,20 @@ impl<T: BqRow> Writer<T> {
                 None if batch.is_empty() => rows.next().await,
                 None => {
                     let full = std::mem::replace(&mut batch, Batch::new(index));
-                    if let Err(e) = self.send(full, &mut inflight).await {
-                        return Err(self.fail(e, &mut inflight).await);
+                    if let Err(e) = self.send(full).await {
+                        return Err(self.fail(e).await);
                     }
                     rows.next().await
                 }
             };
             let Some(row) = next else { break };
-            if let Err(e) = self
-                .push(&row, index, &mut batch, &mut capacity_hint, &mut inflight)
-                .await
-            {
-                return Err(self.fail(e, &mut inflight).await);
+            if let Err(e) = self.push(&row, index, &mut batch, &mut capacity_hint).await {
+                return Err(self.fail(e).await);
             }
             index += 1;
         }
-        if let Err(e) = self.finish_call(batch, &mut inflight).await {
-            return Err(self.fail(e, &mut inflight).await);
+        if let Err(e) = self.finish_call(batch).await {
+            return Err(self.fail(e).await);
         }
         Ok(start..self.acked)
     }
@@ -470,6 +465,7 @@ impl<T: BqRow> Writer<T> {
     /// of rows than the writer had acknowledged; service errors.
     pub async fn finalize(mut self) -> Result<Finalized> {
         self.check_open()?;
+        self.settle().await?;
         // Close the AppendRows connection: everything sent was answered.
         self.conn = None;
         let span = tracing::info_span!("finalize", stream = %self.stream);
@@ -519,6 +515,34 @@ impl<T: BqRow> Writer<T> {
         }
     }
 
+    /// Reads the answers an earlier call left unread because it was cancelled
+    /// (its future dropped), so that the acknowledged count, and with it the
+    /// offset of the next request, is exact before anything new is sent.
+    async fn settle(&mut self) -> Result<()> {
+        if self.inflight.is_empty() {
+            return Ok(());
+        }
+        tracing::debug!(
+            stream = %self.stream,
+            requests = self.inflight.len(),
+            "reading the answers of a cancelled append"
+        );
+        let mut result = Ok(());
+        while !self.inflight.is_empty() {
+            if let Err(e) = self.receive().await {
+                result = Err(e.context(
+                    "in a request of an earlier append call that was cancelled \
+                     (row indices are of that call)",
+                ));
+                break;
+            }
+        }
+        match result {
+            Ok(()) => Ok(()),
+            Err(e) => Err(self.fail(e).await),
+        }
+    }
+
     /// Adds one row to the batch, sending the batch first if the row does not fit.
     async fn push(
         &mut self,
@@ -526,7 +550,6 @@ impl<T: BqRow> Writer<T> {
         index: usize,
         batch: &mut Batch,
         capacity_hint: &mut usize,
-        inflight: &mut VecDeque<InFlight>,
     ) -> Result<()> {
         let len = row.encoded_len();
         let wire = 1 + prost::encoding::encoded_len_varint(len as u64) + len;
@@ -545,7 +568,7 @@ impl<T: BqRow> Writer<T> {
                 || batch.ends.len() >= self.options.max_rows_per_request)
         {
             let full = std::mem::replace(batch, Batch::new(index));
-            self.send(full, inflight).await?;
+            self.send(full).await?;
         }
         if batch.is_empty() {
             batch.first_index = index;
@@ -568,27 +591,27 @@ impl<T: BqRow> Writer<T> {
     }
 
     /// Sends the last batch of a call and waits for every answer.
-    async fn finish_call(&mut self, batch: Batch, inflight: &mut VecDeque<InFlight>) -> Result<()> {
+    async fn finish_call(&mut self, batch: Batch) -> Result<()> {
         if !batch.is_empty() {
-            self.send(batch, inflight).await?;
+            self.send(batch).await?;
         }
-        while !inflight.is_empty() {
-            self.receive(inflight).await?;
+        while !self.inflight.is_empty() {
+            self.receive().await?;
         }
         Ok(())
     }
 
     /// Sends one batch as a request, after waiting for room in the window.
-    async fn send(&mut self, batch: Batch, inflight: &mut VecDeque<InFlight>) -> Result<()> {
+    async fn send(&mut self, batch: Batch) -> Result<()> {
         let bytes = batch.wire_len;
-        while !inflight.is_empty()
-            && (inflight.len() >= self.options.max_inflight_requests
-                || inflight.iter().map(|r| r.bytes).sum::<usize>() + bytes
+        while !self.inflight.is_empty()
+            && (self.inflight.len() >= self.options.max_inflight_requests
+                || self.inflight.iter().map(|r| r.bytes).sum::<usize>() + bytes
                     > self.options.max_inflight_bytes)
         {
-            self.receive(inflight).await?;
+            self.receive().await?;
         }
-        let offset = self.acked + inflight.iter().map(|r| r.rows as i64).sum::<i64>();
+        let offset = self.acked + self.inflight.iter().map(|r| r.rows as i64).sum::<i64>();
         let rows = batch.ends.len();
         let data: Bytes = batch.buf.freeze();
         let mut start = 0;
@@ -605,7 +628,7 @@ impl<T: BqRow> Writer<T> {
         let span =
             tracing::debug_span!("append_request", stream = %self.stream, offset, rows, bytes);
         span.in_scope(|| tracing::debug!("sent"));
-        inflight.push_back(InFlight {
+        self.inflight.push_back(InFlight {
             offset,
             rows,
             first_index: batch.first_index,
@@ -616,7 +639,7 @@ impl<T: BqRow> Writer<T> {
         if let Err(failure) = self.transmit(offset, payload).await {
             // The connection is gone: reconnect and resend what is in flight,
             // or give up as the retry policy says.
-            self.recover(failure, inflight).await?;
+            self.recover(failure).await?;
         }
         Ok(())
     }
@@ -677,7 +700,7 @@ impl<T: BqRow> Writer<T> {
 
     /// Reconnects and resends every request in flight, at the same offsets,
     /// until that succeeds or the retry budget is spent.
-    async fn recover(&mut self, failure: Failure, inflight: &mut VecDeque<InFlight>) -> Result<()> {
+    async fn recover(&mut self, failure: Failure) -> Result<()> {
         let mut failure = failure;
         loop {
             let (error, retry) = match failure {
@@ -697,11 +720,12 @@ impl<T: BqRow> Writer<T> {
             tracing::info!(
                 stream = %self.stream,
                 attempt = self.retry.attempts(),
-                resend = inflight.len(),
+                resend = self.inflight.len(),
                 reason = %error,
                 "reconnecting AppendRows"
             );
-            let resend: Vec<(i64, ProtoRows)> = inflight
+            let resend: Vec<(i64, ProtoRows)> = self
+                .inflight
                 .iter()
                 .map(|r| {
                     r.span.in_scope(|| tracing::debug!("resending"));
@@ -724,17 +748,17 @@ impl<T: BqRow> Writer<T> {
 
     /// Reads the answer to the oldest request in flight, reconnecting and
     /// resending as the retry policy allows.
-    async fn receive(&mut self, inflight: &mut VecDeque<InFlight>) -> Result<()> {
+    async fn receive(&mut self) -> Result<()> {
         loop {
-            match self.receive_once(inflight).await {
+            match self.receive_once().await {
                 Ok(()) => return Ok(()),
-                Err(failure) => self.recover(failure, inflight).await?,
+                Err(failure) => self.recover(failure).await?,
             }
         }
     }
 
     /// Reads one answer.
-    async fn receive_once(&mut self, inflight: &mut VecDeque<InFlight>) -> Result<(), Failure> {
+    async fn receive_once(&mut self) -> Result<(), Failure> {
         let Some(conn) = self.conn.as_mut() else {
             return Err(Failure::Retryable(
                 Error::new(ErrorKind::Transport, "no AppendRows connection"),
@@ -756,7 +780,7 @@ impl<T: BqRow> Writer<T> {
                         format!(
                             "the service closed the AppendRows connection of `{}` with {} request(s) unanswered",
                             self.stream,
-                            inflight.len()
+                            self.inflight.len()
                         ),
                     ),
                     Retry::Transient,
@@ -781,7 +805,7 @@ impl<T: BqRow> Writer<T> {
                 ));
             }
         };
-        let Some(request) = inflight.front() else {
+        let Some(request) = self.inflight.front() else {
             return Err(Failure::Fatal(Error::new(
                 ErrorKind::Server,
                 "the service answered a request that was never sent",
@@ -800,7 +824,7 @@ impl<T: BqRow> Writer<T> {
                         ),
                     )));
                 }
-                if let Some(done) = inflight.pop_front() {
+                if let Some(done) = self.inflight.pop_front() {
                     done.span.in_scope(|| tracing::debug!("acknowledged"));
                 }
                 self.acknowledge(rows);
@@ -814,7 +838,7 @@ impl<T: BqRow> Writer<T> {
                 {
                     // The rows are already in the stream: an earlier send of
                     // this request landed before its connection broke.
-                    if let Some(done) = inflight.pop_front() {
+                    if let Some(done) = self.inflight.pop_front() {
                         done.span
                             .in_scope(|| tracing::debug!("acknowledged as already written"));
                     }
@@ -858,7 +882,7 @@ impl<T: BqRow> Writer<T> {
                     err = err.with_storage_error(storage);
                 }
                 if retry == Retry::Permanent || !response.row_errors.is_empty() {
-                    inflight.pop_front();
+                    self.inflight.pop_front();
                     Err(Failure::Fatal(err))
                 } else {
                     // In-band and transient: this request and the ones after it
@@ -901,12 +925,12 @@ impl<T: BqRow> Writer<T> {
     /// Settles the writer after a failed call: answers still in flight are
     /// read (they fail, their offsets being past the rejected rows) so the
     /// connection and the acknowledged count stay exact, or the writer closes.
-    async fn fail(&mut self, error: Error, inflight: &mut VecDeque<InFlight>) -> Error {
+    async fn fail(&mut self, error: Error) -> Error {
         let recoverable = matches!(error.kind(), ErrorKind::RowErrors | ErrorKind::RowTooLarge);
         let mut broken = !recoverable;
-        while !inflight.is_empty() && self.conn.is_some() {
+        while !self.inflight.is_empty() && self.conn.is_some() {
             let before = self.acked;
-            let result = self.receive(inflight).await;
+            let result = self.receive().await;
             match (error.kind(), result) {
                 // Requests after rejected rows cannot land: their offsets are
                 // past the end. If one did, the writer's view is wrong.
@@ -916,10 +940,10 @@ impl<T: BqRow> Writer<T> {
                 (_, Err(_)) => broken = true,
             }
         }
-        if !inflight.is_empty() {
+        if !self.inflight.is_empty() {
             broken = true;
         }
-        inflight.clear();
+        self.inflight.clear();
         if broken {
             self.conn = None;
             self.state = State::Broken(error.to_string());
