@@ -313,9 +313,18 @@ async fn an_oversize_row_is_a_clear_error_naming_its_index() {
         let text = err.to_string();
         assert!(text.contains("row 1 "), "{text}");
         assert!(text.contains("2000"), "{text}");
-        // Nothing of that call was sent: the small row waited in its request.
-        assert_eq!(err.acknowledged_rows(), Some(0));
-        assert_eq!(writer.append([record(2, "after")]).await.unwrap(), 0..1);
+        assert!(text.contains("the rows before it are written"), "{text}");
+        // Every row before it landed, so the caller can skip it and go on.
+        assert_eq!(err.acknowledged_rows(), Some(1));
+        assert_eq!(writer.append(&rows[2..]).await.unwrap(), 1..2);
+        writer.finalize().await.unwrap().commit().await.unwrap();
+        assert_eq!(
+            env.cells("big"),
+            [
+                vec![json!("0"), json!("small")],
+                vec![json!("2"), json!("after")]
+            ]
+        );
     })
     .await;
 }

@@ -3,8 +3,9 @@
 //! | what failed | retried? |
 //! | --- | --- |
 //! | `UNAVAILABLE`, `ABORTED`, `INTERNAL`, `CANCELLED`, `DEADLINE_EXCEEDED`, a broken connection | yes |
+//! | `UNKNOWN` (how gRPC reports a reset HTTP/2 stream or a protocol error) | yes |
 //! | `RESOURCE_EXHAUSTED` (quota, throttling) | yes, with a longer backoff |
-//! | `UNAUTHENTICATED` | once (a fresh token is fetched), then no |
+//! | `UNAUTHENTICATED` | once after each success, then no: an expired token has been replaced by then (the client refreshes tokens in the background); a revoked one keeps failing |
 //! | `INVALID_ARGUMENT` (row errors, bad requests), `NOT_FOUND`, `PERMISSION_DENIED`, `FAILED_PRECONDITION`, `OUT_OF_RANGE`, `ALREADY_EXISTS`, `STREAM_FINALIZED`, `STREAM_NOT_FOUND`, a schema mismatch | no |
 //!
 //! For AppendRows, a retry means: reconnect, resend the writer schema and
@@ -106,7 +107,7 @@ impl RetryPolicy {
         Budget {
             policy: self.clone(),
             attempts: 0,
-            started: tokio::time::Instant::now(),
+            failing_since: None,
             refreshed_auth: false,
         }
     }
@@ -117,7 +118,9 @@ impl RetryPolicy {
 pub(crate) struct Budget {
     policy: RetryPolicy,
     attempts: u32,
-    started: tokio::time::Instant,
+    /// When the current run of failures began: the elapsed budget counts
+    /// time spent failing, not time spent idle or making progress.
+    failing_since: Option<tokio::time::Instant>,
     refreshed_auth: bool,
 }
 
@@ -125,7 +128,8 @@ impl Budget {
     /// Progress was made: the next failure starts a fresh count.
     pub(crate) fn progress(&mut self) {
         self.attempts = 0;
-        self.started = tokio::time::Instant::now();
+        self.failing_since = None;
+        self.refreshed_auth = false;
     }
 
     /// The number of attempts retried so far.
@@ -145,6 +149,9 @@ impl Budget {
         if self.attempts >= self.policy.max_attempts {
             return false;
         }
+        let failing_since = *self
+            .failing_since
+            .get_or_insert_with(tokio::time::Instant::now);
         let mut backoff = self
             .policy
             .initial_backoff
@@ -153,7 +160,7 @@ impl Budget {
             backoff = backoff.saturating_mul(4);
         }
         let backoff = jitter(backoff.min(self.policy.max_backoff));
-        if self.started.elapsed() + backoff > self.policy.max_elapsed {
+        if failing_since.elapsed() + backoff > self.policy.max_elapsed {
             return false;
         }
         self.attempts += 1;
@@ -189,6 +196,7 @@ mod tests {
             Code::Internal,
             Code::Cancelled,
             Code::DeadlineExceeded,
+            Code::Unknown,
         ] {
             assert_eq!(classify(code), Retry::Transient, "{code:?}");
         }
@@ -227,11 +235,29 @@ mod tests {
         assert!(budget.wait(Retry::Transient).await);
         assert!(!budget.wait(Retry::Permanent).await);
         assert!(budget.wait(Retry::Unauthenticated).await);
-        budget.progress();
         assert!(
             !budget.wait(Retry::Unauthenticated).await,
-            "one token refresh only"
+            "once until progress"
         );
+        budget.progress();
+        assert!(
+            budget.wait(Retry::Unauthenticated).await,
+            "once again after progress"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn idle_time_does_not_count_against_the_elapsed_budget() {
+        let mut budget = RetryPolicy::default()
+            .max_elapsed(Duration::from_secs(2))
+            .initial_backoff(Duration::from_millis(10))
+            .budget();
+        // A writer idle longer than max_elapsed still gets its retries.
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        assert!(budget.wait(Retry::Transient).await);
+        budget.progress();
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        assert!(budget.wait(Retry::Transient).await);
     }
 
     #[tokio::test(start_paused = true)]

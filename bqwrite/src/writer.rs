@@ -554,11 +554,15 @@ impl<T: BqRow> Writer<T> {
         let len = row.encoded_len();
         let wire = 1 + prost::encoding::encoded_len_varint(len as u64) + len;
         if wire > self.row_budget {
+            // Write every row before it, so the caller knows exactly where
+            // the call stopped: rows before `index` are in, nothing after.
+            let before = std::mem::replace(batch, Batch::new(index));
+            self.finish_call(before).await?;
             return Err(Error::new(
                 ErrorKind::RowTooLarge,
                 format!(
                     "row {index} is {len} bytes encoded, more than a request of at most {} bytes can carry; \
-                     nothing from this row on was sent",
+                     the rows before it are written, nothing from it on was sent",
                     self.options.max_request_bytes
                 ),
             ));
@@ -686,12 +690,27 @@ impl<T: BqRow> Writer<T> {
                 tx.send(request).await.map_err(|_| {
                     Failure::Fatal(Error::new(ErrorKind::Transport, "request queue closed"))
                 })?;
-                let responses = self
+                // Opening waits for the response headers: bounded like an answer.
+                let open = self
                     .table
                     .client()
-                    .append_rows(&self.stream, ReceiverStream::new(rx))
-                    .await
-                    .map_err(Failure::from_error)?;
+                    .append_rows(&self.stream, ReceiverStream::new(rx));
+                let responses =
+                    match tokio::time::timeout(self.options.response_timeout, open).await {
+                        Ok(opened) => opened.map_err(Failure::from_error)?,
+                        Err(_elapsed) => {
+                            return Err(Failure::Retryable(
+                                Error::new(
+                                    ErrorKind::Transport,
+                                    format!(
+                                        "opening AppendRows on `{}` took longer than {:?}",
+                                        self.stream, self.options.response_timeout
+                                    ),
+                                ),
+                                Retry::Transient,
+                            ));
+                        }
+                    };
                 self.conn = Some(Connection { tx, responses });
                 Ok(())
             }
@@ -817,6 +836,7 @@ impl<T: BqRow> Writer<T> {
                 if let Some(written) = result.offset
                     && written != offset
                 {
+                    self.inflight.pop_front();
                     return Err(Failure::Fatal(Error::new(
                         ErrorKind::OffsetMismatch,
                         format!(
@@ -891,10 +911,13 @@ impl<T: BqRow> Writer<T> {
                     Err(Failure::Retryable(err, retry))
                 }
             }
-            None => Err(Failure::Fatal(Error::new(
-                ErrorKind::Server,
-                "the service sent an empty AppendRows response",
-            ))),
+            None => {
+                self.inflight.pop_front();
+                Err(Failure::Fatal(Error::new(
+                    ErrorKind::Server,
+                    "the service sent an empty AppendRows response",
+                )))
+            }
         }
     }
 
@@ -926,29 +949,35 @@ impl<T: BqRow> Writer<T> {
     /// read (they fail, their offsets being past the rejected rows) so the
     /// connection and the acknowledged count stay exact, or the writer closes.
     async fn fail(&mut self, error: Error) -> Error {
-        let recoverable = matches!(error.kind(), ErrorKind::RowErrors | ErrorKind::RowTooLarge);
-        let mut broken = !recoverable;
-        while !self.inflight.is_empty() && self.conn.is_some() {
-            let before = self.acked;
-            let result = self.receive().await;
-            match (error.kind(), result) {
-                // Requests after rejected rows cannot land: their offsets are
-                // past the end. If one did, the writer's view is wrong.
-                (ErrorKind::RowErrors, Ok(())) => broken |= self.acked != before,
-                (ErrorKind::RowErrors, Err(e)) if e.kind() == ErrorKind::OffsetMismatch => {}
-                (_, Ok(())) => {}
-                (_, Err(_)) => broken = true,
+        match error.kind() {
+            ErrorKind::RowErrors => {
+                // The requests after the rejected one cannot land: their
+                // offsets are past the end. Read their OUT_OF_RANGE answers on
+                // this connection, without reconnecting; anything else means
+                // the writer's view of the stream is wrong.
+                while !self.inflight.is_empty() {
+                    match self.receive_once().await {
+                        Err(Failure::Fatal(e)) if e.kind() == ErrorKind::OffsetMismatch => {}
+                        Ok(()) | Err(_) => {
+                            self.close(&error);
+                            break;
+                        }
+                    }
+                }
             }
-        }
-        if !self.inflight.is_empty() {
-            broken = true;
-        }
-        self.inflight.clear();
-        if broken {
-            self.conn = None;
-            self.state = State::Broken(error.to_string());
+            // Everything before the row was sent and answered before the error.
+            ErrorKind::RowTooLarge => {}
+            _ => self.close(&error),
         }
         error.with_acknowledged_rows(self.acked)
+    }
+
+    /// Closes the writer for good after `error`: nothing in flight is
+    /// waited for, and later calls fail with [`ErrorKind::WriterClosed`].
+    fn close(&mut self, error: &Error) {
+        self.inflight.clear();
+        self.conn = None;
+        self.state = State::Broken(error.to_string());
     }
 }
 
