@@ -2,8 +2,7 @@
 //! proto field number, its mode and its element type, decided once here and
 //! read by every code generator.
 
-use proc_macro2::{Span, TokenStream, TokenTree};
-use quote::ToTokens;
+use proc_macro2::Span;
 use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 use syn::{Data, DeriveInput, Fields, GenericArgument, Ident, PathArguments, Type};
@@ -210,23 +209,54 @@ fn check_generics(cx: &Ctxt, generics: &syn::Generics) {
 }
 
 /// A field that names its own struct would need an infinitely deep schema.
-/// (Recursion through another struct is caught by the nesting-depth check the
-/// generated code carries.)
+/// Only the certain cases are reported here: `Self`, or the bare struct name
+/// (one path segment, no leading `::`), anywhere in the type including inside
+/// generic arguments (`Option<Box<Self>>`, `Vec<Node>`). A longer path ending
+/// in the same name (`v2::Event` inside `Event`) names another struct.
+/// (Recursion through another struct, or through a path back to this one, is
+/// caught by the nesting-depth check the generated code carries.)
 fn check_not_recursive(cx: &Ctxt, ident: &Ident, ty: &Type) {
-    fn mentions(tokens: TokenStream, ident: &Ident) -> bool {
-        tokens.into_iter().any(|token| match token {
-            TokenTree::Ident(found) => found == *ident || found == "Self",
-            TokenTree::Group(group) => mentions(group.stream(), ident),
-            _ => false,
-        })
-    }
-    if mentions(ty.to_token_stream(), ident) {
+    if names_itself(ty, ident) {
         cx.error_spanned_by(
-            ty,
+            // A `$ty` of a `macro_rules!` macro: point at the type it was given.
+            ungroup(ty),
             format!(
                 "recursive type: a field of `{ident}` contains `{ident}` itself; BigQuery STRUCT columns cannot be recursive"
             ),
         );
+    }
+}
+
+/// Whether `ty` is or contains `Self` or the bare name `ident`.
+fn names_itself(ty: &Type, ident: &Ident) -> bool {
+    match ty {
+        Type::Path(path) => {
+            // `<Self as Trait>::Assoc` is another type: not looked into.
+            let segments = &path.path.segments;
+            if path.qself.is_none()
+                && path.path.leading_colon.is_none()
+                && segments.len() == 1
+                && (segments[0].ident == "Self" || segments[0].ident.unraw() == ident.unraw())
+            {
+                return true;
+            }
+            segments.iter().any(|segment| match &segment.arguments {
+                PathArguments::AngleBracketed(args) => args.args.iter().any(|arg| match arg {
+                    GenericArgument::Type(ty) => names_itself(ty, ident),
+                    GenericArgument::AssocType(assoc) => names_itself(&assoc.ty, ident),
+                    _ => false,
+                }),
+                PathArguments::Parenthesized(_) | PathArguments::None => false,
+            })
+        }
+        Type::Group(group) => names_itself(&group.elem, ident),
+        Type::Paren(paren) => names_itself(&paren.elem, ident),
+        Type::Reference(reference) => names_itself(&reference.elem, ident),
+        Type::Ptr(ptr) => names_itself(&ptr.elem, ident),
+        Type::Slice(slice) => names_itself(&slice.elem, ident),
+        Type::Array(array) => names_itself(&array.elem, ident),
+        Type::Tuple(tuple) => tuple.elems.iter().any(|elem| names_itself(elem, ident)),
+        _ => false,
     }
 }
 
@@ -342,11 +372,68 @@ impl Field<'_> {
     pub(crate) fn elem_span(&self) -> Span {
         self.elem.span()
     }
+
+    /// The span for code generated per field: located at the field's type, so
+    /// that type errors point there, but with the hygiene of the derive's
+    /// call site. The type's own hygiene context may be another one (a type
+    /// passed as `$t:ty` to a `macro_rules!` macro that declares the struct),
+    /// in which the `self`, `buf` and `cx` of the generated methods are not
+    /// visible.
+    pub(crate) fn elem_site(&self) -> Span {
+        Span::call_site().located_at(self.elem_span())
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use quote::ToTokens;
+
     use super::*;
+
+    fn recursive(ty: &str) -> bool {
+        let ident = Ident::new("Event", Span::call_site());
+        let ty: Type = syn::parse_str(ty).expect("a type");
+        let cx = Ctxt::new();
+        check_not_recursive(&cx, &ident, &ty);
+        let found = names_itself(&ty, &ident);
+        assert_eq!(cx.check().is_err(), found, "an error is recorded");
+        found
+    }
+
+    #[test]
+    fn recursion_is_self_or_the_bare_name() {
+        for ty in [
+            "Self",
+            "Event",
+            "r#Event",
+            "Vec<Event>",
+            "Option<Box<Self>>",
+            "Option<std::boxed::Box<Event>>",
+            "&'a Event",
+            "Vec<&'a [Self]>",
+            "std::sync::Arc<(i64, Event)>",
+            "v2::Event<Event>",
+            "Event<'a>",
+        ] {
+            assert!(recursive(ty), "{ty}");
+        }
+        for ty in [
+            "v2::Event",
+            "crate::Event",
+            "self::v2::Event",
+            "super::Event",
+            "::event::Event",
+            "Option<v2::Event>",
+            "Vec<Box<crate::v2::Event>>",
+            "&'a v2::Event",
+            "Events",
+            "EventRow",
+            "<Self as Trait>::Assoc",
+            "[i64; Event::N]",
+        ] {
+            assert!(!recursive(ty), "{ty}");
+        }
+    }
 
     #[test]
     fn flexible_names_get_unique_proto_names() {

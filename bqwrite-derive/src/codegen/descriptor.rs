@@ -25,7 +25,7 @@ pub(super) fn expand(row: &Row<'_>) -> TokenStream {
             Mode::Nullable => quote!(Optional),
             Mode::Repeated => quote!(Repeated),
         };
-        quote_spanned! {field.elem_span()=>
+        quote_spanned! {field.elem_site()=>
             ::bqwrite::__private::field::<#encoder, #elem>(
                 cx,
                 #proto_name,

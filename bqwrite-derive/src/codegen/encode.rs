@@ -14,7 +14,7 @@ pub(super) fn expand(row: &Row<'_>) -> TokenStream {
         let encoder = encoder(field);
         let module = mode_module(field.mode);
         let tag = field.tag;
-        quote_spanned! {field.elem_span()=>
+        quote_spanned! {field.elem_site()=>
             ::bqwrite::__private::#module::encoded_len::<#encoder, #elem>(#tag, &self.#ident)
         }
     });
@@ -24,7 +24,7 @@ pub(super) fn expand(row: &Row<'_>) -> TokenStream {
         let encoder = encoder(field);
         let module = mode_module(field.mode);
         let tag = field.tag;
-        quote_spanned! {field.elem_span()=>
+        quote_spanned! {field.elem_site()=>
             ::bqwrite::__private::#module::encode::<#encoder, #elem>(#tag, &self.#ident, buf);
         }
     });

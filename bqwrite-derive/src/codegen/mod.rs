@@ -86,7 +86,7 @@ fn generate(row: &Row<'_>) -> TokenStream {
 /// of the `type = "..."` override.
 fn encoder(field: &Field<'_>) -> TokenStream {
     let elem = field.elem;
-    let span = field.elem_span();
+    let span = field.elem_site();
     match field.kind {
         None => quote_spanned!(span=> <#elem as ::bqwrite::BqField>::__Encoder),
         Some(kind) => {

@@ -19,7 +19,7 @@ pub(super) fn expand(row: &Row<'_>) -> TokenStream {
         let schema = match field.kind {
             // The same projection as the encoder's, so an unsupported type is
             // reported once.
-            None => quote_spanned! {field.elem_span()=>
+            None => quote_spanned! {field.elem_site()=>
                 <#elem as ::bqwrite::BqField>::__bq_schema(
                     ::std::string::String::from(#column),
                     #mode,
@@ -58,6 +58,9 @@ pub(super) fn depth(row: &Row<'_>) -> TokenStream {
         .filter(|field| field.kind.is_none())
         .map(|field| {
             let elem = field.elem;
+            // Types and paths only, no local names: the type's own span, so a
+            // const-evaluation cycle (mutual recursion) is reported at the
+            // field without a derive backtrace.
             quote_spanned!(field.elem_span()=> <#elem as ::bqwrite::BqField>::__BQ_DEPTH)
         });
     quote!(1 + ::bqwrite::__private::max_depth(&[#(#depths),*]))
