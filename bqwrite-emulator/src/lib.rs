@@ -46,11 +46,28 @@
 //! | stream does not exist              | NOT_FOUND           | STREAM_NOT_FOUND             |
 //! | append to a finalized stream       | FAILED_PRECONDITION | STREAM_FINALIZED             |
 //! | append to a committed stream       | FAILED_PRECONDITION | STREAM_ALREADY_COMMITTED     |
+//! | second connection to an application stream | FAILED_PRECONDITION | (none)            |
 //! | finalize `_default`, flush non-BUFFERED | INVALID_ARGUMENT | INVALID_STREAM_TYPE        |
 //! | offset already written             | ALREADY_EXISTS      | OFFSET_ALREADY_EXISTS        |
 //! | offset beyond the end              | OUT_OF_RANGE        | OFFSET_OUT_OF_RANGE          |
 //! | writer_schema field with no column | INVALID_ARGUMENT    | SCHEMA_MISMATCH_EXTRA_FIELDS |
 //! | bad rows                           | INVALID_ARGUMENT    | (none; `row_errors` instead) |
+//!
+//! An application-created (COMMITTED, PENDING, BUFFERED) stream allows one
+//! active AppendRows connection, as in BigQuery; `_default` takes any number.
+//! A connection holds the stream from its first request naming it until the
+//! server notices the connection is gone: its request stream ends or fails
+//! (a half-close, a cancel, a broken transport), its responses are dropped, a
+//! fault closes it, or the emulator shuts down or restarts. While another
+//! connection holds the stream, the first request of a new one waits up to two
+//! seconds for it to go (a client that reconnects at once may be faster than
+//! the server noticing the old connection's end), then is refused in-band with
+//! FAILED_PRECONDITION naming the stream; nothing is applied and the
+//! connection stays open, so it may try again once the stream is free. (The
+//! public documentation states the rule but not its error code;
+//! FAILED_PRECONDITION says that the stream's state, not the request, is at
+//! fault, and unlike ALREADY_EXISTS a client cannot take it for an offset
+//! that was already written.)
 //!
 //! BatchCommitWriteStreams reports per-stream problems in `stream_errors`
 //! (STREAM_NOT_FOUND, INVALID_STREAM_TYPE for a non-PENDING stream,
@@ -59,10 +76,12 @@
 //!
 //! # Not emulated
 //! Arrow rows, `missing_value_interpretations` (absent is always NULL),
-//! column default values, `STRING` max lengths, and the limit of one
-//! connection per application stream. (The `column_name` field option is
-//! emulated: a writer_schema field that carries it writes the column it
-//! names, whatever the field's own name.)
+//! column default values and `STRING` max lengths. (The `column_name` field
+//! option is emulated: a writer_schema field that carries it writes the
+//! column it names, whatever the field's own name. So is the limit of one
+//! active connection per application stream, described above. writer_schema
+//! fields whose names derive the same JSON name, such as `order_id` and
+//! `orderId`, are accepted, as protobuf accepts them in proto2.)
 
 #![warn(missing_docs)]
 

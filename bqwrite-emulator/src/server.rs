@@ -6,8 +6,16 @@
 //! in-band (an `AppendRowsResponse` with `error` set, a `StorageError` in its
 //! details where one applies, and `row_errors` for bad rows) and the
 //! connection stays usable.
+//!
+//! A connection bound to an application-created stream holds it (one active
+//! connection per such stream) until the server notices the connection is
+//! gone: its request stream ends or fails, its response stream is dropped,
+//! a fault closes it, or the emulator shuts down.
 
+use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use bqwrite::proto::descriptor::DescriptorProto;
 use bqwrite::proto::storage::{
@@ -31,12 +39,21 @@ use tracing::{debug, info, warn};
 
 use crate::faults::{Faults, RequestFault};
 use crate::status::ApiError;
-use crate::store::{Batch, Store, Stream};
+use crate::store::{Batch, Binding, Store, Stream};
 use crate::values::decode::check_row;
 use crate::values::plan::{self, RowPlan, SchemaProblem};
 
 /// The routing header Google's clients send on every call.
 pub(crate) const ROUTING_HEADER: &str = "x-goog-request-params";
+
+/// How long a connection's first request waits for another connection bound
+/// to the same application stream to go away before it is refused: a client
+/// that reconnects at once can be faster than the server noticing that its
+/// old connection was dropped.
+const BIND_GRACE: Duration = Duration::from_secs(2);
+
+/// Numbers AppendRows connections, to tell who holds a stream.
+static NEXT_CONNECTION: AtomicU64 = AtomicU64::new(1);
 
 /// Settings of the gRPC service.
 #[derive(Debug, Clone)]
@@ -199,8 +216,10 @@ impl BigQueryWrite for WriteService {
         let (tx, rx) = mpsc::channel(32);
         let connection = Connection {
             service: self.clone(),
+            id: NEXT_CONNECTION.fetch_add(1, Ordering::Relaxed),
             routed,
             stream: None,
+            binding: None,
             schema: None,
         };
         tokio::spawn(connection.run(inbound, tx));
@@ -275,9 +294,14 @@ impl BigQueryWrite for WriteService {
 /// One AppendRows connection.
 struct Connection {
     service: WriteService,
+    /// This connection's number.
+    id: u64,
     /// The stream named by the routing header, if any.
     routed: Option<String>,
     stream: Option<Arc<Stream>>,
+    /// The hold on `stream` when it is an application stream; released when
+    /// the connection ends (the connection is dropped) or earlier.
+    binding: Option<Binding>,
     /// The last writer schema and its compiled plan.
     schema: Option<(DescriptorProto, Arc<RowPlan>)>,
 }
@@ -304,13 +328,8 @@ impl Connection {
     ) {
         let faults = self.service.faults.clone();
         loop {
-            let next = tokio::select! {
-                biased;
-                () = shutdown_signal(self.service.shutdown.clone()) => {
-                    let _ = tx.send(Err(Status::unavailable("the emulator is shutting down"))).await;
-                    return;
-                }
-                next = inbound.message() => next,
+            let Some(next) = self.unless_gone(&tx, inbound.message()).await else {
+                return;
             };
             let request = match next {
                 Ok(Some(request)) => request,
@@ -320,6 +339,18 @@ impl Connection {
                     return;
                 }
             };
+            if self.stream.is_none()
+                && let Ok(stream) = self.service.store.stream(&request.write_stream)
+            {
+                // give a connection the client just dropped time to be noticed
+                if self
+                    .unless_gone(&tx, stream.wait_unbound(BIND_GRACE))
+                    .await
+                    .is_none()
+                {
+                    return;
+                }
+            }
             let response = match faults.on_request(true) {
                 RequestFault::None => self.handle(request),
                 RequestFault::Fail(code, message) => {
@@ -327,6 +358,8 @@ impl Connection {
                 }
                 RequestFault::Close => {
                     info!("fault injection: closing an AppendRows connection");
+                    // free the stream before the client can hear of the close
+                    self.binding = None;
                     let _ = tx
                         .send(Err(Status::unavailable(
                             "connection closed by the emulator's fault injection",
@@ -337,6 +370,7 @@ impl Connection {
                 RequestFault::LoseAck => {
                     let applied = self.handle(request);
                     info!(?applied.response, "fault injection: applied a request and lost its response");
+                    self.binding = None;
                     let _ = tx
                         .send(Err(Status::unavailable(
                             "connection closed by the emulator's fault injection (the last request was applied)",
@@ -346,13 +380,43 @@ impl Connection {
                 }
             };
             let delay = faults.delay();
-            if !delay.is_zero() {
-                tokio::time::sleep(delay).await;
-            }
-            faults.on_response();
-            if tx.send(Ok(response)).await.is_err() {
+            if !delay.is_zero()
+                && self
+                    .unless_gone(&tx, tokio::time::sleep(delay))
+                    .await
+                    .is_none()
+            {
                 return;
             }
+            faults.on_response();
+            match self.unless_gone(&tx, tx.send(Ok(response))).await {
+                Some(Ok(())) => {}
+                Some(Err(_)) | None => return,
+            }
+        }
+    }
+
+    /// Runs `work` unless the emulator shuts down (the client is told
+    /// UNAVAILABLE) or the client drops the call first; `None` then, and the
+    /// connection's stream is free again.
+    async fn unless_gone<T>(
+        &mut self,
+        tx: &mpsc::Sender<Result<AppendRowsResponse, Status>>,
+        work: impl Future<Output = T>,
+    ) -> Option<T> {
+        tokio::select! {
+            biased;
+            () = shutdown_signal(self.service.shutdown.clone()) => {
+                self.binding = None;
+                let _ = tx.send(Err(Status::unavailable("the emulator is shutting down"))).await;
+                None
+            }
+            () = tx.closed() => {
+                debug!("AppendRows connection dropped by the client");
+                self.binding = None;
+                None
+            }
+            done = work => Some(done),
         }
     }
 
@@ -475,7 +539,8 @@ impl Connection {
                     )));
                 }
                 let stream = self.service.store.stream(named)?;
-                debug!(stream = %stream.name, "AppendRows connection bound to stream");
+                self.binding = stream.bind(self.id)?;
+                debug!(stream = %stream.name, connection = self.id, "AppendRows connection bound to stream");
                 self.stream = Some(stream.clone());
                 Ok(stream)
             }

@@ -9,13 +9,14 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use bqwrite::proto::storage::{
     BatchCommitWriteStreamsResponse, StorageError, TableSchema, WriteStream,
     storage_error::StorageErrorCode, write_stream,
 };
 use bytes::Bytes;
+use tokio::sync::Notify;
 use tonic::Code;
 
 use crate::Error;
@@ -188,6 +189,30 @@ pub(crate) struct Stream {
     pub kind: StreamKind,
     pub created: SystemTime,
     state: Mutex<StreamState>,
+    /// The AppendRows connection bound to this application stream, if any
+    /// (never set for `_default`, which takes any number of connections).
+    active: Mutex<Option<u64>>,
+    /// Woken whenever `active` is released.
+    released: Notify,
+}
+
+/// An AppendRows connection's hold on an application stream: the stream
+/// allows one active connection. Dropping it frees the stream.
+#[derive(Debug)]
+pub(crate) struct Binding {
+    stream: Arc<Stream>,
+    connection: u64,
+}
+
+impl Drop for Binding {
+    fn drop(&mut self) {
+        let mut active = lock(&self.stream.active);
+        if *active == Some(self.connection) {
+            *active = None;
+            drop(active);
+            self.stream.released.notify_waiters();
+        }
+    }
 }
 
 fn timestamp(t: SystemTime) -> prost_types::Timestamp {
@@ -202,6 +227,58 @@ impl Stream {
             kind,
             created: SystemTime::now(),
             state: Mutex::new(StreamState::default()),
+            active: Mutex::new(None),
+            released: Notify::new(),
+        }
+    }
+
+    /// Binds AppendRows connection `connection` to this stream. `_default`
+    /// takes any number of connections (`Ok(None)`); an application stream
+    /// allows one active connection, and a second one is refused with
+    /// FAILED_PRECONDITION until the first ends.
+    pub(crate) fn bind(self: &Arc<Self>, connection: u64) -> Result<Option<Binding>, ApiError> {
+        if self.kind == StreamKind::Default {
+            return Ok(None);
+        }
+        let mut active = lock(&self.active);
+        match *active {
+            Some(other) if other != connection => Err(ApiError::new(
+                Code::FailedPrecondition,
+                None,
+                &self.name,
+                format!(
+                    "stream {} already has an active AppendRows connection; an application-created stream allows one at a time (close the other connection first, or use the _default stream for concurrent connections)",
+                    self.name
+                ),
+            )),
+            _ => {
+                *active = Some(connection);
+                Ok(Some(Binding {
+                    stream: self.clone(),
+                    connection,
+                }))
+            }
+        }
+    }
+
+    /// Waits until no connection is bound to this stream, or `limit` passed.
+    ///
+    /// A client that drops a connection and opens a new one at once may have
+    /// its new connection's first request read before the server has noticed
+    /// the old connection is gone; this grace keeps such a reconnect from
+    /// being refused.
+    pub(crate) async fn wait_unbound(&self, limit: Duration) {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let notified = self.released.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if lock(&self.active).is_none() {
+                return;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return;
+            }
         }
     }
 

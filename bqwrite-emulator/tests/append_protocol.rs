@@ -609,6 +609,122 @@ async fn a_type_mismatch_names_the_column_of_the_option() {
     emu.shutdown().await;
 }
 
+/// Columns whose proto field names derive the same JSON name (`order_id`
+/// and `orderId`, `a_b` and `a__b`, `value_1` and `value1`), in the row and in
+/// a nested STRUCT: protobuf accepts such proto2 messages, and so does
+/// BigQuery.
+#[tokio::test]
+async fn fields_sharing_a_derived_json_name_are_accepted() {
+    let pairs = [
+        ("order_id", "orderId"),
+        ("a_b", "a__b"),
+        ("value_1", "value1"),
+    ];
+    let mut columns = Vec::new();
+    let mut fields = Vec::new();
+    for (n, (first, second)) in pairs.iter().enumerate() {
+        let number = 2 * n as i32 + 1;
+        columns.push(column(first, Type::Int64, Mode::Nullable));
+        columns.push(column(second, Type::Int64, Mode::Nullable));
+        fields.push(field(first, number, PType::Int64, Label::Optional));
+        fields.push(field(second, number + 1, PType::Int64, Label::Optional));
+    }
+    columns.push(struct_column(
+        "inner",
+        Mode::Nullable,
+        vec![
+            column("order_id", Type::String, Mode::Nullable),
+            column("orderId", Type::String, Mode::Nullable),
+        ],
+    ));
+    fields.push(message_field("inner", 7, "Inner", Label::Optional));
+    let mut inner = message(
+        "Inner",
+        vec![
+            field("order_id", 1, PType::String, Label::Optional),
+            field("orderId", 2, PType::String, Label::Optional),
+        ],
+    );
+    // a JSON name set explicitly is kept, even one another field derives
+    inner.field[0].json_name = Some("orderId".into());
+    let descriptor = DescriptorProto {
+        nested_type: vec![inner],
+        ..message("Row", fields)
+    };
+
+    let emu = start().await;
+    emu.create_table(TABLE, TableSchema { fields: columns })
+        .unwrap();
+    let mut client = client(&emu).await;
+    let stream = create_stream(&mut client, TABLE, write_stream::Type::Committed).await;
+    let mut conn = Conn::open(&mut client).await;
+    let row = Enc::new()
+        .int64(1, 10)
+        .int64(2, 20)
+        .int64(3, 30)
+        .int64(4, 40)
+        .int64(5, 50)
+        .int64(6, 60)
+        .message(7, Enc::new().string(1, "snake").string(2, "camel"))
+        .done();
+    let response = conn
+        .append(append_request(
+            &stream.name,
+            Some(0),
+            Some(descriptor),
+            vec![row],
+        ))
+        .await;
+    assert_eq!(ok_offset(&response), Some(0), "{response:?}");
+    let rows = emu.rows(TABLE).unwrap();
+    let row = &rows[0];
+    for (column, value) in [
+        ("order_id", 10),
+        ("orderId", 20),
+        ("a_b", 30),
+        ("a__b", 40),
+        ("value_1", 50),
+        ("value1", 60),
+    ] {
+        assert_eq!(row[column], Value::Int64(value), "column {column}");
+    }
+    let Value::Struct(inner) = &row["inner"] else {
+        panic!("a STRUCT: {row:?}");
+    };
+    assert_eq!(inner["order_id"], Value::String("snake".into()));
+    assert_eq!(inner["orderId"], Value::String("camel".into()));
+    conn.close().await.unwrap();
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn two_equal_explicit_json_names_are_still_invalid() {
+    let (emu, mut client) = setup().await;
+    let stream = create_stream(&mut client, TABLE, write_stream::Type::Committed).await;
+    let mut descriptor = seed_descriptor();
+    for field in &mut descriptor.field {
+        field.json_name = Some("same".into());
+    }
+    let mut conn = Conn::open(&mut client).await;
+    let response = conn
+        .append(append_request(
+            &stream.name,
+            None,
+            Some(descriptor),
+            vec![seed_row(1, "a")],
+        ))
+        .await;
+    assert_in_band(&response, Code::InvalidArgument, None);
+    assert!(
+        in_band_error(&response)
+            .message
+            .contains("invalid writer_schema"),
+        "{response:?}"
+    );
+    assert_eq!(emu.row_count(TABLE).unwrap(), 0);
+    emu.shutdown().await;
+}
+
 #[tokio::test]
 async fn the_writer_schema_may_change_within_a_connection() {
     let (emu, mut client) = setup().await;

@@ -3,7 +3,7 @@
 //! field number feeds which column, read as which proto type, checked as which
 //! BigQuery type. Done once per connection and schema, never per row.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use bqwrite::proto::descriptor::DescriptorProto;
@@ -208,10 +208,12 @@ pub(crate) fn compile(
             "writer_schema.proto_descriptor has no message name".into(),
         ));
     }
+    let mut message: prost_types::DescriptorProto = descriptor.into();
+    give_unique_json_names(&mut message);
     let file = FileDescriptorProto {
         name: Some("bqwrite_emulator_writer_schema.proto".into()),
         syntax: Some("proto2".into()),
-        message_type: vec![descriptor.into()],
+        message_type: vec![message],
         ..Default::default()
     };
     let pool = DescriptorPool::from_file_descriptor_set(FileDescriptorSet { file: vec![file] })
@@ -229,6 +231,38 @@ pub(crate) fn compile(
     Ok(RowPlan {
         root: compile_message(&message, columns, "", &names)?,
     })
+}
+
+/// Gives every field of `message` and its nested messages that has no
+/// `json_name` one that is unique within its message.
+///
+/// `prost_reflect` refuses two fields with the same JSON name even in proto2,
+/// where protobuf's own `DescriptorPool` (which BigQuery uses) only warns
+/// when a derived JSON name is involved: `order_id` and `orderId`, `a_b` and
+/// `a__b`, `value_1` and `value1` all derive the same one. JSON names play no
+/// part in decoding binary rows, so each field gets its own name instead
+/// (with a `#n` suffix should that clash with a `json_name` set explicitly).
+/// Explicit `json_name`s are kept: two equal ones stay an error, as in
+/// protobuf.
+fn give_unique_json_names(message: &mut prost_types::DescriptorProto) {
+    let mut taken: HashSet<String> = message
+        .field
+        .iter()
+        .filter_map(|f| f.json_name.clone())
+        .collect();
+    for field in message.field.iter_mut().filter(|f| f.json_name.is_none()) {
+        let mut name = field.name().to_owned();
+        let mut n = 1u32;
+        while taken.contains(&name) {
+            name = format!("{}#{n}", field.name());
+            n += 1;
+        }
+        taken.insert(name.clone());
+        field.json_name = Some(name);
+    }
+    for nested in &mut message.nested_type {
+        give_unique_json_names(nested);
+    }
 }
 
 /// The `column_name` options of a writer schema (which `prost_reflect`, built
