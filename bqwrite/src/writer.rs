@@ -395,21 +395,10 @@ impl<T: BqRow> Writer<T> {
         self.check_open()?;
         self.settle().await?;
         let start = self.acked;
-        let rows = rows.into_iter();
-        let mut batch = Batch::new(0);
-        let mut capacity_hint = rows.size_hint().0;
-        for (index, row) in rows.enumerate() {
-            if let Err(e) = self
-                .push(row.borrow(), index, &mut batch, &mut capacity_hint)
-                .await
-            {
-                return Err(self.fail(e).await);
-            }
+        match self.write_rows(rows).await {
+            Ok(()) => Ok(start..self.acked),
+            Err(e) => Err(self.fail(e).await),
         }
-        if let Err(e) = self.finish_call(batch).await {
-            return Err(self.fail(e).await);
-        }
-        Ok(start..self.acked)
     }
 
     /// Appends every row of an async stream, of any length, and waits until
@@ -427,6 +416,33 @@ impl<T: BqRow> Writer<T> {
         self.check_open()?;
         self.settle().await?;
         let start = self.acked;
+        match self.write_stream(rows).await {
+            Ok(()) => Ok(start..self.acked),
+            Err(e) => Err(self.fail(e).await),
+        }
+    }
+
+    /// The body of [`Writer::append`]; its caller settles any error.
+    async fn write_rows<I>(&mut self, rows: I) -> Result<()>
+    where
+        I: IntoIterator,
+        I::Item: Borrow<T>,
+    {
+        let rows = rows.into_iter();
+        let mut batch = Batch::new(0);
+        let mut capacity_hint = rows.size_hint().0;
+        for (index, row) in rows.enumerate() {
+            self.push(row.borrow(), index, &mut batch, &mut capacity_hint)
+                .await?;
+        }
+        self.finish_call(batch).await
+    }
+
+    /// The body of [`Writer::append_stream`]; its caller settles any error.
+    async fn write_stream<S>(&mut self, rows: S) -> Result<()>
+    where
+        S: Stream<Item = T>,
+    {
         let mut rows = std::pin::pin!(rows);
         let mut batch = Batch::new(0);
         let mut index = 0;
@@ -438,22 +454,16 @@ impl<T: BqRow> Writer<T> {
                 None if batch.is_empty() => rows.next().await,
                 None => {
                     let full = std::mem::replace(&mut batch, Batch::new(index));
-                    if let Err(e) = self.send(full).await {
-                        return Err(self.fail(e).await);
-                    }
+                    self.send(full).await?;
                     rows.next().await
                 }
             };
             let Some(row) = next else { break };
-            if let Err(e) = self.push(&row, index, &mut batch, &mut capacity_hint).await {
-                return Err(self.fail(e).await);
-            }
+            self.push(&row, index, &mut batch, &mut capacity_hint)
+                .await?;
             index += 1;
         }
-        if let Err(e) = self.finish_call(batch).await {
-            return Err(self.fail(e).await);
-        }
-        Ok(start..self.acked)
+        self.finish_call(batch).await
     }
 
     /// Finalizes the stream: no more appends. The returned [`Finalized`]
