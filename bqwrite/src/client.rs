@@ -13,8 +13,7 @@ use crate::proto::storage::big_query_write_client::BigQueryWriteClient;
 use crate::proto::storage::{
     AppendRowsRequest, AppendRowsResponse, BatchCommitWriteStreamsRequest,
     BatchCommitWriteStreamsResponse, CreateWriteStreamRequest, FinalizeWriteStreamRequest,
-    FinalizeWriteStreamResponse, FlushRowsRequest, FlushRowsResponse, GetWriteStreamRequest,
-    WriteStream,
+    FinalizeWriteStreamResponse, GetWriteStreamRequest, WriteStream,
 };
 use crate::retry::{self, Retry, RetryPolicy};
 use crate::table::{Table, TablePath};
@@ -267,19 +266,6 @@ impl Client {
         };
         self.unary(&context, request, ("parent", &parent), call)
             .await
-    }
-
-    /// Flushes a BUFFERED stream up to and including `offset`.
-    #[allow(dead_code)]
-    pub(crate) async fn flush_rows(&self, request: FlushRowsRequest) -> Result<FlushRowsResponse> {
-        let name = request.write_stream.clone();
-        let context = format!("flushing write stream `{name}`");
-        let call =
-            |mut grpc: BigQueryWriteClient<Channel>, r| async move { grpc.flush_rows(r).await };
-        let (response, _) = self
-            .unary(&context, request, ("write_stream", &name), call)
-            .await?;
-        Ok(response)
     }
 
     /// Opens an AppendRows connection fed by `requests`.
