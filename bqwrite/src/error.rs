@@ -46,6 +46,11 @@ pub enum ErrorKind {
     RowErrors,
     /// A single row is larger than the request size limit and can never be sent.
     RowTooLarge,
+    /// A row holds a value its column cannot hold exactly (an instant with
+    /// nanoseconds, a decimal with too many digits, a date past 9999); see
+    /// [`Error::row_errors`] for the row index, the column and the value.
+    /// Nothing was rounded, and nothing from that row on was sent.
+    InvalidValue,
     /// The server's view of the stream's offsets disagrees with the writer's;
     /// the writer stopped rather than skip or duplicate rows.
     OffsetMismatch,

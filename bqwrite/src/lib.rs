@@ -77,12 +77,12 @@ pub mod writer;
 pub use client::{Client, ClientBuilder};
 pub use error::{Error, ErrorKind, Result, RowError, SchemaMismatch};
 pub use retry::RetryPolicy;
-pub use table::{Commit, Table, TablePath};
-pub use writer::{Finalized, Writer, WriterOptions};
+pub use table::{Commit, Finalized, Table, TablePath};
+pub use writer::{Writer, WriterOptions};
 
 /// Derives [`BqRow`] for a struct: see [`row`] for columns and attributes.
 pub use bqwrite_derive::BqRow;
-pub use row::{BqField, BqRow};
+pub use row::{BqField, BqRow, ColumnValueError};
 pub use schema::{FieldSchema, FieldType, Mode, SchemaError, TableSchema};
 
 #[doc(hidden)]

@@ -200,6 +200,18 @@ pub trait BqRow {
     /// prefix), in one pass.
     fn encode(&self, buf: &mut impl BufMut);
 
+    /// Checks that every value of the row can be written exactly, before
+    /// [`encode`](BqRow::encode) is called: the writer calls it on every row
+    /// of a type whose columns can fail (see `__BQ_FALLIBLE`), and reports an
+    /// error with the row's index. Types whose every value is writable keep
+    /// the default, which does nothing.
+    ///
+    /// # Errors
+    /// The first column whose value BigQuery cannot hold exactly.
+    fn validate(&self) -> Result<(), ColumnValueError> {
+        Ok(())
+    }
+
     /// The serialized row in a new buffer of exactly the right size.
     fn encode_to_vec(&self) -> Vec<u8> {
         let mut buf = Vec::with_capacity(self.encoded_len());
@@ -207,6 +219,10 @@ pub trait BqRow {
         buf
     }
 
+    /// Whether some column can hold a value that cannot be written exactly,
+    /// so that [`validate`](BqRow::validate) must run before encoding.
+    #[doc(hidden)]
+    const __BQ_FALLIBLE: bool = false;
     #[doc(hidden)]
     const __BQ_NAME: &'static str;
     /// The proto field names of the columns.
@@ -216,6 +232,28 @@ pub trait BqRow {
     fn __bq_fields(cx: &mut DescriptorCx) -> Vec<FieldDescriptorProto>;
     #[doc(hidden)]
     fn __bq_schema_fields() -> Vec<FieldSchema>;
+}
+
+/// A value of a row that its column cannot hold exactly: the column (a path
+/// such as `address.zip` for nested fields) and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnValueError {
+    /// The column path.
+    pub column: String,
+    /// What is wrong with the value; it names the value.
+    pub error: types::ValueError,
+}
+
+impl std::fmt::Display for ColumnValueError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "column `{}`: {}", self.column, self.error)
+    }
+}
+
+impl std::error::Error for ColumnValueError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
+    }
 }
 
 /// A Rust type that can be the value of a column: see the [module

@@ -11,7 +11,6 @@ use crate::proto::storage::{
     WriteStreamView,
 };
 use crate::types::Timestamp;
-use crate::writer::Finalized;
 
 /// The path of a BigQuery table: `projects/{project}/datasets/{dataset}/tables/{table}`.
 ///
@@ -270,6 +269,46 @@ impl Table {
             error = error.with_storage_error(first.code());
         }
         error
+    }
+}
+
+/// A finalized pending stream, ready to commit.
+#[derive(Debug, Clone)]
+#[must_use = "a finalized stream's rows stay invisible until it is committed"]
+pub struct Finalized {
+    table: Table,
+    name: String,
+    row_count: i64,
+}
+
+impl Finalized {
+    pub(crate) fn new(table: Table, name: String, row_count: i64) -> Self {
+        Self {
+            table,
+            name,
+            row_count,
+        }
+    }
+
+    /// The stream's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The number of rows in the stream.
+    pub fn row_count(&self) -> i64 {
+        self.row_count
+    }
+
+    /// The stream's table.
+    pub fn table(&self) -> &Table {
+        &self.table
+    }
+
+    /// Commits this stream alone; see [`Table::commit`] for several at once.
+    pub async fn commit(self) -> Result<Commit> {
+        let table = self.table.clone();
+        table.commit([self]).await
     }
 }
 

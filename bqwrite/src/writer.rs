@@ -27,7 +27,7 @@ use crate::retry::{self, Budget, Retry, RetryPolicy};
 use crate::row::BqRow;
 use crate::schema::TableSchema;
 use crate::status;
-use crate::table::{Commit, Table};
+use crate::table::{Finalized, Table};
 
 /// The default request size limit: under the service's 10 MB.
 pub const DEFAULT_MAX_REQUEST_BYTES: usize = 9 * 1024 * 1024;
@@ -500,11 +500,11 @@ impl<T: BqRow> Writer<T> {
             .with_acknowledged_rows(self.acked));
         }
         tracing::info!(stream = %self.stream, rows = response.row_count, "finalized");
-        Ok(Finalized {
-            table: self.table.clone(),
-            name: self.stream.clone(),
-            row_count: response.row_count,
-        })
+        Ok(Finalized::new(
+            self.table.clone(),
+            self.stream.clone(),
+            response.row_count,
+        ))
     }
 
     fn check_open(&self) -> Result<()> {
@@ -561,6 +561,25 @@ impl<T: BqRow> Writer<T> {
         batch: &mut Batch,
         capacity_hint: &mut usize,
     ) -> Result<()> {
+        if T::__BQ_FALLIBLE
+            && let Err(invalid) = row.validate()
+        {
+            let before = std::mem::replace(batch, Batch::new(index));
+            self.finish_call(before).await?;
+            return Err(Error::new(
+                ErrorKind::InvalidValue,
+                format!(
+                    "row {index} cannot be written exactly ({invalid}); \
+                     the rows before it are written, nothing from it on was sent"
+                ),
+            )
+            .with_row_errors(vec![RowError {
+                index,
+                column: Some(invalid.column.clone()),
+                message: invalid.error.to_string(),
+            }])
+            .with_source(invalid));
+        }
         let len = row.encoded_len();
         let wire = 1 + prost::encoding::encoded_len_varint(len as u64) + len;
         if wire > self.row_budget {
@@ -976,7 +995,7 @@ impl<T: BqRow> Writer<T> {
                 }
             }
             // Everything before the row was sent and answered before the error.
-            ErrorKind::RowTooLarge => {}
+            ErrorKind::RowTooLarge | ErrorKind::InvalidValue => {}
             _ => self.close(&error),
         }
         error.with_acknowledged_rows(self.acked)
@@ -1019,36 +1038,4 @@ fn request_overhead<T: BqRow>(stream: &str, trace_id: &str) -> usize {
     };
     // Two length prefixes grow with the rows: at most 5 bytes each for 4 GiB.
     request.encoded_len() + 10
-}
-
-/// A finalized pending stream, ready to commit.
-#[derive(Debug, Clone)]
-#[must_use = "a finalized stream's rows stay invisible until it is committed"]
-pub struct Finalized {
-    table: Table,
-    name: String,
-    row_count: i64,
-}
-
-impl Finalized {
-    /// The stream's name.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// The number of rows in the stream.
-    pub fn row_count(&self) -> i64 {
-        self.row_count
-    }
-
-    /// The stream's table.
-    pub fn table(&self) -> &Table {
-        &self.table
-    }
-
-    /// Commits this stream alone; see [`Table::commit`] for several at once.
-    pub async fn commit(self) -> Result<Commit> {
-        let table = self.table.clone();
-        table.commit([self]).await
-    }
 }
