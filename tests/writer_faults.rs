@@ -148,7 +148,10 @@ async fn a_permanent_error_stops_the_writer_and_says_what_was_written() {
             .faults()
             .fail_next_requests(1, Code::PermissionDenied, "injected: no access");
         let err = writer.append(&numbered(30..60)).await.unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::Server, "{err}");
+        // In-band or as a call status, a code maps to one kind, and the
+        // error carries it.
+        assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
+        assert_eq!(err.code(), Some(Code::PermissionDenied), "{err}");
         assert!(err.to_string().contains("no access"), "{err}");
         assert_eq!(err.acknowledged_rows(), Some(30), "{err}");
         assert_eq!(writer.reconnects(), 0, "a permanent error is not retried");

@@ -13,7 +13,8 @@ use crate::proto::storage::big_query_write_client::BigQueryWriteClient;
 use crate::proto::storage::{
     AppendRowsRequest, AppendRowsResponse, BatchCommitWriteStreamsRequest,
     BatchCommitWriteStreamsResponse, CreateWriteStreamRequest, FinalizeWriteStreamRequest,
-    FinalizeWriteStreamResponse, GetWriteStreamRequest, WriteStream,
+    FinalizeWriteStreamResponse, FlushRowsRequest, FlushRowsResponse, GetWriteStreamRequest,
+    WriteStream,
 };
 use crate::retry::{self, Retry, RetryPolicy};
 use crate::table::{Table, TablePath};
@@ -247,6 +248,22 @@ impl Client {
         let call = |mut grpc: BigQueryWriteClient<Channel>, r| async move {
             grpc.finalize_write_stream(r).await
         };
+        let (response, _) = self
+            .unary(&context, request, ("write_stream", name), call)
+            .await?;
+        Ok(response)
+    }
+
+    /// Makes a BUFFERED stream's rows visible up to and including `offset`;
+    /// idempotent, so it is safe to retry.
+    pub(crate) async fn flush_rows(&self, name: &str, offset: i64) -> Result<FlushRowsResponse> {
+        let context = format!("flushing write stream `{name}` to offset {offset}");
+        let request = FlushRowsRequest {
+            write_stream: name.to_owned(),
+            offset: Some(offset),
+        };
+        let call =
+            |mut grpc: BigQueryWriteClient<Channel>, r| async move { grpc.flush_rows(r).await };
         let (response, _) = self
             .unary(&context, request, ("write_stream", name), call)
             .await?;

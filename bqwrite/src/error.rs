@@ -24,6 +24,7 @@ struct Inner {
     row_errors: Vec<RowError>,
     mismatches: Vec<SchemaMismatch>,
     acknowledged_rows: Option<i64>,
+    stream: Option<String>,
     source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
 }
 
@@ -63,6 +64,10 @@ pub enum ErrorKind {
     Transport,
     /// The writer can no longer be used (a previous error left it broken, or it is finalized).
     WriterClosed,
+    /// The rows were not written because the request before them on the same
+    /// stream was rejected while they were already on their way (their
+    /// offsets no longer lined up). The writer is usable: send them again.
+    Unwritten,
 }
 
 /// One rejected row, with its index in what the caller passed.
@@ -163,6 +168,7 @@ impl Error {
                 row_errors: Vec::new(),
                 mismatches: Vec::new(),
                 acknowledged_rows: None,
+                stream: None,
                 source: None,
             }),
         }
@@ -176,19 +182,57 @@ impl Error {
         self
     }
 
-    /// An error from a gRPC status, with its `StorageError` detail if any.
+    /// An error from a gRPC status that ended a call, with its `StorageError`
+    /// detail if any.
     pub(crate) fn from_status(context: &str, status: tonic::Status) -> Self {
         let storage_error = crate::status::storage_error(&status).map(|e| e.code());
-        let kind = match status.code() {
-            _ if status.source_is_transport() => ErrorKind::Transport,
-            tonic::Code::Unauthenticated | tonic::Code::PermissionDenied => ErrorKind::Auth,
-            _ => ErrorKind::Server,
+        let kind = if status.source_is_transport() {
+            ErrorKind::Transport
+        } else {
+            kind_of(status.code(), storage_error)
         };
         let message = format!("{context}: {:?}: {}", status.code(), status.message());
         let mut error = Self::new(kind, message);
         error.inner.storage_error = storage_error;
         error.inner.status = Some(status);
         error
+    }
+
+    /// An error from an in-band `google.rpc.Status` (an AppendRows answer):
+    /// the same kind as the same code ending a call, and [`Error::code`]
+    /// answers with its code.
+    pub(crate) fn from_rpc_status(context: &str, status: &crate::proto::rpc::Status) -> Self {
+        let code = crate::status::code_of(status);
+        let storage_error = crate::status::storage_error_in(status).map(|e| e.code());
+        let message = format!("{context}: {code:?}: {}", status.message);
+        let mut error = Self::new(kind_of(code, storage_error), message);
+        error.inner.storage_error = storage_error;
+        error.inner.status = Some(tonic::Status::new(code, status.message.clone()));
+        error
+    }
+
+    /// A copy for a second receiver of the same failure (the tickets of one
+    /// broken writer): every detail but the source, which is not `Clone`.
+    pub(crate) fn duplicate(&self) -> Self {
+        let inner = &self.inner;
+        Self {
+            inner: Box::new(Inner {
+                kind: inner.kind,
+                message: inner.message.clone(),
+                status: inner.status.clone(),
+                storage_error: inner.storage_error,
+                row_errors: inner.row_errors.clone(),
+                mismatches: inner.mismatches.clone(),
+                acknowledged_rows: inner.acknowledged_rows,
+                stream: inner.stream.clone(),
+                source: None,
+            }),
+        }
+    }
+
+    pub(crate) fn with_stream(mut self, stream: impl Into<String>) -> Self {
+        self.inner.stream = Some(stream.into());
+        self
     }
 
     /// Adds context to the message, keeping every detail.
@@ -249,8 +293,28 @@ impl Error {
 
     /// How many rows of the stream the server had acknowledged when the error
     /// happened, where the writer knows: the stream's exact state.
+    ///
+    /// With [`Error::stream`] this is what a broken writer leaves to recover
+    /// from: `Writer::resume(&table, stream, rows)` continues the stream,
+    /// [`Table::finalize_stream`](crate::Table::finalize_stream) ends it.
     pub fn acknowledged_rows(&self) -> Option<i64> {
         self.inner.acknowledged_rows
+    }
+
+    /// The write stream the error happened on, for errors of a writer.
+    pub fn stream(&self) -> Option<&str> {
+        self.inner.stream.as_deref()
+    }
+}
+
+/// The kind of a gRPC code, the same whether the code ended a call or came
+/// in-band in an AppendRows answer.
+pub(crate) fn kind_of(code: tonic::Code, storage: Option<StorageErrorCode>) -> ErrorKind {
+    match (code, storage) {
+        (_, Some(StorageErrorCode::OffsetOutOfRange | StorageErrorCode::OffsetAlreadyExists))
+        | (tonic::Code::OutOfRange, _) => ErrorKind::OffsetMismatch,
+        (tonic::Code::Unauthenticated | tonic::Code::PermissionDenied, _) => ErrorKind::Auth,
+        _ => ErrorKind::Server,
     }
 }
 
@@ -287,6 +351,9 @@ impl fmt::Debug for Error {
         }
         if let Some(rows) = self.inner.acknowledged_rows {
             d.field("acknowledged_rows", &rows);
+        }
+        if let Some(stream) = &self.inner.stream {
+            d.field("stream", stream);
         }
         if let Some(source) = &self.inner.source {
             d.field("source", source);

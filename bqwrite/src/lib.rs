@@ -78,7 +78,9 @@ pub use client::{Client, ClientBuilder};
 pub use error::{Error, ErrorKind, Result, RowError, SchemaMismatch};
 pub use retry::RetryPolicy;
 pub use table::{Commit, Finalized, Table, TablePath};
-pub use writer::{Writer, WriterOptions};
+pub use writer::{
+    AppendTicket, Buffered, Committed, DefaultStream, Pending, Writer, WriterOptions, WriterStats,
+};
 
 /// Derives [`BqRow`] for a struct: see [`row`] for columns and attributes.
 pub use bqwrite_derive::BqRow;

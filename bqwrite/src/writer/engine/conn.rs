@@ -1,0 +1,134 @@
+//! What goes on the wire: one AppendRows call, its requests and answers.
+
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_stream::wrappers::UnboundedReceiverStream;
+
+use super::{Config, Failure};
+use crate::error::{Error, Result};
+use crate::proto::storage::append_rows_request::{ProtoData, Rows};
+use crate::proto::storage::{AppendRowsRequest, AppendRowsResponse, ProtoRows, ProtoSchema};
+
+/// One AppendRows call: requests go in through `tx`; answers come back in
+/// order once the call is open.
+pub(super) struct Connection {
+    tx: mpsc::UnboundedSender<AppendRowsRequest>,
+    responses: Responses,
+}
+
+enum Responses {
+    /// Waiting for the response headers. Kept here, not in the reading
+    /// future, so that a read that is cancelled does not lose the call.
+    Opening(BoxFuture<'static, Result<tonic::Streaming<AppendRowsResponse>>>),
+    Open(Box<tonic::Streaming<AppendRowsResponse>>),
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = match self.responses {
+            Responses::Opening(_) => "opening",
+            Responses::Open(_) => "open",
+        };
+        f.debug_struct("Connection").field("state", &state).finish()
+    }
+}
+
+impl Connection {
+    /// Opens a call whose first request is `first` (which carries the
+    /// stream and the schema). The first request is queued before the call
+    /// starts, so a server that waits for it before answering cannot
+    /// deadlock the opening.
+    pub(super) fn open(cfg: &Config, first: AppendRowsRequest) -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        // The receiver is alive: this cannot fail.
+        let _ = tx.send(first);
+        let client = cfg.client.clone();
+        let stream = cfg.stream.to_string();
+        let opening = async move {
+            client
+                .append_rows(&stream, UnboundedReceiverStream::new(rx))
+                .await
+        }
+        .boxed();
+        Self {
+            tx,
+            responses: Responses::Opening(opening),
+        }
+    }
+
+    /// Queues a request; false when the call has ended.
+    pub(super) fn send(&self, request: AppendRowsRequest) -> bool {
+        self.tx.send(request).is_ok()
+    }
+}
+
+/// The request for `rows` at `offset`; the first of a connection carries
+/// the stream, the writer schema and the trace id.
+pub(super) fn request(
+    cfg: &Config,
+    offset: i64,
+    rows: &ProtoRows,
+    first: bool,
+) -> AppendRowsRequest {
+    AppendRowsRequest {
+        write_stream: if first {
+            cfg.stream.to_string()
+        } else {
+            String::new()
+        },
+        offset: cfg.offsets.then_some(offset),
+        rows: Some(Rows::ProtoRows(ProtoData {
+            writer_schema: first.then(|| ProtoSchema {
+                proto_descriptor: Some(cfg.schema.clone()),
+            }),
+            rows: Some(rows.clone()),
+        })),
+        trace_id: if first {
+            cfg.client.trace_id().to_owned()
+        } else {
+            String::new()
+        },
+        ..AppendRowsRequest::default()
+    }
+}
+
+/// The next answer of the connection, waiting at most until `deadline`.
+pub(super) async fn next_answer(
+    conn: Option<&mut Connection>,
+    deadline: Instant,
+) -> Result<AppendRowsResponse, Failure> {
+    let Some(conn) = conn else {
+        return Err(Failure::transport("no AppendRows connection".into()));
+    };
+    let read = async {
+        loop {
+            match &mut conn.responses {
+                Responses::Opening(opening) => {
+                    let streaming = opening.await.map_err(Failure::from_error)?;
+                    conn.responses = Responses::Open(Box::new(streaming));
+                }
+                Responses::Open(streaming) => {
+                    return match streaming.message().await {
+                        Ok(Some(answer)) => Ok(answer),
+                        Ok(None) => Err(Failure::transport(
+                            "the service closed the AppendRows connection with requests unanswered"
+                                .into(),
+                        )),
+                        Err(status) => Err(Failure::from_error(Error::from_status(
+                            "AppendRows",
+                            status,
+                        ))),
+                    };
+                }
+            }
+        }
+    };
+    match tokio::time::timeout_at(deadline, read).await {
+        Ok(answer) => answer,
+        Err(_elapsed) => Err(Failure::transport(
+            "no answer from AppendRows within the response timeout".into(),
+        )),
+    }
+}

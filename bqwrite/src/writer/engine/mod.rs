@@ -1,0 +1,415 @@
+//! The append engine: a task that owns one AppendRows connection of one
+//! write stream. It assigns offsets, keeps every unanswered request to send
+//! again after a reconnect, reads answers as they arrive whether or not
+//! anyone awaits them, and settles each request's [ticket](super::AppendTicket).
+//!
+//! It knows nothing of stream types beyond "offsets or none": the front
+//! ends ([`Writer`](super::Writer) per stream type) own creation and what
+//! ends a stream. The writer side talks to it through a [`Handle`].
+//!
+//! - `conn.rs`: what goes on the wire (opening, the first request's schema).
+//! - `answer.rs`: what one answer means for its request.
+//! - `recover.rs`: reconnecting, resending, and finding a resumed stream's end.
+
+mod answer;
+mod conn;
+mod handle;
+mod recover;
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
+use tokio::time::Instant;
+
+use self::conn::Connection;
+use super::stats::Counters;
+use super::ticket::TicketCell;
+use crate::client::Client;
+use crate::error::{Error, ErrorKind, Result};
+use crate::proto::descriptor::DescriptorProto as WireDescriptorProto;
+use crate::proto::storage::ProtoRows;
+use crate::retry::{Budget, Retry, RetryPolicy};
+
+pub(crate) use self::handle::{Handle, Shared};
+
+/// What the engine needs to know of its stream.
+#[derive(Debug)]
+pub(crate) struct Config {
+    pub(crate) client: Client,
+    pub(crate) stream: Arc<str>,
+    pub(crate) schema: &'static WireDescriptorProto,
+    /// Whether requests carry offsets (explicit streams).
+    pub(crate) offsets: bool,
+    /// The offset of the first request.
+    pub(crate) start: i64,
+    /// A resumed stream may already hold rows from `start` on: its end is
+    /// found before anything is counted as written (see `recover.rs`).
+    pub(crate) unsure_end: bool,
+    pub(crate) response_timeout: Duration,
+    pub(crate) retry: RetryPolicy,
+    /// The table's column names, to name the column of a row error.
+    pub(crate) columns: Vec<String>,
+}
+
+/// What the writer side asks of the engine.
+#[derive(Debug)]
+pub(crate) enum Command {
+    Append(Request),
+    /// Answer once every request queued before it is settled.
+    Flush(oneshot::Sender<Result<()>>),
+}
+
+/// The rows of one request, from the writer side.
+#[derive(Debug)]
+pub(crate) struct Request {
+    pub(crate) rows: ProtoRows,
+    pub(crate) first_index: usize,
+    pub(crate) bytes: usize,
+    pub(crate) ticket: Arc<TicketCell>,
+    /// Its room in the in-flight window, released when it is settled.
+    pub(crate) permits: (Option<OwnedSemaphorePermit>, Option<OwnedSemaphorePermit>),
+}
+
+/// A request sent and not yet settled.
+#[derive(Debug)]
+struct InFlight {
+    seq: u64,
+    offset: i64,
+    rows: ProtoRows,
+    /// Each row's index in its call, when not `first_index + i` (the good
+    /// rows of a `_default` request resent without the rejected ones).
+    indices: Option<Vec<usize>>,
+    first_index: usize,
+    bytes: usize,
+    ticket: Arc<TicketCell>,
+    /// How many times it went on the wire.
+    sends: u32,
+    sent_at: Instant,
+    span: tracing::Span,
+    _permits: (Option<OwnedSemaphorePermit>, Option<OwnedSemaphorePermit>),
+}
+
+impl InFlight {
+    fn count(&self) -> usize {
+        self.rows.serialized_rows.len()
+    }
+
+    fn end(&self) -> i64 {
+        self.offset + self.count() as i64
+    }
+
+    /// The index in its call of row `i` of this request.
+    fn index_of(&self, i: usize) -> usize {
+        match &self.indices {
+            Some(indices) => indices[i],
+            None => self.first_index + i,
+        }
+    }
+}
+
+/// Why reading or sending failed, and whether reconnecting may help.
+#[derive(Debug)]
+enum Failure {
+    Retryable(Error, Retry),
+    Fatal(Error),
+}
+
+impl Failure {
+    fn from_error(error: Error) -> Self {
+        match (error.kind(), error.code()) {
+            (_, Some(code)) if crate::retry::classify(code) != Retry::Permanent => {
+                Self::Retryable(error, crate::retry::classify(code))
+            }
+            (ErrorKind::Transport, _) => Self::Retryable(error, Retry::Transient),
+            _ => Self::Fatal(error),
+        }
+    }
+
+    fn transport(message: String) -> Self {
+        Self::Retryable(Error::new(ErrorKind::Transport, message), Retry::Transient)
+    }
+}
+
+/// The engine task's state.
+struct Engine {
+    cfg: Config,
+    shared: Arc<Shared>,
+    conn: Option<Connection>,
+    /// Why the connection was dropped, to retry after.
+    failure: Option<(Error, Retry)>,
+    inflight: VecDeque<InFlight>,
+    /// The offset of the next new request.
+    next_offset: i64,
+    next_seq: u64,
+    /// Requests up to this sequence number were sent behind a rejected one:
+    /// their offsets are past the stream's end, so they cannot be written.
+    doomed_until: Option<u64>,
+    unsure_end: bool,
+    retry: Budget,
+    flushes: Vec<(u64, oneshot::Sender<Result<()>>)>,
+    /// Errors of tickets nobody held any more, for the next flush.
+    unobserved: Vec<Error>,
+    /// Why the writer closed for good.
+    broken: Option<Error>,
+}
+
+/// Starts the engine of `cfg`'s stream; the handle is the writer's side.
+pub(crate) fn spawn(
+    cfg: Config,
+    max_requests: usize,
+    max_bytes: usize,
+    drop_warning: Option<&'static str>,
+) -> Handle {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let shared = Arc::new(Shared::new(cfg.start));
+    let handle = Handle::new(
+        tx,
+        shared.clone(),
+        cfg.stream.clone(),
+        max_requests,
+        max_bytes,
+        drop_warning,
+    );
+    let engine = Engine {
+        next_offset: cfg.start,
+        unsure_end: cfg.unsure_end,
+        retry: cfg.retry.budget(),
+        cfg,
+        shared,
+        conn: None,
+        failure: None,
+        inflight: VecDeque::new(),
+        next_seq: 0,
+        doomed_until: None,
+        flushes: Vec::new(),
+        unobserved: Vec::new(),
+        broken: None,
+    };
+    tokio::spawn(engine.run(rx));
+    handle
+}
+
+impl Engine {
+    fn counters(&self) -> &Counters {
+        &self.shared.counters
+    }
+
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Command>) {
+        let mut open = true;
+        loop {
+            if self.conn.is_none()
+                && !self.inflight.is_empty()
+                && self.broken.is_none()
+                && let Err(error) = self.reconnect().await
+            {
+                self.close(error);
+            }
+            self.answer_flushes();
+            if !open && self.inflight.is_empty() {
+                break;
+            }
+            // A resumed stream's end is found with one request at a time.
+            let take = open && (!self.unsure_end || self.inflight.is_empty());
+            let deadline = self.deadline();
+            let reading = self.conn.is_some() && !self.inflight.is_empty();
+            tokio::select! {
+                answer = conn::next_answer(self.conn.as_mut(), deadline), if reading => {
+                    self.on_answer(answer).await;
+                }
+                command = rx.recv(), if take => match command {
+                    None => open = false,
+                    Some(Command::Append(request)) => self.on_request(request),
+                    Some(Command::Flush(tx)) => {
+                        let seq = self.next_seq;
+                        self.flushes.push((seq, tx));
+                    }
+                },
+                else => break,
+            }
+        }
+        self.answer_flushes();
+    }
+
+    /// When the oldest request's answer is overdue.
+    fn deadline(&self) -> Instant {
+        self.inflight.front().map_or_else(
+            || Instant::now() + self.cfg.response_timeout,
+            |r| r.sent_at + self.cfg.response_timeout,
+        )
+    }
+
+    /// A new request from the writer: give it its offset and send it.
+    fn on_request(&mut self, request: Request) {
+        if let Some(broken) = &self.broken {
+            let error = closed_error(&self.cfg.stream, broken, self.shared.acknowledged());
+            self.report(request.ticket.failed(error));
+            return;
+        }
+        let count = request.rows.serialized_rows.len();
+        if count == 0 {
+            let at = self.next_offset;
+            self.report(request.ticket.written(at..at, 0));
+            return;
+        }
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let offset = if self.cfg.offsets {
+            self.next_offset
+        } else {
+            0
+        };
+        self.next_offset += count as i64;
+        let span = tracing::debug_span!(
+            "append_request",
+            stream = %self.cfg.stream,
+            offset = self.cfg.offsets.then_some(offset),
+            rows = count,
+            bytes = request.bytes,
+        );
+        self.counters().sent(count, request.bytes);
+        self.inflight.push_back(InFlight {
+            seq,
+            offset,
+            rows: request.rows,
+            indices: None,
+            first_index: request.first_index,
+            bytes: request.bytes,
+            ticket: request.ticket,
+            sends: 0,
+            sent_at: Instant::now(),
+            span,
+            _permits: request.permits,
+        });
+        let last = self.inflight.len() - 1;
+        self.transmit(last);
+    }
+
+    /// Sends request `i` of the in-flight queue, unless a reconnect is due
+    /// (it resends the whole queue, this one too).
+    fn transmit(&mut self, i: usize) {
+        if self.conn.is_none() && self.inflight.len() > 1 {
+            return;
+        }
+        self.send_now(i);
+    }
+
+    /// Sends request `i` on the current connection, or opens one with it.
+    fn send_now(&mut self, i: usize) {
+        let first = self.conn.is_none();
+        let request = &mut self.inflight[i];
+        request.sends += 1;
+        request.sent_at = Instant::now();
+        if request.sends > 1 {
+            request
+                .span
+                .in_scope(|| tracing::debug!(sends = request.sends, "resending"));
+        }
+        let wire = conn::request(&self.cfg, request.offset, &request.rows, first);
+        let sent = match &self.conn {
+            Some(conn) => conn.send(wire),
+            None => {
+                self.failure = None;
+                self.conn = Some(Connection::open(&self.cfg, wire));
+                true
+            }
+        };
+        if !sent {
+            self.drop_connection(Failure::transport(format!(
+                "the AppendRows connection of `{}` closed",
+                self.cfg.stream
+            )));
+        }
+    }
+
+    /// The connection is unusable: a reconnect resends what it held.
+    fn drop_connection(&mut self, failure: Failure) {
+        self.conn = None;
+        match failure {
+            Failure::Retryable(error, retry) => self.failure = Some((error, retry)),
+            Failure::Fatal(error) => self.close(error),
+        }
+    }
+
+    /// Closes the writer for good: every request in flight fails with
+    /// `error` (they may or may not have landed; the acknowledged count is
+    /// exact), and so does everything sent later.
+    fn close(&mut self, error: Error) {
+        let acked = self.shared.acknowledged();
+        let error = error
+            .with_acknowledged_rows(acked)
+            .with_stream(self.cfg.stream.to_string());
+        tracing::warn!(stream = %self.cfg.stream, error = %error, "writer closed");
+        self.conn = None;
+        let mut first = true;
+        while let Some(request) = self.inflight.pop_front() {
+            let outcome = if first {
+                error.duplicate()
+            } else {
+                closed_error(&self.cfg.stream, &error, acked)
+            };
+            first = false;
+            self.report(request.ticket.failed(outcome));
+        }
+        self.shared.close(error.to_string());
+        self.broken = Some(error);
+    }
+
+    /// Keeps the error of a ticket nobody awaits, for the next flush.
+    fn report(&mut self, unobserved: Option<Error>) {
+        if let Some(error) = unobserved {
+            tracing::warn!(stream = %self.cfg.stream, error = %error, "a dropped ticket failed");
+            self.unobserved.push(error);
+        }
+    }
+
+    /// Answers every flush whose requests are all settled.
+    fn answer_flushes(&mut self) {
+        let oldest = self.inflight.iter().map(|r| r.seq).min();
+        let mut i = 0;
+        while i < self.flushes.len() {
+            let settled = oldest.is_none_or(|oldest| oldest >= self.flushes[i].0);
+            if !settled {
+                i += 1;
+                continue;
+            }
+            let (_, tx) = self.flushes.swap_remove(i);
+            let outcome = if let Some(broken) = &self.broken {
+                Err(closed_error(
+                    &self.cfg.stream,
+                    broken,
+                    self.shared.acknowledged(),
+                ))
+            } else if let Some(first) = self.unobserved.first() {
+                let more = self.unobserved.len() - 1;
+                let error = first.duplicate().context(format!(
+                    "a ticket that was dropped unawaited failed{}",
+                    if more > 0 {
+                        format!(" ({more} more did too)")
+                    } else {
+                        String::new()
+                    }
+                ));
+                self.unobserved.clear();
+                Err(error)
+            } else {
+                Ok(())
+            };
+            let _ = tx.send(outcome);
+        }
+    }
+}
+
+/// The error of a request sent to, or in flight in, a closed writer.
+fn closed_error(stream: &str, cause: &Error, acknowledged: i64) -> Error {
+    Error::new(
+        ErrorKind::WriterClosed,
+        format!(
+            "the writer of `{stream}` is closed after an earlier error ({cause}); \
+             rows sent and not acknowledged may or may not have landed"
+        ),
+    )
+    .with_acknowledged_rows(acknowledged)
+    .with_stream(stream.to_owned())
+}

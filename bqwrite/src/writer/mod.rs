@@ -1,0 +1,381 @@
+//! Typed writers for every stream type, with offsets, request splitting and
+//! pipelining done for the caller.
+//!
+//! # Choose a stream type
+//!
+//! | constructor | rows visible | exactly once | ends with |
+//! | --- | --- | --- | --- |
+//! | [`Writer::pending`] | all at once, at commit (atomic across streams) | yes | [`finalize`](Writer::finalize) + [`commit`](crate::Finalized::commit) |
+//! | [`Writer::committed`] | as each append is acknowledged | yes | nothing (or `finalize`) |
+//! | [`Writer::buffered`] | up to the offset [flushed](Writer::<T, Buffered>::flush) | yes | `flush`, `finalize` |
+//! | [`Writer::default_stream`] | as each append is acknowledged | no: at least once | nothing |
+//!
+//! Each constructor has a `*_with` twin taking [`WriterOptions`]. An
+//! explicit stream (the first three) can be continued by another writer,
+//! in another process, with [`Writer::resume`].
+//!
+//! # Stream types are types
+//! [`Writer<T, S>`] is one type with a marker `S` for the stream type
+//! ([`Pending`] by default, [`Committed`], [`Buffered`], [`DefaultStream`]):
+//! every writer appends the same way, and each has only the methods of its
+//! stream type, so finalizing `_default` or committing a COMMITTED stream
+//! does not compile.
+//!
+//! # `append` or `send`
+//! [`append`](Writer::append) sends rows and waits for their
+//! acknowledgement: simple, and right when each batch depends on the last.
+//! Over a real network every call then costs a round trip (20 to 100 ms to
+//! BigQuery from most places). [`send`](Writer::send) returns as soon as
+//! the rows are queued in the in-flight window and hands back an
+//! [`AppendTicket`] to await later, so that calls pipeline:
+//!
+//! ```no_run
+//! # use bqwrite::{BqRow, Table, Writer};
+//! # #[derive(BqRow)] struct Event { id: i64 }
+//! # async fn run(table: Table, batches: Vec<Vec<Event>>) -> bqwrite::Result<()> {
+//! let mut writer = Writer::<Event>::committed(&table).await?;
+//! let mut tickets = Vec::new();
+//! for batch in batches {
+//!     tickets.push(writer.send(batch).await?); // waits only for room in the window
+//! }
+//! for ticket in tickets {
+//!     let offsets = ticket.await?; // this batch's rows, or its row errors
+//!     println!("rows {offsets:?} are visible");
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! Acknowledgements are read as they arrive whether or not a ticket is
+//! awaited, so the window keeps moving; a dropped ticket's rows are still
+//! tracked, and its failure is returned by the next `flush`.
+//!
+//! # When rows are rejected
+//! A request with a bad row writes none of its rows: its ticket fails with
+//! [`ErrorKind::RowErrors`](crate::ErrorKind::RowErrors), each
+//! [`RowError::index`](crate::RowError::index) the index of the row in what
+//! that `send` was given. On an explicit stream, requests already on their
+//! way behind it were sent for offsets past the stream's end: their tickets
+//! fail with [`ErrorKind::Unwritten`](crate::ErrorKind::Unwritten) and
+//! nothing of them is written. Requests sent after the writer read the
+//! rejection go at the right offset: the writer stays usable, and rows
+//! sent again land right after the last written row. On `_default`, the
+//! writer sends the good rows of a rejected request again by itself.
+//!
+//! # Faults
+//! After a broken connection, a server restart, a lost answer or a
+//! transient error, the writer reconnects and resends every unacknowledged
+//! request, at the same offsets on explicit streams: an `ALREADY_EXISTS`
+//! answer to a resent request means it landed before, and it counts as
+//! written. `_default` has no offsets: a request whose answer was lost may be
+//! written twice ([`WriterStats::resent_rows`] bounds how many rows that
+//! can be). [`retry`](crate::retry) says what is retried.
+//!
+//! # Warnings
+//! Warnings (a PENDING writer dropped without finalize, a retry) go to
+//! [`tracing`]; install a subscriber to see them, for example with
+//! `tracing-subscriber`: `tracing_subscriber::fmt().init();`. When no
+//! subscriber is installed, a writer dropped with rows it cannot make
+//! visible also says so on standard error.
+
+mod batch;
+mod buffered;
+mod committed;
+mod default;
+mod engine;
+mod kind;
+mod open;
+mod options;
+mod pending;
+mod stats;
+mod ticket;
+
+use std::borrow::Borrow;
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use futures_util::{FutureExt, Stream, StreamExt};
+
+use self::batch::{Batch, Batcher};
+use self::engine::Handle;
+use self::ticket::TicketCell;
+use crate::error::{Error, Result};
+use crate::row::BqRow;
+use crate::table::Table;
+
+pub use self::kind::{Buffered, Committed, DefaultStream, ExplicitStream, Pending, StreamKind};
+pub use self::options::{
+    DEFAULT_MAX_INFLIGHT_BYTES, DEFAULT_MAX_INFLIGHT_REQUESTS, DEFAULT_MAX_REQUEST_BYTES,
+    DEFAULT_MAX_ROWS_PER_REQUEST, DEFAULT_RESPONSE_TIMEOUT, WriterOptions,
+};
+pub use self::stats::WriterStats;
+pub use self::ticket::{AppendTicket, AppendTicketFuture};
+
+/// Writes rows of type `T` to one write stream of a table; `S` is the
+/// stream type (see the [module docs](self) to choose one).
+///
+/// ```no_run
+/// use bqwrite::{BqRow, Client, Writer};
+///
+/// #[derive(BqRow)]
+/// struct CustomerRecord {
+///     row_num: i64,
+///     customer_name: Option<String>,
+/// }
+///
+/// # async fn run() -> bqwrite::Result<()> {
+/// let client = Client::from_env().await?;
+/// let table = client.table("my-project", "my_dataset", "customer_records")?;
+/// let mut writer = Writer::<CustomerRecord>::pending(&table).await?;
+/// writer
+///     .append([
+///         CustomerRecord { row_num: 1, customer_name: Some("Alice".into()) },
+///         CustomerRecord { row_num: 2, customer_name: Some("Bob".into()) },
+///     ])
+///     .await?;
+/// let finalized = writer.finalize().await?; // no more appends; row_count
+/// let commit = finalized.commit().await?;   // the rows become visible
+/// println!("committed {} rows at {}", commit.rows(), commit.commit_time());
+/// # Ok(()) }
+/// ```
+///
+/// Offsets are tracked for you on explicit streams: every request carries
+/// the offset of its first row, so the service never writes a row twice.
+pub struct Writer<T, S: StreamKind = Pending> {
+    handle: Handle,
+    table: Table,
+    options: WriterOptions,
+    /// Row bytes one request may carry (the limit less the request's own fields).
+    row_budget: usize,
+    _row: PhantomData<fn(&T)>,
+    _kind: PhantomData<fn() -> S>,
+}
+
+impl<T, S: StreamKind> fmt::Debug for Writer<T, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Writer")
+            .field("row", &std::any::type_name::<T>())
+            .field("stream_type", &S::NAME)
+            .field("table", &self.table.path().to_string())
+            .field("stream", &self.handle.stream)
+            .field("acknowledged_rows", &self.handle.shared.acknowledged())
+            .field("options", &self.options)
+            .finish()
+    }
+}
+
+impl<T: BqRow, S: StreamKind> Writer<T, S> {
+    /// The write stream's name (`projects/.../streams/{id}`, or
+    /// `.../streams/_default`).
+    pub fn stream_name(&self) -> &str {
+        &self.handle.stream
+    }
+
+    /// The table written to.
+    pub fn table(&self) -> &Table {
+        &self.table
+    }
+
+    /// On an explicit stream, the offset after the last acknowledged row:
+    /// how many rows the stream holds for sure, and where a
+    /// [resumed](Writer::resume) writer continues. On `_default`, how many
+    /// rows this writer had acknowledged.
+    pub fn acknowledged_rows(&self) -> i64 {
+        self.handle.shared.acknowledged()
+    }
+
+    /// How many times the writer reconnected after a broken connection or
+    /// a transient error.
+    pub fn reconnects(&self) -> u64 {
+        self.stats().reconnects
+    }
+
+    /// The writer's counters: rows sent, acknowledged, rejected, resent, ...
+    pub fn stats(&self) -> WriterStats {
+        self.handle.shared.counters.snapshot()
+    }
+
+    /// Queues rows for writing and returns once they are in the in-flight
+    /// window, waiting only for room in it; the returned ticket resolves
+    /// when they are acknowledged.
+    ///
+    /// The rows are encoded here, split into requests of at most
+    /// `max_request_bytes` and `max_rows_per_request`, and pipelined on one
+    /// connection behind every request sent before, with at most
+    /// `max_inflight_requests` and `max_inflight_bytes` unanswered: memory
+    /// stays bounded however many tickets are outstanding.
+    ///
+    /// A row that cannot be sent (larger than a request, or holding a value
+    /// its column cannot hold exactly) stops the call: the rows before it
+    /// are sent, and the ticket fails with
+    /// [`RowTooLarge`](crate::ErrorKind::RowTooLarge) or
+    /// [`InvalidValue`](crate::ErrorKind::InvalidValue) naming its index.
+    ///
+    /// If this future is dropped before it returns (a timeout, a
+    /// `select!`), the requests it had queued are still written, and
+    /// [`acknowledged_rows`](Writer::acknowledged_rows) says where the
+    /// stream is after the next [`flush`](Writer::flush).
+    ///
+    /// # Errors
+    /// [`ErrorKind::WriterClosed`](crate::ErrorKind::WriterClosed) if an
+    /// earlier error closed the writer. Everything else arrives through the
+    /// ticket.
+    pub async fn send<I>(&mut self, rows: I) -> Result<AppendTicket<S>>
+    where
+        I: IntoIterator,
+        I::Item: Borrow<T>,
+    {
+        self.handle.check_open()?;
+        let (ticket, rx) = TicketCell::new();
+        let rows = rows.into_iter();
+        let mut batcher = self.batcher(rows.size_hint().0);
+        let mut stopped = None;
+        let mut queued = false;
+        for (index, row) in rows.enumerate() {
+            match batcher.push(row.borrow(), index) {
+                Ok(None) => {}
+                Ok(Some(full)) => {
+                    self.submit(full, &ticket).await?;
+                    queued = true;
+                }
+                Err(error) => {
+                    stopped = Some(error);
+                    break;
+                }
+            }
+        }
+        let last = batcher.take(0);
+        if !last.is_empty() || !queued {
+            // An empty call still goes through the engine, which gives it
+            // its place (its empty range of offsets) in the stream.
+            self.submit(last, &ticket).await?;
+        }
+        ticket.seal(stopped);
+        Ok(AppendTicket::new(rx, self.handle.stream.clone()))
+    }
+
+    /// Appends rows and waits until the service acknowledged every one of
+    /// them: [`send`](Writer::send), then its ticket. Returns their offsets
+    /// in the stream (explicit streams) or how many rows were written
+    /// (`_default`).
+    ///
+    /// # Errors
+    /// - [`ErrorKind::RowErrors`](crate::ErrorKind::RowErrors): the service
+    ///   rejected rows; each [`RowError::index`](crate::RowError::index) is
+    ///   the index of the row in `rows`. Rows of the requests before the
+    ///   rejected one are written ([`Error::acknowledged_rows`] says how many
+    ///   rows the stream holds); on explicit streams nothing after it is, and
+    ///   the writer stays usable.
+    /// - [`ErrorKind::RowTooLarge`](crate::ErrorKind::RowTooLarge),
+    ///   [`ErrorKind::InvalidValue`](crate::ErrorKind::InvalidValue): a row
+    ///   cannot be sent; its index is in the error, the rows before it are
+    ///   written, nothing from it on was sent.
+    /// - connection and service errors, after which the writer is closed
+    ///   ([`ErrorKind::WriterClosed`](crate::ErrorKind::WriterClosed) on
+    ///   later calls); the error names the stream and its acknowledged rows.
+    pub async fn append<I>(&mut self, rows: I) -> Result<S::Ack>
+    where
+        I: IntoIterator,
+        I::Item: Borrow<T>,
+    {
+        let ticket = self.send(rows).await?;
+        self.outcome(ticket.await)
+    }
+
+    /// Appends every row of an async stream, of any length, and waits until
+    /// all are acknowledged, as [`append`](Writer::append) does.
+    ///
+    /// Rows are sent as soon as a request is full or the stream has no row
+    /// ready, so a slow source is not held back. The stream is not polled
+    /// while the in-flight window is full (back-pressure). Row indices in
+    /// errors count from the stream's first row.
+    pub async fn append_stream<St>(&mut self, rows: St) -> Result<S::Ack>
+    where
+        St: Stream<Item = T>,
+    {
+        self.handle.check_open()?;
+        let (ticket, rx) = TicketCell::new();
+        let mut rows = std::pin::pin!(rows);
+        let mut batcher = self.batcher(0);
+        let mut index = 0;
+        let mut stopped = None;
+        let mut queued = false;
+        loop {
+            // Take what is ready without waiting; wait only on an empty batch.
+            let next = match rows.next().now_or_never() {
+                Some(next) => next,
+                None if !batcher.has_rows() => rows.next().await,
+                None => {
+                    self.submit(batcher.take(index), &ticket).await?;
+                    queued = true;
+                    rows.next().await
+                }
+            };
+            let Some(row) = next else { break };
+            match batcher.push(&row, index) {
+                Ok(None) => {}
+                Ok(Some(full)) => {
+                    self.submit(full, &ticket).await?;
+                    queued = true;
+                }
+                Err(error) => {
+                    stopped = Some(error);
+                    break;
+                }
+            }
+            index += 1;
+        }
+        let last = batcher.take(index);
+        if !last.is_empty() || !queued {
+            self.submit(last, &ticket).await?;
+        }
+        ticket.seal(stopped);
+        let ticket = AppendTicket::<S>::new(rx, self.handle.stream.clone());
+        self.outcome(ticket.await)
+    }
+
+    fn batcher(&self, capacity_hint: usize) -> Batcher {
+        Batcher::new(
+            self.row_budget,
+            self.options.max_rows_per_request,
+            self.options.max_request_bytes,
+            capacity_hint,
+        )
+    }
+
+    async fn submit(&self, batch: Batch, ticket: &Arc<TicketCell>) -> Result<()> {
+        let first_index = batch.first_index;
+        let bytes = batch.wire_len();
+        self.handle
+            .submit(batch.into_rows(), first_index, bytes, ticket)
+            .await
+    }
+
+    /// A ticket's outcome as a call's result: errors say how many rows the
+    /// stream holds.
+    fn outcome(&self, outcome: Result<S::Ack>) -> Result<S::Ack> {
+        outcome.map_err(|e| {
+            if e.acknowledged_rows().is_some() {
+                e
+            } else {
+                e.with_acknowledged_rows(self.acknowledged_rows())
+            }
+        })
+    }
+
+    /// Waits until every row sent so far is settled (acknowledged or
+    /// failed).
+    ///
+    /// # Errors
+    /// Why the writer closed, or the error of a ticket that was dropped
+    /// unawaited and failed since the last flush.
+    async fn settle(&self) -> Result<()> {
+        self.handle
+            .flush()
+            .await
+            .map_err(|e: Error| match e.acknowledged_rows() {
+                Some(_) => e,
+                None => e.with_acknowledged_rows(self.acknowledged_rows()),
+            })
+    }
+}
