@@ -33,16 +33,30 @@
 //! `cargo run --example customer_records` runs this on an embedded emulator
 //! (the `bqwrite-emulator` crate), with no cloud account.
 //!
+//! # Choose a stream type
+//!
+//! | writer | rows visible | exactly once | for |
+//! | --- | --- | --- | --- |
+//! | [`Writer::pending`] | at commit, atomically (across streams too) | yes | batch loads, all or nothing |
+//! | [`Writer::committed`] | when each append is acknowledged | yes | continuous writing that must not duplicate |
+//! | [`Writer::buffered`] | up to the offset flushed | yes | visibility on your schedule |
+//! | [`Writer::default_stream`] | when each append is acknowledged | at least once | many writers, no stream to manage |
+//!
+//! The [`writer`] module says more, and how to pick between `append` and
+//! the pipelined `send`.
+//!
 //! # What the writer does for you
 //! - Checks, before the first row is sent, that the struct can write to the
 //!   table, and lists every mismatch ([`ErrorKind::SchemaMismatch`]).
 //! - Tracks offsets: every request carries the offset of its first row, so the
 //!   service never writes a row twice.
 //! - Splits rows into requests under the size limit, pipelines them on one
-//!   connection with a bounded window ([`WriterOptions`]), and applies
+//!   connection with a bounded window ([`WriterOptions`]), across calls too
+//!   ([`Writer::send`] returns a ticket to await later), and applies
 //!   back-pressure: memory stays bounded whatever the input.
 //! - Reconnects after a broken connection and resends what was not
-//!   acknowledged, at the same offsets ([`retry`] says what is retried).
+//!   acknowledged, at the same offsets ([`retry`] says what is retried); a
+//!   stream can be continued by another process ([`Writer::resume`]).
 //! - Maps rows the service rejects back to your indices ([`RowError`]).
 //!
 //! # Modules

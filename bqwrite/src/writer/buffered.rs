@@ -9,7 +9,7 @@ use crate::table::Table;
 
 impl<T: BqRow> Writer<T, Pending> {
     /// Creates a BUFFERED stream on `table`: rows are written exactly once
-    /// and become visible when the stream is [flushed](Writer::<T, Buffered>::flush)
+    /// and become visible when the stream is flushed
     /// up to them.
     ///
     /// # Errors
@@ -36,10 +36,11 @@ impl<T: BqRow> Writer<T, Buffered> {
     /// unawaited and failed since the last flush; the service's errors.
     pub async fn flush(&mut self) -> Result<()> {
         self.settle().await?;
-        match self.acknowledged_rows() {
-            0 => Ok(()),
-            rows => self.flush_rows(rows - 1).await,
+        if let Some(last) = self.acknowledged_rows().checked_sub(1).filter(|&l| l >= 0) {
+            self.flush_rows(last).await?;
         }
+        self.mark_ended();
+        Ok(())
     }
 
     /// Waits for every row sent so far, then makes the rows up to and
@@ -47,7 +48,7 @@ impl<T: BqRow> Writer<T, Buffered> {
     ///
     /// # Errors
     /// [`ErrorKind::Config`] when `offset` is not an acknowledged row; as
-    /// [`flush`](Writer::<T, Buffered>::flush) otherwise.
+    /// `flush` otherwise.
     pub async fn flush_to(&mut self, offset: i64) -> Result<()> {
         self.settle().await?;
         let acked = self.acknowledged_rows();
@@ -92,7 +93,7 @@ impl<T: BqRow> Writer<T, Buffered> {
     /// that nothing more can be appended; returns its row count.
     ///
     /// # Errors
-    /// As [`flush`](Writer::<T, Buffered>::flush) and
+    /// As `flush` and
     /// [`Writer::<T, Pending>::finalize`](Writer::finalize).
     pub async fn finalize(mut self) -> Result<i64> {
         self.flush().await?;

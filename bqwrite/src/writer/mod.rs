@@ -7,7 +7,7 @@
 //! | --- | --- | --- | --- |
 //! | [`Writer::pending`] | all at once, at commit (atomic across streams) | yes | [`finalize`](Writer::finalize) + [`commit`](crate::Finalized::commit) |
 //! | [`Writer::committed`] | as each append is acknowledged | yes | nothing (or `finalize`) |
-//! | [`Writer::buffered`] | up to the offset [flushed](Writer::<T, Buffered>::flush) | yes | `flush`, `finalize` |
+//! | [`Writer::buffered`] | up to the offset flushed | yes | `flush`, `finalize` |
 //! | [`Writer::default_stream`] | as each append is acknowledged | no: at least once | nothing |
 //!
 //! Each constructor has a `*_with` twin taking [`WriterOptions`]. An
@@ -226,6 +226,7 @@ impl<T: BqRow, S: StreamKind> Writer<T, S> {
         I::Item: Borrow<T>,
     {
         self.handle.check_open()?;
+        self.handle.touch();
         let (ticket, rx) = TicketCell::new();
         let rows = rows.into_iter();
         let mut batcher = self.batcher(rows.size_hint().0);
@@ -294,6 +295,7 @@ impl<T: BqRow, S: StreamKind> Writer<T, S> {
         St: Stream<Item = T>,
     {
         self.handle.check_open()?;
+        self.handle.touch();
         let (ticket, rx) = TicketCell::new();
         let mut rows = std::pin::pin!(rows);
         let mut batcher = self.batcher(0);

@@ -143,9 +143,16 @@ impl Handle {
         }
     }
 
-    /// The stream was ended as its type requires: dropping warns no more.
+    /// The stream was ended as its type requires (finalized; flushed, for
+    /// BUFFERED): dropping warns no more, unless rows are sent after.
     pub(crate) fn end(&mut self) {
         self.ended = true;
+    }
+
+    /// Rows are being sent: dropping the writer warns again until the
+    /// stream is ended.
+    pub(crate) fn touch(&mut self) {
+        self.ended = false;
     }
 
     fn gone(&self) -> Error {
