@@ -145,7 +145,7 @@ use tonic::transport::server::TcpIncoming;
 use tracing::{info, warn};
 
 pub use error::Error;
-pub use faults::Faults;
+pub use faults::{Faults, UnaryMethod};
 pub use values::{Row, Value};
 
 use link::Link;
