@@ -7,8 +7,8 @@
 //! details, row errors, atomic batch commits) and decodes every row itself from
 //! the request's `writer_schema`, checking each value against the table's
 //! column types, so a client's encoding mistakes fail loudly. A small subset of
-//! the BigQuery REST API (datasets, tables, tabledata.list) runs on a second
-//! port.
+//! the BigQuery REST API (datasets, tables, tabledata.list; see [the REST
+//! API](#the-rest-api)) runs on a second port.
 //!
 //! # Quick start
 //! ```no_run
@@ -73,6 +73,40 @@
 //! (STREAM_NOT_FOUND, INVALID_STREAM_TYPE for a non-PENDING stream,
 //! INVALID_STREAM_STATE for one not finalized, STREAM_ALREADY_COMMITTED) and
 //! then commits nothing.
+//!
+//! # The REST API
+//! The second port ([`Emulator::http_endpoint`], `--http-port`) serves this
+//! subset of BigQuery API v2, under `/bigquery/v2` and, for clients whose
+//! base URL already ends there, at the root as well. Shapes are BigQuery's
+//! (`kind`, `id`, `datasetReference`/`tableReference`, schemas in BigQuery's
+//! JSON format, legacy type names such as `INTEGER` and `RECORD`); page
+//! tokens are opaque strings; parameters not listed are ignored.
+//!
+//! | method and path (under `/bigquery/v2`) | BigQuery method | parameters |
+//! |---|---|---|
+//! | `GET /projects/{project}/datasets` | datasets.list | `maxResults`, `pageToken` |
+//! | `POST /projects/{project}/datasets` | datasets.insert | body: a Dataset with `datasetReference.datasetId` |
+//! | `GET /projects/{project}/datasets/{dataset}` | datasets.get | |
+//! | `DELETE /projects/{project}/datasets/{dataset}` | datasets.delete | `deleteContents=true` also deletes its tables (otherwise a dataset with tables is refused) |
+//! | `GET /projects/{project}/datasets/{dataset}/tables` | tables.list | `maxResults`, `pageToken` |
+//! | `POST /projects/{project}/datasets/{dataset}/tables` | tables.insert | body: a Table with `tableReference.tableId` and `schema.fields`; the dataset must exist |
+//! | `GET /projects/{project}/datasets/{dataset}/tables/{table}` | tables.get | |
+//! | `DELETE /projects/{project}/datasets/{dataset}/tables/{table}` | tables.delete | |
+//! | `GET /projects/{project}/datasets/{dataset}/tables/{table}/data` | tabledata.list | `maxResults` (default 100000), `pageToken` or `startIndex` |
+//!
+//! Lists leave out their item array when empty and give `nextPageToken`
+//! (`pageToken` for tabledata.list) while more items follow. Errors carry
+//! BigQuery's JSON body, `{"error": {"code": 404, "message": "...",
+//! "errors": [{"message": "...", "domain": "global", "reason": "notFound"}],
+//! "status": "NOT_FOUND"}}`:
+//!
+//! | situation | HTTP status | `reason` | `status` |
+//! |---|---|---|---|
+//! | malformed body or parameter, invalid schema | 400 | `invalid` | `INVALID_ARGUMENT` |
+//! | deleting a dataset that has tables | 400 | `resourceInUse` | `INVALID_ARGUMENT` |
+//! | unknown dataset, table or path | 404 | `notFound` | `NOT_FOUND` |
+//! | dataset or table exists already | 409 | `duplicate` | `ALREADY_EXISTS` |
+//! | a method the path does not take (an `Allow` header lists those it does) | 405 | `methodNotAllowed` | `UNIMPLEMENTED` |
 //!
 //! # A simulated wide-area link
 //! On loopback a round trip takes microseconds and bandwidth is nearly

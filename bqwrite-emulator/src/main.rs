@@ -13,7 +13,7 @@ use tracing_subscriber::EnvFilter;
 /// A local BigQuery Storage Write API server (gRPC) with a BigQuery REST
 /// subset (datasets, tables, tabledata.list), in memory.
 #[derive(Debug, Parser)]
-#[command(name = "bqwrite-emulator", version, about)]
+#[command(name = "bqwrite-emulator", version, about, after_help = REST_HELP)]
 struct Args {
     /// The gRPC (Storage Write API) port.
     #[arg(long, default_value_t = 9060)]
@@ -50,6 +50,25 @@ struct Args {
     #[arg(long, value_name = "MBIT_PER_S")]
     connection_mbps: Option<f64>,
 }
+
+/// The REST routes, for `--help` (the crate docs have the same list).
+const REST_HELP: &str = "\
+REST API (BigQuery API v2 subset) on --http-port, under /bigquery/v2 and at the root:
+  GET    /projects/{project}/datasets                  datasets.list   maxResults, pageToken
+  POST   /projects/{project}/datasets                  datasets.insert body: {\"datasetReference\": {\"datasetId\": ...}}
+  GET    /projects/{project}/datasets/{dataset}        datasets.get
+  DELETE /projects/{project}/datasets/{dataset}        datasets.delete deleteContents=true deletes its tables too
+  GET    /projects/{project}/datasets/{dataset}/tables tables.list     maxResults, pageToken
+  POST   /projects/{project}/datasets/{dataset}/tables tables.insert   body: {\"tableReference\": {\"tableId\": ...}, \"schema\": {\"fields\": [...]}}
+  GET    /projects/{project}/datasets/{dataset}/tables/{table}       tables.get
+  DELETE /projects/{project}/datasets/{dataset}/tables/{table}       tables.delete
+  GET    /projects/{project}/datasets/{dataset}/tables/{table}/data  tabledata.list  maxResults, pageToken or startIndex
+Errors use BigQuery's JSON error body ({\"error\": {\"code\", \"message\", \"errors\": [{\"reason\"}], \"status\"}});
+unknown paths answer 404 notFound, methods a path does not take 405 methodNotAllowed.
+
+The Storage Write API (gRPC) is on --grpc-port: point a client at it with
+BIGQUERY_STORAGE_EMULATOR_HOST=HOST:PORT. --latency-ms and --connection-mbps
+make every gRPC connection behave like one over a wide-area network.";
 
 fn parse_schema_arg(arg: &str) -> Result<(&str, PathBuf), String> {
     match arg.split_once('=') {
