@@ -209,7 +209,7 @@ impl Table {
     /// Commits finalized pending streams of this table atomically: the rows of
     /// every stream become visible at one commit time, or none does.
     ///
-    /// Transient failures are retried (see [`retry`](crate::retry)). After
+    /// Transient failures are retried (see [`retry`]). After
     /// any retry, and after an answer that was lost, the outcome is
     /// established from each stream's commit time (GetWriteStream) before
     /// anything is reported: when every stream is found committed at one
