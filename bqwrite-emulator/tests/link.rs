@@ -96,3 +96,43 @@ async fn a_bandwidth_that_is_not_positive_is_refused() {
         assert!(matches!(err, Error::InvalidLink(_)), "{err}");
     }
 }
+
+#[tokio::test]
+async fn a_restart_breaks_shaped_connections_promptly_and_serves_again() {
+    let mut emu = start_with_link(Duration::from_millis(10), Some(100.0)).await;
+    emu.create_table(TABLE, seed_schema()).unwrap();
+    let mut client = client(&emu).await;
+    let stream = create_stream(&mut client, TABLE, write_stream::Type::Committed).await;
+    let mut conn = Conn::open(&mut client).await;
+    let first = conn
+        .append(append_request(
+            &stream.name,
+            Some(0),
+            Some(seed_descriptor()),
+            vec![seed_row(0, "a")],
+        ))
+        .await;
+    assert_eq!(ok_offset(&first), Some(0));
+    let start = Instant::now();
+    bounded("restart", emu.restart()).await.unwrap();
+    assert!(
+        start.elapsed() < Duration::from_secs(4),
+        "the link held the restart up for {:?}",
+        start.elapsed()
+    );
+    let end = conn.recv().await.expect_err("the restart ends the call");
+    assert_eq!(end.code(), tonic::Code::Unavailable);
+    let mut client = common::client(&emu).await;
+    let mut conn = Conn::open(&mut client).await;
+    let resumed = conn
+        .append(append_request(
+            &stream.name,
+            Some(1),
+            Some(seed_descriptor()),
+            vec![seed_row(1, "b")],
+        ))
+        .await;
+    assert_eq!(ok_offset(&resumed), Some(1));
+    drop(conn);
+    emu.shutdown().await;
+}
