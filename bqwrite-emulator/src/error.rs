@@ -44,6 +44,10 @@ pub enum Error {
     /// A write stream name that does not exist.
     #[error("write stream {0} not found")]
     StreamNotFound(String),
+    /// The simulated link's settings are unusable (a bandwidth that is not a
+    /// positive number).
+    #[error("invalid link setting: {0}")]
+    InvalidLink(String),
     /// A table schema is invalid (the message names the field and the problem).
     #[error("invalid table schema: {0}")]
     InvalidSchema(String),

@@ -1,5 +1,6 @@
 //! Fault injection, for testing how a client survives a misbehaving server.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -30,6 +31,7 @@ struct State {
     fail: Option<(usize, Code, String)>,
     delay: Duration,
     delay_next: Option<(usize, Duration)>,
+    drop_answers: HashMap<UnaryMethod, usize>,
 }
 
 impl State {
@@ -39,7 +41,24 @@ impl State {
             || self.fail.is_some()
             || !self.delay.is_zero()
             || self.delay_next.is_some()
+            || !self.drop_answers.is_empty()
     }
+}
+
+/// A unary method of the `BigQueryWrite` service, to aim a fault at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum UnaryMethod {
+    /// `CreateWriteStream`.
+    CreateWriteStream,
+    /// `GetWriteStream`.
+    GetWriteStream,
+    /// `FinalizeWriteStream`.
+    FinalizeWriteStream,
+    /// `BatchCommitWriteStreams`.
+    BatchCommitWriteStreams,
+    /// `FlushRows`.
+    FlushRows,
 }
 
 /// What to do with one incoming request.
@@ -98,6 +117,29 @@ impl Faults {
         self.update(|s| s.delay_next = (n > 0).then_some((n, delay)))
     }
 
+    /// The next call of `method` **is applied** (a stream created,
+    /// finalized, committed, flushed), but its answer is lost: the call fails
+    /// with UNAVAILABLE, as when the connection breaks after the server
+    /// acted. A client that retries must then find out what already
+    /// happened. Same as [`Faults::drop_next_unary_answers`] with 1.
+    pub fn drop_next_unary_answer(&self, method: UnaryMethod) -> &Self {
+        self.drop_next_unary_answers(method, 1)
+    }
+
+    /// Applies the next `n` calls of `method` and drops their answers (see
+    /// [`Faults::drop_next_unary_answer`]); 0 turns it off for `method`.
+    /// Calls refused by [`Faults::fail_next_requests`] are not applied and
+    /// do not count.
+    pub fn drop_next_unary_answers(&self, method: UnaryMethod, n: usize) -> &Self {
+        self.update(|s| {
+            if n == 0 {
+                s.drop_answers.remove(&method);
+            } else {
+                s.drop_answers.insert(method, n);
+            }
+        })
+    }
+
     /// Turns every fault off.
     pub fn clear(&self) -> &Self {
         self.update(|s| *s = State::default())
@@ -125,6 +167,25 @@ impl Faults {
             }
         });
         fault
+    }
+
+    /// Whether the answer of this applied call of `method` is to be lost
+    /// (counts it for [`Faults::drop_next_unary_answers`]).
+    pub(crate) fn drop_answer(&self, method: UnaryMethod) -> bool {
+        if !self.inner.active.load(Ordering::Acquire) {
+            return false;
+        }
+        let mut dropped = false;
+        self.update(|s| {
+            if let Some(n) = s.drop_answers.get_mut(&method) {
+                dropped = true;
+                *n -= 1;
+                if *n == 0 {
+                    s.drop_answers.remove(&method);
+                }
+            }
+        });
+        dropped
     }
 
     /// Counts one AppendRows response sent.

@@ -7,8 +7,8 @@
 //! details, row errors, atomic batch commits) and decodes every row itself from
 //! the request's `writer_schema`, checking each value against the table's
 //! column types, so a client's encoding mistakes fail loudly. A small subset of
-//! the BigQuery REST API (datasets, tables, tabledata.list) runs on a second
-//! port.
+//! the BigQuery REST API (datasets, tables, tabledata.list; see [the REST
+//! API](#the-rest-api)) runs on a second port.
 //!
 //! # Quick start
 //! ```no_run
@@ -74,6 +74,75 @@
 //! INVALID_STREAM_STATE for one not finalized, STREAM_ALREADY_COMMITTED) and
 //! then commits nothing.
 //!
+//! # The REST API
+//! The second port ([`Emulator::http_endpoint`], `--http-port`) serves this
+//! subset of BigQuery API v2, under `/bigquery/v2` and, for clients whose
+//! base URL already ends there, at the root as well. Shapes are BigQuery's
+//! (`kind`, `id`, `datasetReference`/`tableReference`, schemas in BigQuery's
+//! JSON format, legacy type names such as `INTEGER` and `RECORD`); page
+//! tokens are opaque strings; parameters not listed are ignored.
+//!
+//! | method and path (under `/bigquery/v2`) | BigQuery method | parameters |
+//! |---|---|---|
+//! | `GET /projects/{project}/datasets` | datasets.list | `maxResults`, `pageToken` |
+//! | `POST /projects/{project}/datasets` | datasets.insert | body: a Dataset with `datasetReference.datasetId` |
+//! | `GET /projects/{project}/datasets/{dataset}` | datasets.get | |
+//! | `DELETE /projects/{project}/datasets/{dataset}` | datasets.delete | `deleteContents=true` also deletes its tables (otherwise a dataset with tables is refused) |
+//! | `GET /projects/{project}/datasets/{dataset}/tables` | tables.list | `maxResults`, `pageToken` |
+//! | `POST /projects/{project}/datasets/{dataset}/tables` | tables.insert | body: a Table with `tableReference.tableId` and `schema.fields`; the dataset must exist |
+//! | `GET /projects/{project}/datasets/{dataset}/tables/{table}` | tables.get | |
+//! | `DELETE /projects/{project}/datasets/{dataset}/tables/{table}` | tables.delete | |
+//! | `GET /projects/{project}/datasets/{dataset}/tables/{table}/data` | tabledata.list | `maxResults` (default 100000), `pageToken` or `startIndex` |
+//!
+//! Lists leave out their item array when empty and give `nextPageToken`
+//! (`pageToken` for tabledata.list) while more items follow. Errors carry
+//! BigQuery's JSON body, `{"error": {"code": 404, "message": "...",
+//! "errors": [{"message": "...", "domain": "global", "reason": "notFound"}],
+//! "status": "NOT_FOUND"}}`:
+//!
+//! | situation | HTTP status | `reason` | `status` |
+//! |---|---|---|---|
+//! | malformed body or parameter, invalid schema | 400 | `invalid` | `INVALID_ARGUMENT` |
+//! | deleting a dataset that has tables | 400 | `resourceInUse` | `INVALID_ARGUMENT` |
+//! | unknown dataset, table or path | 404 | `notFound` | `NOT_FOUND` |
+//! | dataset or table exists already | 409 | `duplicate` | `ALREADY_EXISTS` |
+//! | a method the path does not take (an `Allow` header lists those it does) | 405 | `methodNotAllowed` | `UNIMPLEMENTED` |
+//!
+//! # A simulated wide-area link
+//! On loopback a round trip takes microseconds and bandwidth is nearly
+//! unlimited, which hides what a client does badly on a real network (one
+//! request at a time, waiting for each answer). With
+//! [`EmulatorBuilder::latency`] and [`EmulatorBuilder::connection_mbps`]
+//! (`--latency-ms` and `--connection-mbps` on the program), every gRPC
+//! connection goes through a simulated link:
+//!
+//! - every byte, in each direction, is delivered `latency` after it was sent:
+//!   a request and its answer cost at least twice the latency;
+//! - each direction of each connection carries at most the bandwidth (200
+//!   Mbit/s = 25 MB/s), independently of the other direction and of other
+//!   connections: eight connections carry eight times as much;
+//! - the link is a delay line, not stop-and-wait: requests sent one after
+//!   the other travel together, so a client that pipelines reaches the full
+//!   bandwidth whatever the latency. The bytes in flight per direction are
+//!   bounded by twice the bandwidth-delay product (at least 256 KiB; 16 MiB
+//!   with no bandwidth limit), which slows a faster sender down as a TCP
+//!   window would.
+//!
+//! The REST API is not shaped. Delays come from Tokio timers (millisecond
+//! resolution); nothing spins.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), bqwrite_emulator::Error> {
+//! use std::time::Duration;
+//! // a client 10 ms away, 200 Mbit/s per connection
+//! let emu = bqwrite_emulator::Emulator::builder()
+//!     .latency(Duration::from_millis(10))
+//!     .connection_mbps(200.0)
+//!     .start()
+//!     .await?;
+//! # Ok(()) }
+//! ```
+//!
 //! # Not emulated
 //! Arrow rows, `missing_value_interpretations` (absent is always NULL),
 //! column default values and `STRING` max lengths. (The `column_name` field
@@ -87,6 +156,7 @@
 
 mod error;
 mod faults;
+mod link;
 mod rest;
 mod schema;
 mod server;
@@ -103,14 +173,16 @@ use bqwrite::proto::storage::big_query_write_server::BigQueryWriteServer;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tokio_stream::StreamExt;
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
 use tracing::{info, warn};
 
 pub use error::Error;
-pub use faults::Faults;
+pub use faults::{Faults, UnaryMethod};
 pub use values::{Row, Value};
 
+use link::Link;
 use server::{Config, WriteService};
 use store::{Store, TableName};
 
@@ -130,6 +202,8 @@ pub struct EmulatorBuilder {
     http_port: u16,
     max_request_bytes: usize,
     require_routing_header: bool,
+    latency: Duration,
+    connection_mbps: Option<f64>,
 }
 
 impl Default for EmulatorBuilder {
@@ -141,6 +215,8 @@ impl Default for EmulatorBuilder {
             http_port: 0,
             max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
             require_routing_header: false,
+            latency: Duration::ZERO,
+            connection_mbps: None,
         }
     }
 }
@@ -188,8 +264,45 @@ impl EmulatorBuilder {
         self
     }
 
+    /// The one-way latency of the simulated link every gRPC connection goes
+    /// through (default zero): each byte, in each direction, reaches the
+    /// other end this much after it was sent, so a request and its answer
+    /// take at least twice this. Pipelined requests are not held back: the
+    /// link is a delay line, not stop-and-wait. See [the simulated
+    /// link](crate#a-simulated-wide-area-link).
+    pub fn latency(mut self, latency: Duration) -> Self {
+        self.latency = latency;
+        self
+    }
+
+    /// The bandwidth of the simulated link in megabits per second (10^6
+    /// bits), for each direction of each gRPC connection on its own (default:
+    /// unlimited): 200.0 carries 25 MB/s each way per connection. It must be
+    /// a positive number; [`EmulatorBuilder::start`] fails otherwise.
+    pub fn connection_mbps(mut self, mbps: f64) -> Self {
+        self.connection_mbps = Some(mbps);
+        self
+    }
+
+    fn link(&self) -> Result<Link, Error> {
+        let bytes_per_second = match self.connection_mbps {
+            None => None,
+            Some(mbps) if mbps.is_finite() && mbps > 0.0 => Some(mbps * 1e6 / 8.0),
+            Some(mbps) => {
+                return Err(Error::InvalidLink(format!(
+                    "connection bandwidth must be a positive number of Mbit/s, not {mbps}"
+                )));
+            }
+        };
+        Ok(Link {
+            latency: self.latency,
+            bytes_per_second,
+        })
+    }
+
     /// Binds both ports and starts serving; returns once they are bound.
     pub async fn start(self) -> Result<Emulator, Error> {
+        let link = self.link()?;
         let bind = |service: &'static str, port: u16| {
             let addr = SocketAddr::new(self.host, port);
             async move {
@@ -224,12 +337,17 @@ impl EmulatorBuilder {
             store.clone(),
             faults.clone(),
             config.clone(),
+            link,
         );
         info!(%grpc_addr, %http_addr, project = %self.project, "bqwrite emulator listening");
+        if link.is_shaped() {
+            info!(latency = ?link.latency, mbps = ?self.connection_mbps, "gRPC connections go through a simulated link");
+        }
         Ok(Emulator {
             store,
             faults,
             config,
+            link,
             project: self.project,
             grpc_addr,
             http_addr,
@@ -247,6 +365,7 @@ fn serve(
     store: Arc<Store>,
     faults: Faults,
     config: Arc<Config>,
+    link: Link,
 ) -> (watch::Sender<bool>, Vec<JoinHandle<()>>) {
     let (shutdown, shutdown_rx) = watch::channel(false);
     let transport_limit = config.max_request_bytes.saturating_mul(4).max(64 << 20);
@@ -262,13 +381,21 @@ fn serve(
     let incoming = TcpIncoming::from(grpc_listener).with_nodelay(Some(true));
     let grpc_signal = server::shutdown_signal(shutdown_rx.clone());
     let grpc_task = tokio::spawn(async move {
-        let served = Server::builder()
+        let router = Server::builder()
             .initial_stream_window_size(Some(8 << 20))
             .initial_connection_window_size(Some(32 << 20))
             .max_concurrent_streams(Some(4096))
-            .add_service(grpc_service)
-            .serve_with_incoming_shutdown(incoming, grpc_signal)
-            .await;
+            .add_service(grpc_service);
+        let served = if link.is_shaped() {
+            let shaped = incoming.map(move |tcp| tcp.map(|tcp| link::shape(tcp, link)));
+            router
+                .serve_with_incoming_shutdown(shaped, grpc_signal)
+                .await
+        } else {
+            router
+                .serve_with_incoming_shutdown(incoming, grpc_signal)
+                .await
+        };
         if let Err(e) = served {
             warn!(error = %e, "the gRPC server stopped with an error");
         }
@@ -295,6 +422,7 @@ pub struct Emulator {
     store: Arc<Store>,
     faults: Faults,
     config: Arc<Config>,
+    link: Link,
     project: String,
     grpc_addr: SocketAddr,
     http_addr: SocketAddr,
@@ -447,6 +575,7 @@ impl Emulator {
             self.store.clone(),
             self.faults.clone(),
             self.config.clone(),
+            self.link,
         );
         self.shutdown = shutdown;
         self.tasks = tasks;

@@ -3,6 +3,7 @@
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use bqwrite_emulator::{DEFAULT_MAX_REQUEST_BYTES, Emulator};
 use clap::Parser;
@@ -12,7 +13,7 @@ use tracing_subscriber::EnvFilter;
 /// A local BigQuery Storage Write API server (gRPC) with a BigQuery REST
 /// subset (datasets, tables, tabledata.list), in memory.
 #[derive(Debug, Parser)]
-#[command(name = "bqwrite-emulator", version, about)]
+#[command(name = "bqwrite-emulator", version, about, after_help = REST_HELP)]
 struct Args {
     /// The gRPC (Storage Write API) port.
     #[arg(long, default_value_t = 9060)]
@@ -37,7 +38,37 @@ struct Args {
     /// Rejects calls without the `x-goog-request-params` routing header.
     #[arg(long)]
     require_routing_header: bool,
+    /// Simulates a wide-area link: the one-way delay, in milliseconds, of
+    /// every byte of every gRPC connection, in each direction (a request and
+    /// its answer take at least twice this; pipelined requests are not held
+    /// back). The REST API is not delayed.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    latency_ms: u64,
+    /// Simulates a wide-area link: the bandwidth, in megabits per second, of
+    /// each direction of each gRPC connection on its own (200 = 25 MB/s each
+    /// way per connection). Unlimited when not given.
+    #[arg(long, value_name = "MBIT_PER_S")]
+    connection_mbps: Option<f64>,
 }
+
+/// The REST routes, for `--help` (the crate docs have the same list).
+const REST_HELP: &str = "\
+REST API (BigQuery API v2 subset) on --http-port, under /bigquery/v2 and at the root:
+  GET    /projects/{project}/datasets                  datasets.list   maxResults, pageToken
+  POST   /projects/{project}/datasets                  datasets.insert body: {\"datasetReference\": {\"datasetId\": ...}}
+  GET    /projects/{project}/datasets/{dataset}        datasets.get
+  DELETE /projects/{project}/datasets/{dataset}        datasets.delete deleteContents=true deletes its tables too
+  GET    /projects/{project}/datasets/{dataset}/tables tables.list     maxResults, pageToken
+  POST   /projects/{project}/datasets/{dataset}/tables tables.insert   body: {\"tableReference\": {\"tableId\": ...}, \"schema\": {\"fields\": [...]}}
+  GET    /projects/{project}/datasets/{dataset}/tables/{table}       tables.get
+  DELETE /projects/{project}/datasets/{dataset}/tables/{table}       tables.delete
+  GET    /projects/{project}/datasets/{dataset}/tables/{table}/data  tabledata.list  maxResults, pageToken or startIndex
+Errors use BigQuery's JSON error body ({\"error\": {\"code\", \"message\", \"errors\": [{\"reason\"}], \"status\"}});
+unknown paths answer 404 notFound, methods a path does not take 405 methodNotAllowed.
+
+The Storage Write API (gRPC) is on --grpc-port: point a client at it with
+BIGQUERY_STORAGE_EMULATOR_HOST=HOST:PORT. --latency-ms and --connection-mbps
+make every gRPC connection behave like one over a wide-area network.";
 
 fn parse_schema_arg(arg: &str) -> Result<(&str, PathBuf), String> {
     match arg.split_once('=') {
@@ -71,16 +102,18 @@ async fn run(args: Args) -> Result<(), String> {
             .map_err(|e| format!("cannot read schema file {}: {e}", file.display()))?;
         tables.push((table.to_string(), file, json));
     }
-    let emu = Emulator::builder()
+    let mut builder = Emulator::builder()
         .project(&args.project)
         .host(args.host)
         .grpc_port(args.grpc_port)
         .http_port(args.http_port)
         .max_request_bytes(args.max_request_bytes)
         .require_routing_header(args.require_routing_header)
-        .start()
-        .await
-        .map_err(|e| e.to_string())?;
+        .latency(Duration::from_millis(args.latency_ms));
+    if let Some(mbps) = args.connection_mbps {
+        builder = builder.connection_mbps(mbps);
+    }
+    let emu = builder.start().await.map_err(|e| e.to_string())?;
     for (table, file, json) in tables {
         emu.create_table_from_json(&table, &json)
             .map_err(|e| format!("--schema {table}={}: {e}", file.display()))?;

@@ -1,8 +1,10 @@
 //! A subset of the BigQuery REST API v2, so that ordinary tools can set the
-//! emulator up and read it back: datasets.insert/get/delete,
-//! tables.insert/get/list/delete and tabledata.list. Served under
-//! `/bigquery/v2/` and, for clients configured with that prefix in their base
-//! URL, at the root as well.
+//! emulator up and read it back: datasets.list/insert/get/delete,
+//! tables.list/insert/get/delete and tabledata.list (the routes and their
+//! parameters are listed in the crate docs). Served under `/bigquery/v2/`
+//! and, for clients configured with that prefix in their base URL, at the
+//! root as well. Unknown paths and methods a path does not take are answered
+//! with BigQuery's JSON error body.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -11,7 +13,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value as Json, json};
@@ -24,42 +26,69 @@ use crate::store::{Store, Table, TableName};
 /// Rows per tabledata.list page when `maxResults` is not given.
 const DEFAULT_PAGE_ROWS: usize = 100_000;
 
+/// The API's base path; every route is served under it and at the root.
+const BASE: &str = "/bigquery/v2";
+
 pub(crate) fn router(store: Arc<Store>) -> Router {
-    let api = Router::new()
-        .route("/projects/{project}/datasets", post(insert_dataset))
-        .route(
-            "/projects/{project}/datasets/{dataset}",
-            get(get_dataset).delete(delete_dataset),
-        )
-        .route(
-            "/projects/{project}/datasets/{dataset}/tables",
-            post(insert_table).get(list_tables),
-        )
-        .route(
-            "/projects/{project}/datasets/{dataset}/tables/{table}",
-            get(get_table).delete(delete_table),
-        )
-        .route(
-            "/projects/{project}/datasets/{dataset}/tables/{table}/data",
-            get(list_data),
-        )
-        .with_state(store);
-    Router::new()
-        .nest("/bigquery/v2", api.clone())
-        .merge(api)
-        .fallback(|| async {
-            error(
-                StatusCode::NOT_FOUND,
-                "notFound",
-                "the emulator does not serve this path".into(),
+    let mut router = Router::new();
+    for base in [BASE, ""] {
+        let p = |path: &str| format!("{base}/projects/{{project}}{path}");
+        router = router
+            .route(&p("/datasets"), get(list_datasets).post(insert_dataset))
+            .route(
+                &p("/datasets/{dataset}"),
+                get(get_dataset).delete(delete_dataset),
             )
-        })
+            .route(
+                &p("/datasets/{dataset}/tables"),
+                post(insert_table).get(list_tables),
+            )
+            .route(
+                &p("/datasets/{dataset}/tables/{table}"),
+                get(get_table).delete(delete_table),
+            )
+            .route(
+                &p("/datasets/{dataset}/tables/{table}/data"),
+                get(list_data),
+            );
+    }
+    router
+        .method_not_allowed_fallback(method_not_allowed)
+        .fallback(not_found)
+        .with_state(store)
+}
+
+/// Any path the API does not have.
+async fn not_found(method: Method, uri: Uri) -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        "notFound",
+        format!(
+            "Not found: {method} {}: the emulator serves no such path (see `bqwrite-emulator --help` for its routes)",
+            uri.path()
+        ),
+    )
+}
+
+/// A path the API has, with a method it does not take (the `Allow` header
+/// lists those it does).
+async fn method_not_allowed(method: Method, uri: Uri) -> Response {
+    error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "methodNotAllowed",
+        format!(
+            "method {method} is not allowed on {} (the Allow header lists the methods that are)",
+            uri.path()
+        ),
+    )
 }
 
 fn error(status: StatusCode, reason: &str, message: String) -> Response {
     let status_name = match status {
         StatusCode::NOT_FOUND => "NOT_FOUND",
         StatusCode::CONFLICT => "ALREADY_EXISTS",
+        StatusCode::METHOD_NOT_ALLOWED => "UNIMPLEMENTED",
+        StatusCode::INTERNAL_SERVER_ERROR => "INTERNAL",
         _ => "INVALID_ARGUMENT",
     };
     (
@@ -167,6 +196,46 @@ async fn insert_dataset(
     })
 }
 
+/// One page of `items` from the `pageToken` (an index) for `maxResults`
+/// items at most, and the token of the next page if there is one.
+fn page<T>(
+    items: Vec<T>,
+    query: &HashMap<String, String>,
+) -> Result<(Vec<T>, Option<String>), BadRequest> {
+    let start = number_param(query, "pageToken")?.unwrap_or(0);
+    let max = number_param(query, "maxResults")?.unwrap_or(usize::MAX);
+    let total = items.len();
+    let end = start.saturating_add(max.max(1)).min(total);
+    let next = (end < total).then(|| end.to_string());
+    let page = items
+        .into_iter()
+        .skip(start)
+        .take(end.saturating_sub(start));
+    Ok((page.collect(), next))
+}
+
+async fn list_datasets(
+    State(store): State<Arc<Store>>,
+    Path(project): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Response, BadRequest> {
+    let (datasets, next) = page(store.datasets_of(&project), &query)?;
+    let mut body = json!({
+        "kind": "bigquery#datasetList",
+        "etag": format!("\"{}\"", datasets.len()),
+    });
+    if !datasets.is_empty() {
+        body["datasets"] = datasets
+            .iter()
+            .map(|d| dataset_resource(&project, d))
+            .collect();
+    }
+    if let Some(next) = next {
+        body["nextPageToken"] = json!(next);
+    }
+    Ok(axum::Json(body).into_response())
+}
+
 async fn get_dataset(
     State(store): State<Arc<Store>>,
     Path((project, dataset)): Path<(String, String)>,
@@ -246,12 +315,15 @@ async fn insert_table(
 async fn list_tables(
     State(store): State<Arc<Store>>,
     Path((project, dataset)): Path<(String, String)>,
-) -> Response {
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Response, BadRequest> {
     if !store.dataset_exists(&project, &dataset) {
-        return Error::DatasetNotFound(format!("{project}:{dataset}")).into_response();
+        return Ok(Error::DatasetNotFound(format!("{project}:{dataset}")).into_response());
     }
-    let tables: Vec<Json> = store
-        .tables_of(&project, &dataset)
+    let all = store.tables_of(&project, &dataset);
+    let total = all.len();
+    let (tables, next) = page(all, &query)?;
+    let tables: Vec<Json> = tables
         .iter()
         .map(|t| {
             json!({
@@ -265,12 +337,18 @@ async fn list_tables(
             })
         })
         .collect();
-    axum::Json(json!({
+    let mut body = json!({
         "kind": "bigquery#tableList",
-        "totalItems": tables.len(),
-        "tables": tables,
-    }))
-    .into_response()
+        "etag": format!("\"{total}\""),
+        "totalItems": total,
+    });
+    if !tables.is_empty() {
+        body["tables"] = Json::Array(tables);
+    }
+    if let Some(next) = next {
+        body["nextPageToken"] = json!(next);
+    }
+    Ok(axum::Json(body).into_response())
 }
 
 fn table_path(project: String, dataset: String, table: String) -> String {

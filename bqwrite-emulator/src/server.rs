@@ -37,7 +37,7 @@ use tonic::metadata::MetadataMap;
 use tonic::{Code, Request, Response, Status, Streaming};
 use tracing::{debug, info, warn};
 
-use crate::faults::{Faults, RequestFault};
+use crate::faults::{Faults, RequestFault, UnaryMethod};
 use crate::status::ApiError;
 use crate::store::{Batch, Binding, Store, Stream};
 use crate::values::decode::check_row;
@@ -165,8 +165,21 @@ impl WriteService {
         }
     }
 
-    async fn reply<T>(&self, result: Result<T, ApiError>) -> Result<Response<T>, Status> {
+    async fn reply<T>(
+        &self,
+        method: UnaryMethod,
+        result: Result<T, ApiError>,
+    ) -> Result<Response<T>, Status> {
         self.delay().await;
+        if self.faults.drop_answer(method) {
+            info!(
+                ?method,
+                "fault injection: applied a call and lost its answer"
+            );
+            return Err(Status::unavailable(
+                "connection closed by the emulator's fault injection (the call was applied)",
+            ));
+        }
         match result {
             Ok(value) => Ok(Response::new(value)),
             Err(e) => {
@@ -198,7 +211,7 @@ impl BigQueryWrite for WriteService {
                 info!(stream = %stream.name, kind = ?stream.kind, "created write stream");
                 stream.describe(true)
             });
-        self.reply(result).await
+        self.reply(UnaryMethod::CreateWriteStream, result).await
     }
 
     type AppendRowsStream = ReceiverStream<Result<AppendRowsResponse, Status>>;
@@ -235,7 +248,7 @@ impl BigQueryWrite for WriteService {
             .await?;
         let full = request.view == WriteStreamView::Full as i32;
         let result = self.store.stream(&request.name).map(|s| s.describe(full));
-        self.reply(result).await
+        self.reply(UnaryMethod::GetWriteStream, result).await
     }
 
     async fn finalize_write_stream(
@@ -253,7 +266,7 @@ impl BigQueryWrite for WriteService {
                 debug!(stream = %request.name, row_count, "finalized");
                 FinalizeWriteStreamResponse { row_count }
             });
-        self.reply(result).await
+        self.reply(UnaryMethod::FinalizeWriteStream, result).await
     }
 
     async fn batch_commit_write_streams(
@@ -272,7 +285,8 @@ impl BigQueryWrite for WriteService {
                 "batch commit"
             );
         }
-        self.reply(result).await
+        self.reply(UnaryMethod::BatchCommitWriteStreams, result)
+            .await
     }
 
     async fn flush_rows(
@@ -287,7 +301,7 @@ impl BigQueryWrite for WriteService {
             .stream(&request.write_stream)
             .and_then(|s| s.flush(request.offset))
             .map(|offset| FlushRowsResponse { offset });
-        self.reply(result).await
+        self.reply(UnaryMethod::FlushRows, result).await
     }
 }
 

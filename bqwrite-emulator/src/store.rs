@@ -459,6 +459,17 @@ impl Store {
             .contains(&(project.to_string(), dataset.to_string()))
     }
 
+    /// The datasets of a project, sorted by id.
+    pub(crate) fn datasets_of(&self, project: &str) -> Vec<String> {
+        self.datasets
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .filter(|(p, _)| p == project)
+            .map(|(_, d)| d.clone())
+            .collect()
+    }
+
     /// Tables of a dataset.
     pub(crate) fn tables_of(&self, project: &str, dataset: &str) -> Vec<Arc<Table>> {
         let mut tables: Vec<Arc<Table>> = self

@@ -141,3 +141,42 @@ async fn a_bad_schema_argument_fails_with_a_message() {
     let stderr = failing_run(vec!["--schema".into(), "no-equals-sign".into()]).await;
     assert!(stderr.contains("expected TABLE=FILE"), "{stderr}");
 }
+
+#[tokio::test]
+async fn help_lists_the_rest_routes_and_the_link_flags() {
+    let output = bounded(
+        "--help",
+        tokio::task::spawn_blocking(|| Command::new(BIN).arg("--help").output()),
+    )
+    .await
+    .unwrap()
+    .expect("the program runs");
+    assert!(output.status.success());
+    let help = String::from_utf8(output.stdout).unwrap();
+    for expected in [
+        "--latency-ms",
+        "--connection-mbps",
+        "/bigquery/v2",
+        "datasets.list",
+        "datasets.insert",
+        "datasets.get",
+        "datasets.delete",
+        "deleteContents",
+        "tables.list",
+        "tables.insert",
+        "tables.get",
+        "tables.delete",
+        "tabledata.list",
+        "maxResults",
+        "pageToken",
+        "startIndex",
+    ] {
+        assert!(help.contains(expected), "--help lacks {expected}:\n{help}");
+    }
+}
+
+#[tokio::test]
+async fn an_unusable_bandwidth_fails_with_a_message() {
+    let stderr = failing_run(vec!["--connection-mbps".into(), "0".into()]).await;
+    assert!(stderr.contains("invalid link setting"), "{stderr}");
+}

@@ -6,8 +6,10 @@ mod common;
 use std::time::{Duration, Instant};
 
 use bqwrite::proto::storage::{
-    GetWriteStreamRequest, storage_error::StorageErrorCode, write_stream,
+    BatchCommitWriteStreamsRequest, FinalizeWriteStreamRequest, GetWriteStreamRequest,
+    storage_error::StorageErrorCode, write_stream,
 };
+use bqwrite_emulator::UnaryMethod;
 use common::*;
 use tonic::Code;
 
@@ -171,6 +173,76 @@ async fn delay_responses_holds_each_answer_back() {
         started.elapsed() < Duration::from_millis(300),
         "{:?}",
         started.elapsed()
+    );
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_dropped_unary_answer_fails_the_call_after_applying_it() {
+    let emu = start().await;
+    emu.create_table(TABLE, seed_schema()).unwrap();
+    let mut client = client(&emu).await;
+    let stream = create_stream(&mut client, TABLE, write_stream::Type::Pending).await;
+    let mut conn = Conn::open(&mut client).await;
+    let appended = conn
+        .append(append_request(
+            &stream.name,
+            Some(0),
+            Some(seed_descriptor()),
+            vec![seed_row(1, "a"), seed_row(2, "b")],
+        ))
+        .await;
+    assert_eq!(ok_offset(&appended), Some(0));
+    drop(conn);
+
+    // the finalize is applied; its answer is lost; a second one repeats the count
+    emu.faults()
+        .drop_next_unary_answer(UnaryMethod::FinalizeWriteStream);
+    let finalize = FinalizeWriteStreamRequest {
+        name: stream.name.clone(),
+    };
+    let lost = bounded("finalize", client.finalize_write_stream(finalize.clone()))
+        .await
+        .expect_err("the answer is lost");
+    assert_eq!(lost.code(), Code::Unavailable);
+    let again = bounded("finalize", client.finalize_write_stream(finalize))
+        .await
+        .expect("finalizing again answers");
+    assert_eq!(again.into_inner().row_count, 2);
+
+    // only the aimed-at method loses its answer, and only once
+    emu.faults()
+        .drop_next_unary_answer(UnaryMethod::BatchCommitWriteStreams);
+    let get = GetWriteStreamRequest {
+        name: stream.name.clone(),
+        view: 0,
+    };
+    let before = bounded("get", client.get_write_stream(get.clone()))
+        .await
+        .unwrap();
+    assert_eq!(before.into_inner().commit_time, None);
+    let commit = BatchCommitWriteStreamsRequest {
+        parent: TABLE.into(),
+        write_streams: vec![stream.name.clone()],
+    };
+    let lost = bounded("commit", client.batch_commit_write_streams(commit.clone()))
+        .await
+        .expect_err("the answer is lost");
+    assert_eq!(lost.code(), Code::Unavailable);
+    assert_eq!(emu.row_count(TABLE).unwrap(), 2, "the commit was applied");
+    let after = bounded("get", client.get_write_stream(get))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(after.commit_time.is_some());
+    let retry = bounded("commit", client.batch_commit_write_streams(commit))
+        .await
+        .expect("answered")
+        .into_inner();
+    assert_eq!(retry.commit_time, None);
+    assert_eq!(
+        retry.stream_errors[0].code,
+        StorageErrorCode::StreamAlreadyCommitted as i32
     );
     emu.shutdown().await;
 }

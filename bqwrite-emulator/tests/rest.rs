@@ -245,3 +245,143 @@ async fn tabledata_list_pages_with_max_results_and_page_token() {
     assert_eq!(emu.rows("d.t").unwrap()[4]["id"], Value::Int64(4));
     emu.shutdown().await;
 }
+
+#[tokio::test]
+async fn datasets_list_pages_and_is_per_project() {
+    let emu = start().await;
+    for d in ["c", "a", "b"] {
+        emu.create_dataset("test-project", d).unwrap();
+    }
+    emu.create_dataset("other", "x").unwrap();
+    let (status, list) = http(&emu, "GET", &format!("{BASE}/datasets"), None).await;
+    assert_eq!(status, 200, "{list}");
+    assert_eq!(list["kind"], json!("bigquery#datasetList"));
+    let ids: Vec<&str> = list["datasets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["test-project:a", "test-project:b", "test-project:c"]);
+    assert_eq!(list["datasets"][0]["kind"], json!("bigquery#dataset"));
+    assert_eq!(
+        list["datasets"][0]["datasetReference"],
+        json!({"projectId": "test-project", "datasetId": "a"})
+    );
+    assert!(list.get("nextPageToken").is_none());
+
+    let (_, first) = http(&emu, "GET", &format!("{BASE}/datasets?maxResults=2"), None).await;
+    assert_eq!(first["datasets"].as_array().unwrap().len(), 2);
+    let token = first["nextPageToken"].as_str().expect("a next page");
+    let (_, rest) = http(
+        &emu,
+        "GET",
+        &format!("{BASE}/datasets?maxResults=2&pageToken={token}"),
+        None,
+    )
+    .await;
+    assert_eq!(rest["datasets"][0]["id"], json!("test-project:c"));
+    assert!(rest.get("nextPageToken").is_none());
+
+    let (status, empty) = http(&emu, "GET", "/bigquery/v2/projects/nobody/datasets", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(empty["kind"], json!("bigquery#datasetList"));
+    assert!(empty.get("datasets").is_none(), "{empty}");
+    let (status, bad) = http(&emu, "GET", &format!("{BASE}/datasets?maxResults=x"), None).await;
+    assert_eq!(status, 400, "{bad}");
+    assert_eq!(bad["error"]["errors"][0]["reason"], json!("invalid"));
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn tables_list_pages_and_datasets_delete_needs_delete_contents() {
+    let emu = start().await;
+    for t in ["t3", "t1", "t2"] {
+        emu.create_table(&format!("d.{t}"), seed_schema()).unwrap();
+    }
+    let path = format!("{BASE}/datasets/d/tables");
+    let (status, first) = http(&emu, "GET", &format!("{path}?maxResults=2"), None).await;
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(first["kind"], json!("bigquery#tableList"));
+    assert_eq!(first["totalItems"], json!(3));
+    assert_eq!(first["tables"][0]["id"], json!("test-project:d.t1"));
+    assert_eq!(first["tables"][1]["kind"], json!("bigquery#table"));
+    let token = first["nextPageToken"].as_str().expect("a next page");
+    let (_, rest) = http(&emu, "GET", &format!("{path}?pageToken={token}"), None).await;
+    assert_eq!(
+        rest["tables"],
+        json!([{
+            "kind": "bigquery#table",
+            "id": "test-project:d.t3",
+            "tableReference": {"projectId": "test-project", "datasetId": "d", "tableId": "t3"},
+            "type": "TABLE",
+            "creationTime": rest["tables"][0]["creationTime"],
+        }])
+    );
+    let (status, missing) = http(&emu, "GET", &format!("{BASE}/datasets/nope/tables"), None).await;
+    assert_eq!(status, 404, "{missing}");
+
+    let dataset = format!("{BASE}/datasets/d");
+    let (status, in_use) = http(&emu, "DELETE", &dataset, None).await;
+    assert_eq!(status, 400, "{in_use}");
+    assert_eq!(
+        in_use["error"]["errors"][0]["reason"],
+        json!("resourceInUse")
+    );
+    let (status, _) = http(
+        &emu,
+        "DELETE",
+        &format!("{dataset}?deleteContents=true"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (status, _) = http(&emu, "GET", &dataset, None).await;
+    assert_eq!(status, 404);
+    assert!(emu.table_schema("d.t1").is_err(), "its tables went with it");
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn unknown_paths_and_methods_get_bigquery_error_bodies() {
+    let emu = start().await;
+    emu.create_table("d.t", seed_schema()).unwrap();
+    for path in [
+        "/bigquery/v2/nope",
+        "/bigquery/v2/projects/test-project",
+        "/bigquery/v2/projects/test-project/datasets/d/tables/t/data/extra",
+        "/",
+    ] {
+        let (status, body) = http(&emu, "GET", path, None).await;
+        assert_eq!(status, 404, "{path}: {body}");
+        assert_eq!(body["error"]["code"], json!(404));
+        assert_eq!(body["error"]["status"], json!("NOT_FOUND"));
+        assert_eq!(body["error"]["errors"][0]["reason"], json!("notFound"));
+        assert!(
+            body["error"]["message"].as_str().unwrap().contains(path),
+            "{body}"
+        );
+    }
+    for (method, path) in [
+        ("PUT", format!("{BASE}/datasets")),
+        ("DELETE", format!("{BASE}/datasets")),
+        ("POST", format!("{BASE}/datasets/d")),
+        ("PATCH", format!("{BASE}/datasets/d/tables/t")),
+        ("POST", format!("{BASE}/datasets/d/tables/t/data")),
+        ("PUT", "/projects/test-project/datasets".to_owned()),
+    ] {
+        let (status, body) = http(&emu, method, &path, None).await;
+        assert_eq!(status, 405, "{method} {path}: {body}");
+        assert_eq!(body["error"]["code"], json!(405));
+        assert_eq!(
+            body["error"]["errors"][0]["reason"],
+            json!("methodNotAllowed")
+        );
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains(method) && message.contains(&path),
+            "{body}"
+        );
+    }
+    emu.shutdown().await;
+}

@@ -270,19 +270,25 @@ impl Client {
         Ok(response)
     }
 
-    /// Commits streams; also returns how many retries it took, since a retry
-    /// after a lost answer sees the streams as already committed.
+    /// Commits streams, retried as the policy allows; also returns how many
+    /// attempts were sent, whatever the result: after more than one (or one
+    /// whose answer was lost), an earlier attempt may have committed.
     pub(crate) async fn batch_commit(
         &self,
         request: BatchCommitWriteStreamsRequest,
-    ) -> Result<(BatchCommitWriteStreamsResponse, u32)> {
+    ) -> (Result<BatchCommitWriteStreamsResponse>, u32) {
         let parent = request.parent.clone();
         let context = format!("committing streams of `{parent}`");
-        let call = |mut grpc: BigQueryWriteClient<Channel>, r| async move {
-            grpc.batch_commit_write_streams(r).await
+        let mut attempts = 0u32;
+        let call = |mut grpc: BigQueryWriteClient<Channel>, r| {
+            attempts += 1;
+            async move { grpc.batch_commit_write_streams(r).await }
         };
-        self.unary(&context, request, ("parent", &parent), call)
+        let result = self
+            .unary(&context, request, ("parent", &parent), call)
             .await
+            .map(|(response, _)| response);
+        (result, attempts)
     }
 
     /// Opens an AppendRows connection fed by `requests`.

@@ -11,7 +11,8 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 ///
 /// Opaque on purpose: match on [`Error::kind`], and read the details through
 /// the accessors ([`Error::row_errors`], [`Error::schema_mismatches`],
-/// [`Error::storage_error`], [`Error::acknowledged_rows`], [`Error::status`]).
+/// [`Error::storage_error`], [`Error::acknowledged_rows`],
+/// [`Error::commit_outcome`], [`Error::status`]).
 pub struct Error {
     inner: Box<Inner>,
 }
@@ -25,6 +26,7 @@ struct Inner {
     mismatches: Vec<SchemaMismatch>,
     acknowledged_rows: Option<i64>,
     stream: Option<String>,
+    commit_outcome: Option<CommitOutcome>,
     source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
 }
 
@@ -55,7 +57,9 @@ pub enum ErrorKind {
     /// The server's view of the stream's offsets disagrees with the writer's;
     /// the writer stopped rather than skip or duplicate rows.
     OffsetMismatch,
-    /// The commit did not happen: a stream could not be committed, and so none was.
+    /// The commit did not happen: a stream could not be committed, and so
+    /// none was by this call (see [`Error::commit_outcome`] for the streams'
+    /// state and [`Error::storage_error`] for the first stream's problem).
     CommitFailed,
     /// The server answered with an error status (see [`Error::status`] and
     /// [`Error::storage_error`]).
@@ -68,6 +72,37 @@ pub enum ErrorKind {
     /// stream was rejected while they were already on their way (their
     /// offsets no longer lined up). The writer is usable: send them again.
     Unwritten,
+}
+
+/// What a failed commit left behind, as established from the service: see
+/// [`Error::commit_outcome`]. Never a guess: when the service could not be
+/// asked, the outcome is [`CommitOutcome::Unknown`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CommitOutcome {
+    /// Every stream of the commit is committed: all their rows are visible.
+    /// An error with this outcome means they were committed before this call
+    /// (by an earlier commit, or by another process), not by it.
+    Committed,
+    /// This call committed nothing: every stream that was not committed
+    /// before it is still not committed, and none of its rows is visible.
+    /// The commit may be tried again once the cause is fixed.
+    NotCommitted,
+    /// Whether the commit happened could not be established: an answer was
+    /// lost and the service could not be asked afterwards. Ask again later
+    /// (committing the same streams again is safe: it commits them if the
+    /// first attempt did not, and reports them already committed otherwise).
+    Unknown,
+}
+
+impl fmt::Display for CommitOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Committed => "committed",
+            Self::NotCommitted => "not committed",
+            Self::Unknown => "unknown",
+        })
+    }
 }
 
 /// One rejected row, with its index in what the caller passed.
@@ -169,6 +204,7 @@ impl Error {
                 mismatches: Vec::new(),
                 acknowledged_rows: None,
                 stream: None,
+                commit_outcome: None,
                 source: None,
             }),
         }
@@ -225,6 +261,7 @@ impl Error {
                 mismatches: inner.mismatches.clone(),
                 acknowledged_rows: inner.acknowledged_rows,
                 stream: inner.stream.clone(),
+                commit_outcome: inner.commit_outcome,
                 source: None,
             }),
         }
@@ -243,6 +280,11 @@ impl Error {
 
     pub(crate) fn with_acknowledged_rows(mut self, rows: i64) -> Self {
         self.inner.acknowledged_rows = Some(rows);
+        self
+    }
+
+    pub(crate) fn with_commit_outcome(mut self, outcome: CommitOutcome) -> Self {
+        self.inner.commit_outcome = Some(outcome);
         self
     }
 
@@ -301,6 +343,14 @@ impl Error {
         self.inner.acknowledged_rows
     }
 
+    /// For an error of a commit ([`Table::commit`](crate::Table::commit),
+    /// [`Finalized::commit`](crate::Finalized::commit)): whether its streams
+    /// are committed, established from the service after any retry or lost
+    /// answer, never guessed. `None` for errors of other operations.
+    pub fn commit_outcome(&self) -> Option<CommitOutcome> {
+        self.inner.commit_outcome
+    }
+
     /// The write stream the error happened on, for errors of a writer.
     pub fn stream(&self) -> Option<&str> {
         self.inner.stream.as_deref()
@@ -354,6 +404,9 @@ impl fmt::Debug for Error {
         }
         if let Some(stream) = &self.inner.stream {
             d.field("stream", stream);
+        }
+        if let Some(outcome) = self.inner.commit_outcome {
+            d.field("commit_outcome", &outcome);
         }
         if let Some(source) = &self.inner.source {
             d.field("source", source);

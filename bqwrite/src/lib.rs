@@ -89,7 +89,7 @@ pub mod types;
 pub mod writer;
 
 pub use client::{Client, ClientBuilder};
-pub use error::{Error, ErrorKind, Result, RowError, SchemaMismatch};
+pub use error::{CommitOutcome, Error, ErrorKind, Result, RowError, SchemaMismatch};
 pub use retry::RetryPolicy;
 pub use table::{Commit, Finalized, Table, TablePath};
 pub use writer::{
