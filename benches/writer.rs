@@ -355,4 +355,8 @@ async fn main() {
     println!("request size {REQUEST_BYTES} B, writer window {WINDOW} requests");
     bulk_section(rounds, quick).await;
     calls_section("loopback", Emulator::builder(), rounds, quick).await;
+    let link = Emulator::builder()
+        .latency(Duration::from_millis(10))
+        .connection_mbps(200.0);
+    calls_section("simulated link (10 ms one way, 200 Mbit/s)", link, rounds, quick).await;
 }
