@@ -35,6 +35,8 @@ struct State {
     offsets: Option<Range<i64>>,
     rows: u64,
     error: Option<Error>,
+    /// A request failed (its error may not be the ticket's outcome).
+    request_failed: bool,
     tx: Option<oneshot::Sender<Result<Done>>>,
 }
 
@@ -48,6 +50,7 @@ impl TicketCell {
                 offsets: None,
                 rows: 0,
                 error: None,
+                request_failed: false,
                 tx: Some(tx),
             }),
         });
@@ -94,8 +97,15 @@ impl TicketCell {
     pub(crate) fn failed(&self, error: Error) -> Option<Error> {
         let mut state = self.lock();
         state.outstanding -= 1;
+        state.request_failed = true;
         state.error.get_or_insert(error);
         Self::complete(&mut state)
+    }
+
+    /// Whether a request of the ticket failed already (not the call
+    /// stopping early at a row it could not send: the rows before it go).
+    pub(crate) fn has_failed(&self) -> bool {
+        self.lock().request_failed
     }
 
     /// One request is settled for good after being split in two (the good

@@ -248,6 +248,24 @@ impl Engine {
             return;
         }
         let count = request.rows.serialized_rows.len();
+        if self.cfg.offsets && count > 0 && request.ticket.has_failed() {
+            // An earlier request of the same call was rejected (or not
+            // written): on an explicit stream nothing of the call after it
+            // may land, or the caller, resending from the acknowledged
+            // rows, would write these rows twice.
+            self.counters().unwritten(count);
+            let error = Error::new(
+                ErrorKind::Unwritten,
+                format!(
+                    "{count} rows were not written: an earlier request of the same call to `{}` \
+                     was not written",
+                    self.cfg.stream
+                ),
+            )
+            .with_stream(self.cfg.stream.to_string());
+            self.report(request.ticket.failed(error));
+            return;
+        }
         if count == 0 {
             let at = self.next_offset;
             self.report(request.ticket.written(at..at, 0));
