@@ -93,12 +93,16 @@ impl TicketCell {
         Self::complete(&mut state)
     }
 
-    /// A request failed; the first failure of a ticket is its outcome.
+    /// A request failed; the first failure of a ticket is its outcome, with
+    /// the rows other requests of the call had rejected added to it.
     pub(crate) fn failed(&self, error: Error) -> Option<Error> {
         let mut state = self.lock();
         state.outstanding -= 1;
         state.request_failed = true;
-        state.error.get_or_insert(error);
+        state.error = Some(match state.error.take() {
+            None => error,
+            Some(first) => with_rejected_rows_of(first, &error),
+        });
         Self::complete(&mut state)
     }
 
@@ -141,6 +145,22 @@ impl TicketCell {
         };
         tx.send(outcome).err().and_then(Result::err)
     }
+}
+
+/// `first` with the rejected rows of `later`, when both are row errors: on
+/// `_default` each request of a call may reject rows, and the caller must
+/// learn of every one of them.
+fn with_rejected_rows_of(first: Error, later: &Error) -> Error {
+    if first.kind() != ErrorKind::RowErrors || later.kind() != ErrorKind::RowErrors {
+        return first;
+    }
+    let mut rows = first.row_errors().to_vec();
+    rows.extend_from_slice(later.row_errors());
+    rows.sort_by_key(|row| row.index);
+    let more = later.row_errors().len();
+    first.with_row_errors(rows).context(format!(
+        "{more} more row(s) were rejected in another request of this call"
+    ))
 }
 
 /// The outcome of one [`send`](super::Writer::send): await it for the
