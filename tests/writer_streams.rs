@@ -374,8 +374,8 @@ fn chaos_seed() -> u64 {
     seed
 }
 
-const CHAOS_ROWS: i64 = 40_000;
-const CHAOS_CUTS: u64 = 100;
+const CHAOS_ROWS: i64 = 100_000;
+const CHAOS_CUTS: u64 = 200;
 
 fn chaos_options() -> WriterOptions {
     WriterOptions::default()
