@@ -290,6 +290,29 @@ impl Finalized {
         }
     }
 
+    /// A finalized stream from its parts, for a coordinator that commits
+    /// streams other processes wrote: each worker finalizes its stream and
+    /// hands over its [`name`](Finalized::name) and
+    /// [`row_count`](Finalized::row_count); the coordinator rebuilds them
+    /// and commits them all at once with [`Table::commit`].
+    ///
+    /// ```no_run
+    /// # async fn run(table: bqwrite::Table, handed_over: Vec<(String, i64)>) -> bqwrite::Result<()> {
+    /// let streams = handed_over
+    ///     .into_iter()
+    ///     .map(|(name, rows)| bqwrite::Finalized::from_parts(table.clone(), name, rows));
+    /// let commit = table.commit(streams).await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// Nothing is checked here: the commit fails with
+    /// [`ErrorKind::CommitFailed`] (nothing committed) if a stream is not a
+    /// finalized PENDING stream of the table. `row_count` is only reported
+    /// ([`Commit::rows`]).
+    pub fn from_parts(table: Table, name: String, row_count: i64) -> Self {
+        Self::new(table, name, row_count)
+    }
+
     /// The stream's name.
     pub fn name(&self) -> &str {
         &self.name
