@@ -360,3 +360,35 @@ async fn a_cancelled_send_leaves_the_offsets_exact() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_cancelled_send_whose_rows_are_rejected_is_reported_by_flush() {
+    bounded(60, async {
+        let env = Env::start().await;
+        let table = env.table_for::<Doc>("cancelled_rejected");
+        let options = options().max_rows_per_request(10).max_inflight_requests(2);
+        let mut writer = Writer::<Doc>::committed_with(&table, options)
+            .await
+            .unwrap();
+        // The send queues requests 0..10 and 10..20 (with a bad row), then
+        // waits for room and is cancelled: nobody holds its ticket.
+        env.emulator
+            .faults()
+            .delay_next_responses(1, Duration::from_millis(300));
+        let mut rows = docs(0..100);
+        rows[15] = bad(15);
+        let cancelled = tokio::time::timeout(Duration::from_millis(50), writer.send(&rows)).await;
+        assert!(cancelled.is_err(), "the send was meant to be cancelled");
+        // Like a dropped ticket's, its failure is the next flush's.
+        let err = writer.flush().await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::RowErrors, "{err}");
+        assert_eq!(err.row_errors()[0].index, 15, "{err}");
+        assert_eq!(writer.acknowledged_rows(), 10);
+        writer.flush().await.unwrap();
+        assert_eq!(
+            visible(&env, "cancelled_rejected"),
+            (0..10).collect::<Vec<_>>()
+        );
+    })
+    .await;
+}
