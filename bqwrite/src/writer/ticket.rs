@@ -9,6 +9,7 @@ use std::task::{Context, Poll};
 
 use tokio::sync::oneshot;
 
+use super::engine::Handle;
 use super::kind::StreamKind;
 use crate::error::{Error, ErrorKind, Result};
 
@@ -77,6 +78,14 @@ impl TicketCell {
         }
         // The caller holds the receiver: nothing can go unobserved here.
         let _ = Self::complete(&mut state);
+    }
+
+    /// Seals a ticket whose call was cancelled before it handed the ticket
+    /// out: returns its error if it is settled already and failed.
+    fn seal_unheld(&self) -> Option<Error> {
+        let mut state = self.lock();
+        state.sealed = true;
+        Self::complete(&mut state)
     }
 
     /// A request of `rows` rows was written at `offsets` (empty for `_default`).
@@ -161,6 +170,59 @@ fn with_rejected_rows_of(first: Error, later: &Error) -> Error {
     first.with_row_errors(rows).context(format!(
         "{more} more row(s) were rejected in another request of this call"
     ))
+}
+
+/// A call's ticket while the call queues its requests: [`finish`](Self::finish)
+/// seals it and hands it out. A call cancelled before that (its future
+/// dropped) leaves nobody to hold the ticket: it is sealed on drop, and its
+/// failure goes to the next flush, as a dropped ticket's does.
+pub(crate) struct Filling<'a> {
+    cell: Arc<TicketCell>,
+    rx: Option<oneshot::Receiver<Result<Done>>>,
+    handle: &'a Handle,
+}
+
+impl<'a> Filling<'a> {
+    pub(crate) fn new(handle: &'a Handle) -> Self {
+        let (cell, rx) = TicketCell::new();
+        Self {
+            cell,
+            rx: Some(rx),
+            handle,
+        }
+    }
+
+    /// The shared state the call's requests are settled through.
+    pub(crate) fn cell(&self) -> &Arc<TicketCell> {
+        &self.cell
+    }
+
+    /// No more requests; `stopped` is what stopped the call early.
+    pub(crate) fn finish<S: StreamKind>(mut self, stopped: Option<Error>) -> AppendTicket<S> {
+        self.cell.seal(stopped);
+        // There until now: only `finish` and `drop` take it.
+        let rx = self.rx.take().unwrap_or_else(|| oneshot::channel().1);
+        AppendTicket::new(rx, self.handle.stream.clone())
+    }
+}
+
+impl Drop for Filling<'_> {
+    fn drop(&mut self) {
+        // Finished: the caller holds the ticket.
+        let Some(rx) = self.rx.take() else { return };
+        drop(rx);
+        if let Some(error) = self.cell.seal_unheld() {
+            self.handle.report_unobserved(error);
+        }
+    }
+}
+
+impl std::fmt::Debug for Filling<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Filling")
+            .field("cell", &self.cell)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The outcome of one [`send`](super::Writer::send): await it for the

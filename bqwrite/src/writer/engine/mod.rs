@@ -59,6 +59,8 @@ pub(crate) enum Command {
     Append(Request),
     /// Answer once every request queued before it is settled.
     Flush(oneshot::Sender<Result<()>>),
+    /// The error of a ticket nobody held when it was settled, for the next flush.
+    Unobserved(Error),
 }
 
 /// The rows of one request, from the writer side.
@@ -225,6 +227,7 @@ impl Engine {
                         let seq = self.next_seq;
                         self.flushes.push((seq, tx));
                     }
+                    Some(Command::Unobserved(error)) => self.report(Some(error)),
                 },
                 else => break,
             }
