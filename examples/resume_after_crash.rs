@@ -240,8 +240,11 @@ fn kill_after_checkpoints(mut child: Child, n: usize) -> Result<usize> {
         }
     }
     let status = child.wait()?;
-    if status.success() {
-        return Err("the writer was not killed".into());
+    if seen < n || status.success() {
+        return Err(format!(
+            "the writer was not killed: it ended ({status}) after {seen} checkpoints"
+        )
+        .into());
     }
     Ok(seen)
 }
