@@ -48,7 +48,8 @@ fn visible(env: &Env, table: &str) -> Vec<i64> {
 /// (rows the crashed writer wrote, the checkpoint's `next`, rows per request
 /// of the resumed writer, total rows): the end falls at a request's start,
 /// inside one, at its last row, at the checkpoint itself, and at 0.
-const CASES: [(i64, i64, usize, i64); 7] = [
+const CASES: [(i64, i64, usize, i64); 8] = [
+    (0, 0, 10, 20),
     (95, 37, 10, 120),
     (95, 37, 58, 120),
     (95, 37, 59, 120),
@@ -250,6 +251,47 @@ async fn faults_while_the_end_is_searched_write_nothing_twice() {
                 "case {case}"
             );
         }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_while_the_end_is_searched_writes_nothing_twice() {
+    bounded(60, async {
+        let mut env = Env::start().await;
+        let table = env.table_for::<Numbered>("restart");
+        let mut first = Writer::<Numbered>::pending_with(&table, options(10))
+            .await
+            .unwrap();
+        first.append(numbered(0..500)).await.unwrap();
+        let stream = first.stream_name().to_owned();
+        drop(first);
+        // A checkpoint 400 rows behind: a dozen requests of 33 rows answer
+        // ALREADY_EXISTS and are probed, one straddles the end.
+        let mut resumed = Writer::<Numbered>::resume_with(&table, &stream, 100, options(33))
+            .await
+            .unwrap();
+        let write = tokio::spawn(async move {
+            let offsets = resumed.append(numbered(100..1_000)).await;
+            (resumed, offsets)
+        });
+        while env.emulator.stream_rows(&stream).unwrap() == 500 && !write.is_finished() {
+            tokio::task::yield_now().await;
+        }
+        env.emulator.restart().await.unwrap();
+        let (resumed, offsets) = write.await.unwrap();
+        assert_eq!(offsets.unwrap(), 100..1_000);
+        // 400 rows were there before; rows the resumed writer wrote itself
+        // and whose answer the restart lost are found there too, only
+        // within what it resent.
+        let stats = resumed.stats();
+        let found = stats.rows_already_written;
+        assert!(
+            found >= 400 && found <= 400 + stats.resent_rows,
+            "{stats:?}"
+        );
+        resumed.finalize().await.unwrap().commit().await.unwrap();
+        assert_eq!(visible(&env, "restart"), (0..1_000).collect::<Vec<_>>());
     })
     .await;
 }
