@@ -358,5 +358,11 @@ async fn main() {
     let link = Emulator::builder()
         .latency(Duration::from_millis(10))
         .connection_mbps(200.0);
-    calls_section("simulated link (10 ms one way, 200 Mbit/s)", link, rounds, quick).await;
+    calls_section(
+        "simulated link (10 ms one way, 200 Mbit/s)",
+        link,
+        rounds,
+        quick,
+    )
+    .await;
 }

@@ -98,7 +98,7 @@ use futures_util::{FutureExt, Stream, StreamExt};
 
 use self::batch::{Batch, Batcher};
 use self::engine::Handle;
-use self::ticket::TicketCell;
+use self::ticket::{Filling, TicketCell};
 use crate::error::{Error, Result};
 use crate::row::BqRow;
 use crate::table::Table;
@@ -227,7 +227,7 @@ impl<T: BqRow, S: StreamKind> Writer<T, S> {
     {
         self.handle.check_open()?;
         self.handle.touch();
-        let (ticket, rx) = TicketCell::new();
+        let ticket = Filling::new(&self.handle);
         let rows = rows.into_iter();
         let mut batcher = self.batcher(rows.size_hint().0);
         let mut stopped = None;
@@ -236,7 +236,7 @@ impl<T: BqRow, S: StreamKind> Writer<T, S> {
             match batcher.push(row.borrow(), index) {
                 Ok(None) => {}
                 Ok(Some(full)) => {
-                    self.submit(full, &ticket).await?;
+                    self.submit(full, ticket.cell()).await?;
                     queued = true;
                 }
                 Err(error) => {
@@ -249,10 +249,9 @@ impl<T: BqRow, S: StreamKind> Writer<T, S> {
         if !last.is_empty() || !queued {
             // An empty call still goes through the engine, which gives it
             // its place (its empty range of offsets) in the stream.
-            self.submit(last, &ticket).await?;
+            self.submit(last, ticket.cell()).await?;
         }
-        ticket.seal(stopped);
-        Ok(AppendTicket::new(rx, self.handle.stream.clone()))
+        Ok(ticket.finish(stopped))
     }
 
     /// Appends rows and waits until the service acknowledged every one of
@@ -296,7 +295,7 @@ impl<T: BqRow, S: StreamKind> Writer<T, S> {
     {
         self.handle.check_open()?;
         self.handle.touch();
-        let (ticket, rx) = TicketCell::new();
+        let ticket = Filling::new(&self.handle);
         let mut rows = std::pin::pin!(rows);
         let mut batcher = self.batcher(0);
         let mut index = 0;
@@ -308,7 +307,7 @@ impl<T: BqRow, S: StreamKind> Writer<T, S> {
                 Some(next) => next,
                 None if !batcher.has_rows() => rows.next().await,
                 None => {
-                    self.submit(batcher.take(index), &ticket).await?;
+                    self.submit(batcher.take(index), ticket.cell()).await?;
                     queued = true;
                     rows.next().await
                 }
@@ -317,7 +316,7 @@ impl<T: BqRow, S: StreamKind> Writer<T, S> {
             match batcher.push(&row, index) {
                 Ok(None) => {}
                 Ok(Some(full)) => {
-                    self.submit(full, &ticket).await?;
+                    self.submit(full, ticket.cell()).await?;
                     queued = true;
                 }
                 Err(error) => {
@@ -329,10 +328,9 @@ impl<T: BqRow, S: StreamKind> Writer<T, S> {
         }
         let last = batcher.take(index);
         if !last.is_empty() || !queued {
-            self.submit(last, &ticket).await?;
+            self.submit(last, ticket.cell()).await?;
         }
-        ticket.seal(stopped);
-        let ticket = AppendTicket::<S>::new(rx, self.handle.stream.clone());
+        let ticket = ticket.finish::<S>(stopped);
         self.outcome(ticket.await)
     }
 

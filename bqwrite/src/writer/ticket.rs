@@ -9,6 +9,7 @@ use std::task::{Context, Poll};
 
 use tokio::sync::oneshot;
 
+use super::engine::Handle;
 use super::kind::StreamKind;
 use crate::error::{Error, ErrorKind, Result};
 
@@ -35,6 +36,8 @@ struct State {
     offsets: Option<Range<i64>>,
     rows: u64,
     error: Option<Error>,
+    /// A request failed (its error may not be the ticket's outcome).
+    request_failed: bool,
     tx: Option<oneshot::Sender<Result<Done>>>,
 }
 
@@ -48,6 +51,7 @@ impl TicketCell {
                 offsets: None,
                 rows: 0,
                 error: None,
+                request_failed: false,
                 tx: Some(tx),
             }),
         });
@@ -76,6 +80,14 @@ impl TicketCell {
         let _ = Self::complete(&mut state);
     }
 
+    /// Seals a ticket whose call was cancelled before it handed the ticket
+    /// out: returns its error if it is settled already and failed.
+    fn seal_unheld(&self) -> Option<Error> {
+        let mut state = self.lock();
+        state.sealed = true;
+        Self::complete(&mut state)
+    }
+
     /// A request of `rows` rows was written at `offsets` (empty for `_default`).
     pub(crate) fn written(&self, offsets: Range<i64>, rows: u64) -> Option<Error> {
         let mut state = self.lock();
@@ -90,12 +102,23 @@ impl TicketCell {
         Self::complete(&mut state)
     }
 
-    /// A request failed; the first failure of a ticket is its outcome.
+    /// A request failed; the first failure of a ticket is its outcome, with
+    /// the rows other requests of the call had rejected added to it.
     pub(crate) fn failed(&self, error: Error) -> Option<Error> {
         let mut state = self.lock();
         state.outstanding -= 1;
-        state.error.get_or_insert(error);
+        state.request_failed = true;
+        state.error = Some(match state.error.take() {
+            None => error,
+            Some(first) => with_rejected_rows_of(first, &error),
+        });
         Self::complete(&mut state)
+    }
+
+    /// Whether a request of the ticket failed already (not the call
+    /// stopping early at a row it could not send: the rows before it go).
+    pub(crate) fn has_failed(&self) -> bool {
+        self.lock().request_failed
     }
 
     /// One request is settled for good after being split in two (the good
@@ -130,6 +153,75 @@ impl TicketCell {
             Some(error) => Err(error),
         };
         tx.send(outcome).err().and_then(Result::err)
+    }
+}
+
+/// `first` with the rejected rows of `later`, when both are row errors: on
+/// `_default` each request of a call may reject rows, and the caller must
+/// learn of every one of them.
+fn with_rejected_rows_of(first: Error, later: &Error) -> Error {
+    if first.kind() != ErrorKind::RowErrors || later.kind() != ErrorKind::RowErrors {
+        return first;
+    }
+    let mut rows = first.row_errors().to_vec();
+    rows.extend_from_slice(later.row_errors());
+    rows.sort_by_key(|row| row.index);
+    let more = later.row_errors().len();
+    first.with_row_errors(rows).context(format!(
+        "{more} more row(s) were rejected in another request of this call"
+    ))
+}
+
+/// A call's ticket while the call queues its requests: [`finish`](Self::finish)
+/// seals it and hands it out. A call cancelled before that (its future
+/// dropped) leaves nobody to hold the ticket: it is sealed on drop, and its
+/// failure goes to the next flush, as a dropped ticket's does.
+pub(crate) struct Filling<'a> {
+    cell: Arc<TicketCell>,
+    rx: Option<oneshot::Receiver<Result<Done>>>,
+    handle: &'a Handle,
+}
+
+impl<'a> Filling<'a> {
+    pub(crate) fn new(handle: &'a Handle) -> Self {
+        let (cell, rx) = TicketCell::new();
+        Self {
+            cell,
+            rx: Some(rx),
+            handle,
+        }
+    }
+
+    /// The shared state the call's requests are settled through.
+    pub(crate) fn cell(&self) -> &Arc<TicketCell> {
+        &self.cell
+    }
+
+    /// No more requests; `stopped` is what stopped the call early.
+    pub(crate) fn finish<S: StreamKind>(mut self, stopped: Option<Error>) -> AppendTicket<S> {
+        self.cell.seal(stopped);
+        // There until now: only `finish` and `drop` take it.
+        let rx = self.rx.take().unwrap_or_else(|| oneshot::channel().1);
+        AppendTicket::new(rx, self.handle.stream.clone())
+    }
+}
+
+impl Drop for Filling<'_> {
+    fn drop(&mut self) {
+        // Finished: the caller holds the ticket.
+        let Some(rx) = self.rx.take() else { return };
+        drop(rx);
+        if let Some(error) = self.cell.seal_unheld() {
+            self.handle.report_unobserved(error);
+        }
+    }
+}
+
+impl std::fmt::Debug for Filling<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Filling")
+            .field("cell", &self.cell)
+            .finish_non_exhaustive()
     }
 }
 

@@ -127,6 +127,13 @@ impl Handle {
         rx.await.map_err(|_| self.gone())?
     }
 
+    /// Hands the engine the error of a ticket nobody holds, for the next
+    /// flush (the engine is gone only when its runtime is: then nobody
+    /// flushes either).
+    pub(crate) fn report_unobserved(&self, error: Error) {
+        let _ = self.tx.send(Command::Unobserved(error));
+    }
+
     /// Fails when the writer is closed.
     pub(crate) fn check_open(&self) -> Result<()> {
         match self.shared.closed() {

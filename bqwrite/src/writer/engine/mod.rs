@@ -59,6 +59,8 @@ pub(crate) enum Command {
     Append(Request),
     /// Answer once every request queued before it is settled.
     Flush(oneshot::Sender<Result<()>>),
+    /// The error of a ticket nobody held when it was settled, for the next flush.
+    Unobserved(Error),
 }
 
 /// The rows of one request, from the writer side.
@@ -225,6 +227,7 @@ impl Engine {
                         let seq = self.next_seq;
                         self.flushes.push((seq, tx));
                     }
+                    Some(Command::Unobserved(error)) => self.report(Some(error)),
                 },
                 else => break,
             }
@@ -248,6 +251,24 @@ impl Engine {
             return;
         }
         let count = request.rows.serialized_rows.len();
+        if self.cfg.offsets && count > 0 && request.ticket.has_failed() {
+            // An earlier request of the same call was rejected (or not
+            // written): on an explicit stream nothing of the call after it
+            // may land, or the caller, resending from the acknowledged
+            // rows, would write these rows twice.
+            self.counters().unwritten(count);
+            let error = Error::new(
+                ErrorKind::Unwritten,
+                format!(
+                    "{count} rows were not written: an earlier request of the same call to `{}` \
+                     was not written",
+                    self.cfg.stream
+                ),
+            )
+            .with_stream(self.cfg.stream.to_string());
+            self.report(request.ticket.failed(error));
+            return;
+        }
         if count == 0 {
             let at = self.next_offset;
             self.report(request.ticket.written(at..at, 0));

@@ -123,11 +123,12 @@ impl Engine {
                 return Err(Box::new((front, Failure::Fatal(error))));
             }
             if lo == hi {
-                return self.write_from(front, lo).await;
+                return self.write_from(front, lo, lo).await;
             }
             k = k.clamp(lo, hi - 1);
             match self.probe(&front, k).await {
-                Ok(Probe::Written) => return self.write_from(front, k + 1).await,
+                // The probe itself wrote row `k`: the stream held rows up to `k`.
+                Ok(Probe::Written) => return self.write_from(front, k + 1, k).await,
                 Ok(Probe::Present) => lo = k + 1,
                 Ok(Probe::Beyond) => hi = k - 1,
                 Err(failure) => return Err(Box::new((front, failure))),
@@ -137,11 +138,13 @@ impl Engine {
     }
 
     /// Writes the rows of `front` from offset `from` on (the end of the
-    /// stream), then counts the whole request as written.
+    /// stream), then counts the whole request as written; the stream held
+    /// its rows before `found_end` before the search.
     async fn write_from(
         &mut self,
         front: InFlight,
         from: i64,
+        found_end: i64,
     ) -> Result<(), Box<(InFlight, Failure)>> {
         let end = front.end();
         if from < end {
@@ -165,11 +168,11 @@ impl Engine {
         tracing::info!(
             stream = %self.cfg.stream,
             offset = front.offset,
-            already_there = from - front.offset,
+            already_there = found_end - front.offset,
             "found the end of a resumed stream"
         );
         self.counters()
-            .already_written((from - front.offset) as usize);
+            .already_written((found_end - front.offset) as usize);
         self.acknowledge(front, "acknowledged after finding the stream's end");
         Ok(())
     }
