@@ -31,10 +31,12 @@ impl Env {
         Self::start_with(Emulator::builder()).await
     }
 
-    /// An emulator from `builder`, with the test project and dataset.
+    /// An emulator from `builder`, with the test project and dataset. The
+    /// routing header is required: our client must always send it.
     pub async fn start_with(builder: bqwrite_emulator::EmulatorBuilder) -> Self {
         let emulator = builder
             .project(PROJECT)
+            .require_routing_header(true)
             .start()
             .await
             .expect("emulator starts");
