@@ -130,11 +130,7 @@ async fn raw_loop(emulator: &Emulator, path: &str, rows: &[Event]) -> Duration {
         .await
         .unwrap();
     let mut responses = grpc
-        .append_rows(routed(
-            "write_stream",
-            &stream,
-            ReceiverStream::new(rx),
-        ))
+        .append_rows(routed("write_stream", &stream, ReceiverStream::new(rx)))
         .await
         .expect("append_rows")
         .into_inner();
