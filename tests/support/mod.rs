@@ -21,6 +21,17 @@ pub async fn bounded<F: Future>(seconds: u64, test: F) -> F::Output {
         .expect("test timed out")
 }
 
+/// A raw gRPC request with the routing header the emulator requires.
+pub fn routed<T>(key: &str, value: &str, message: T) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    let header = format!("{key}={}", value.replace('/', "%2F"));
+    let header = header.parse().expect("an ASCII header");
+    request
+        .metadata_mut()
+        .insert("x-goog-request-params", header);
+    request
+}
+
 pub struct Env {
     pub emulator: Emulator,
     pub client: Client,
