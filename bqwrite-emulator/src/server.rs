@@ -6,7 +6,7 @@
 //! in-band (an `AppendRowsResponse` with `error` set, a `StorageError` in its
 //! details where one applies, and `row_errors` for bad rows) and the
 //! connection stays usable; a writer schema with fields the table lacks ends
-//! the call instead, as BigQuery does (the crate's `errors` page lists which
+//! the call instead, as BigQuery does (`docs::errors` lists which
 //! is which).
 //!
 //! A connection bound to an application-created stream holds it (one active
