@@ -66,7 +66,12 @@ async fn main() {
     } else {
         (500_000, 1_000)
     };
-    let emulator = Emulator::builder().project("bench").start().await.unwrap();
+    let emulator = Emulator::builder()
+        .project("bench")
+        .require_routing_header(true)
+        .start()
+        .await
+        .unwrap();
     emulator.create_dataset("bench", "bench").unwrap();
     let (clean, _) = run(&emulator, "clean", rows, 0, 1).await;
     let (chaos, survived) = run(&emulator, "chaos", rows, cuts, 0x5eed).await;

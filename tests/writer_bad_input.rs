@@ -11,7 +11,7 @@ use bqwrite::{
     BqRow, Client, ErrorKind, FieldSchema, FieldType, Mode, TablePath, TableSchema, Writer,
     WriterOptions,
 };
-use support::{Env, bounded};
+use support::{Env, bounded, routed};
 
 #[derive(Debug, Clone, BqRow)]
 struct Payment {
@@ -169,9 +169,13 @@ async fn stream_already_finalized() {
             .await
             .unwrap();
         let finalized = raw
-            .finalize_write_stream(FinalizeWriteStreamRequest {
-                name: writer.stream_name().to_owned(),
-            })
+            .finalize_write_stream(routed(
+                "name",
+                writer.stream_name(),
+                FinalizeWriteStreamRequest {
+                    name: writer.stream_name().to_owned(),
+                },
+            ))
             .await
             .unwrap()
             .into_inner();
@@ -192,10 +196,14 @@ async fn stream_already_finalized() {
         let name = writer.stream_name().to_owned();
         drop(writer);
         let mut raw_commit = raw
-            .batch_commit_write_streams(bqwrite::proto::storage::BatchCommitWriteStreamsRequest {
-                parent: table.path().to_string(),
-                write_streams: vec![name],
-            })
+            .batch_commit_write_streams(routed(
+                "parent",
+                &table.path().to_string(),
+                bqwrite::proto::storage::BatchCommitWriteStreamsRequest {
+                    parent: table.path().to_string(),
+                    write_streams: vec![name],
+                },
+            ))
             .await
             .unwrap()
             .into_inner();

@@ -64,6 +64,18 @@ fn row(id: i64, payload: &str) -> Bytes {
     buf.into()
 }
 
+/// `message` with the routing header BigQuery needs (the emulator runs with
+/// `require_routing_header`, so this bench is held to it too).
+fn routed<T>(key: &str, value: &str, message: T) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    let header = format!("{key}={}", value.replace('/', "%2F"));
+    request.metadata_mut().insert(
+        "x-goog-request-params",
+        header.parse().expect("an ASCII header"),
+    );
+    request
+}
+
 async fn run_case(emu: &Emulator, case: &Case, seconds: f64) -> (u64, u64, Duration) {
     let table = format!(
         "projects/bench/datasets/d/tables/{}",
@@ -109,19 +121,27 @@ async fn run_case(emu: &Emulator, case: &Case, seconds: f64) -> (u64, u64, Durat
                 .expect("connect")
                 .max_encoding_message_size(64 << 20);
             let stream = client
-                .create_write_stream(CreateWriteStreamRequest {
-                    parent: table,
-                    write_stream: Some(WriteStream {
-                        r#type: write_stream::Type::Pending as i32,
-                        ..Default::default()
-                    }),
-                })
+                .create_write_stream(routed(
+                    "parent",
+                    &table,
+                    CreateWriteStreamRequest {
+                        parent: table.clone(),
+                        write_stream: Some(WriteStream {
+                            r#type: write_stream::Type::Pending as i32,
+                            ..Default::default()
+                        }),
+                    },
+                ))
                 .await
                 .expect("stream")
                 .into_inner();
             let (tx, rx) = mpsc::channel(WINDOW);
             let mut responses = client
-                .append_rows(ReceiverStream::new(rx))
+                .append_rows(routed(
+                    "write_stream",
+                    &stream.name,
+                    ReceiverStream::new(rx),
+                ))
                 .await
                 .expect("append call")
                 .into_inner();
@@ -192,7 +212,11 @@ fn main() {
         .build()
         .expect("runtime");
     runtime.block_on(async {
-        let emu = Emulator::builder().start().await.expect("emulator");
+        let emu = Emulator::builder()
+            .require_routing_header(true)
+            .start()
+            .await
+            .expect("emulator");
         let cases = [
             Case { name: "1KB rows 1 conn", connections: 1, payload: 1000, rows_per_request: 1000 },
             Case { name: "1KB rows 8 conns", connections: 8, payload: 1000, rows_per_request: 1000 },

@@ -36,22 +36,13 @@
 //! ```
 //!
 //! # Errors the API returns
-//! Unary calls fail with a gRPC status whose `grpc-status-details-bin` is a
-//! `google.rpc.Status` carrying a `StorageError`; AppendRows answers every
-//! failure in-band (the response's `error`) and keeps the connection open:
-//!
-//! | situation                          | gRPC code           | StorageError code            |
-//! |------------------------------------|---------------------|------------------------------|
-//! | table does not exist               | NOT_FOUND           | TABLE_NOT_FOUND              |
-//! | stream does not exist              | NOT_FOUND           | STREAM_NOT_FOUND             |
-//! | append to a finalized stream       | FAILED_PRECONDITION | STREAM_FINALIZED             |
-//! | append to a committed stream       | FAILED_PRECONDITION | STREAM_ALREADY_COMMITTED     |
-//! | second connection to an application stream | FAILED_PRECONDITION | (none)            |
-//! | finalize `_default`, flush non-BUFFERED | INVALID_ARGUMENT | INVALID_STREAM_TYPE        |
-//! | offset already written             | ALREADY_EXISTS      | OFFSET_ALREADY_EXISTS        |
-//! | offset beyond the end              | OUT_OF_RANGE        | OFFSET_OUT_OF_RANGE          |
-//! | writer_schema field with no column | INVALID_ARGUMENT    | SCHEMA_MISMATCH_EXTRA_FIELDS |
-//! | bad rows                           | INVALID_ARGUMENT    | (none; `row_errors` instead) |
+//! Most AppendRows failures are answered in-band (the response's `error`)
+//! and the connection stays open; a writer schema with fields the table
+//! lacks ends the call, as in BigQuery. Unary calls fail with a gRPC status.
+//! A `StorageError`, where one applies, is packed in the status details and,
+//! for a status that ends a call, also sent in the
+//! `google.cloud.bigquery.storage.v1.storageerror-bin` trailer. Every error,
+//! its code and its message: [`docs::errors`].
 //!
 //! An application-created (COMMITTED, PENDING, BUFFERED) stream allows one
 //! active AppendRows connection, as in BigQuery; `_default` takes any number.
@@ -154,6 +145,7 @@
 
 #![warn(missing_docs)]
 
+pub mod docs;
 mod error;
 mod faults;
 mod link;

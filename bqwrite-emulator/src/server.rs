@@ -2,10 +2,12 @@
 //!
 //! AppendRows runs one task per connection that answers requests one by one,
 //! in order. The first request names the stream and carries the writer
-//! schema; later ones may omit both. Every failure of a request is answered
+//! schema; later ones may omit both. Most failures of a request are answered
 //! in-band (an `AppendRowsResponse` with `error` set, a `StorageError` in its
 //! details where one applies, and `row_errors` for bad rows) and the
-//! connection stays usable.
+//! connection stays usable; a writer schema with fields the table lacks ends
+//! the call instead, as BigQuery does (`docs::errors` lists which
+//! is which).
 //!
 //! A connection bound to an application-created stream holds it (one active
 //! connection per such stream) until the server notices the connection is
@@ -38,7 +40,7 @@ use tonic::{Code, Request, Response, Status, Streaming};
 use tracing::{debug, info, warn};
 
 use crate::faults::{Faults, RequestFault, UnaryMethod};
-use crate::status::ApiError;
+use crate::status::{ApiError, SCHEMA_MISMATCH_EXTRA_FIELDS_MESSAGE};
 use crate::store::{Batch, Binding, Store, Stream};
 use crate::values::decode::check_row;
 use crate::values::plan::{self, RowPlan, SchemaProblem};
@@ -320,8 +322,27 @@ struct Connection {
     schema: Option<(DescriptorProto, Arc<RowPlan>)>,
 }
 
-/// Why a request failed: the error and any row errors.
-type Failure = (ApiError, Vec<RowError>);
+/// Why a request failed.
+enum Failure {
+    /// Answered in-band, with any row errors; the connection stays open.
+    InBand(ApiError, Vec<RowError>),
+    /// Ends the call with this error as its status.
+    EndsCall(ApiError),
+}
+
+impl From<ApiError> for Failure {
+    fn from(error: ApiError) -> Self {
+        Failure::InBand(error, Vec::new())
+    }
+}
+
+/// What a connection does with one request.
+enum Reply {
+    /// Sends this response and reads the next request.
+    Answer(AppendRowsResponse),
+    /// Ends the call with this status.
+    End(Status),
+}
 
 pub(crate) async fn shutdown_signal(mut shutdown: watch::Receiver<bool>) {
     loop {
@@ -365,11 +386,11 @@ impl Connection {
                     return;
                 }
             }
-            let response = match faults.on_request(true) {
+            let reply = match faults.on_request(true) {
                 RequestFault::None => self.handle(request),
-                RequestFault::Fail(code, message) => {
-                    self.error_response(&ApiError::new(code, None, "", message), Vec::new())
-                }
+                RequestFault::Fail(code, message) => Reply::Answer(
+                    self.error_response(&ApiError::new(code, None, "", message), Vec::new()),
+                ),
                 RequestFault::Close => {
                     info!("fault injection: closing an AppendRows connection");
                     // free the stream before the client can hear of the close
@@ -382,14 +403,24 @@ impl Connection {
                     return;
                 }
                 RequestFault::LoseAck => {
-                    let applied = self.handle(request);
-                    info!(?applied.response, "fault injection: applied a request and lost its response");
+                    if let Reply::Answer(applied) = self.handle(request) {
+                        info!(?applied.response, "fault injection: applied a request and lost its response");
+                    }
                     self.binding = None;
                     let _ = tx
                         .send(Err(Status::unavailable(
                             "connection closed by the emulator's fault injection (the last request was applied)",
                         )))
                         .await;
+                    return;
+                }
+            };
+            let response = match reply {
+                Reply::Answer(response) => response,
+                Reply::End(status) => {
+                    // free the stream before the client can hear of the end
+                    self.binding = None;
+                    let _ = tx.send(Err(status)).await;
                     return;
                 }
             };
@@ -450,56 +481,64 @@ impl Connection {
         }
     }
 
-    fn handle(&mut self, request: AppendRowsRequest) -> AppendRowsResponse {
+    fn handle(&mut self, request: AppendRowsRequest) -> Reply {
         if self.stream.is_none() && !request.trace_id.is_empty() {
             // as in BigQuery, only the first request's trace_id counts
             info!(trace_id = %request.trace_id, stream = %request.write_stream, "AppendRows connection");
         }
         match self.try_handle(request) {
-            Ok(offset) => AppendRowsResponse {
+            Ok(offset) => Reply::Answer(AppendRowsResponse {
                 updated_schema: None,
                 row_errors: Vec::new(),
                 write_stream: self.stream_name(),
                 response: Some(Outcome::AppendResult(AppendResult { offset })),
-            },
-            Err((error, row_errors)) => {
+            }),
+            Err(Failure::InBand(error, row_errors)) => {
                 debug!(code = ?error.code, message = %error.message, rows = row_errors.len(), "append rejected");
-                self.error_response(&error, row_errors)
+                Reply::Answer(self.error_response(&error, row_errors))
+            }
+            Err(Failure::EndsCall(error)) => {
+                debug!(code = ?error.code, message = %error.message, "append rejected; ending the call");
+                Reply::End(error.to_tonic())
             }
         }
     }
 
     fn try_handle(&mut self, request: AppendRowsRequest) -> Result<Option<i64>, Failure> {
-        let fail = |e: ApiError| (e, Vec::new());
-        let stream = self.resolve_stream(&request.write_stream).map_err(fail)?;
+        let stream = self.resolve_stream(&request.write_stream)?;
         let max = self.service.config.max_request_bytes;
         let size = request.encoded_len();
         if size > max {
-            return Err(fail(ApiError::invalid_argument(format!(
-                "AppendRowsRequest is {size} bytes, above the limit of {max} bytes; split the rows over several requests"
-            ))));
+            // Refused in-band; BigQuery still takes the writer schema the
+            // request carries, so a client that sends it only on a
+            // connection's first request (Go's managedwriter) goes on.
+            if let Some(Rows::ProtoRows(ProtoData {
+                writer_schema: Some(schema),
+                ..
+            })) = request.rows
+            {
+                let _ = self.resolve_schema(&stream, Some(schema));
+            }
+            return Err(ApiError::invalid_argument(format!(
+                "AppendRows request too large: {size} limit {max} Entity: {}",
+                stream.name
+            ))
+            .into());
         }
         let data: ProtoData = match request.rows {
             Some(Rows::ProtoRows(data)) => data,
             Some(Rows::ArrowRows(_)) => {
-                return Err(fail(ApiError::invalid_argument(
+                return Err(ApiError::invalid_argument(
                     "arrow_rows are not supported by the emulator; send proto_rows",
-                )));
+                )
+                .into());
             }
-            None => {
-                return Err(fail(ApiError::invalid_argument(
-                    "the request has no rows (proto_rows is unset)",
-                )));
-            }
+            None => return Err(no_rows(&stream).into()),
         };
-        let plan = self
-            .resolve_schema(&stream, data.writer_schema)
-            .map_err(fail)?;
+        let plan = self.resolve_schema(&stream, data.writer_schema)?;
         let rows = data.rows.map(|r| r.serialized_rows).unwrap_or_default();
         if rows.is_empty() {
-            return Err(fail(ApiError::invalid_argument(
-                "proto_rows.rows has no serialized rows",
-            )));
+            return Err(no_rows(&stream).into());
         }
         let row_errors: Vec<RowError> = rows
             .iter()
@@ -513,25 +552,22 @@ impl Connection {
             })
             .collect();
         if !row_errors.is_empty() {
-            let first = row_errors[0].message.clone();
-            return Err((
+            // BigQuery's own text: clients and users match on its first
+            // sentence; the details are in row_errors
+            return Err(Failure::InBand(
                 ApiError::new(
                     Code::InvalidArgument,
                     None,
                     &stream.name,
                     format!(
-                        "Errors found while processing rows ({} of {} rows are invalid; the first: row {}: {first}). Please refer to the row_errors field for details.",
-                        row_errors.len(),
-                        rows.len(),
-                        row_errors[0].index
+                        "Errors found while processing rows. Please refer to the row_errors field for details. The list may not be complete because of the size limitations. Entity: {}",
+                        stream.name
                     ),
                 ),
                 row_errors,
             ));
         }
-        stream
-            .append(request.offset, Batch { plan, rows })
-            .map_err(fail)
+        Ok(stream.append(request.offset, Batch { plan, rows })?)
     }
 
     fn resolve_stream(&mut self, named: &str) -> Result<Arc<Stream>, ApiError> {
@@ -565,19 +601,21 @@ impl Connection {
         &mut self,
         stream: &Stream,
         writer_schema: Option<bqwrite::proto::storage::ProtoSchema>,
-    ) -> Result<Arc<RowPlan>, ApiError> {
+    ) -> Result<Arc<RowPlan>, Failure> {
         let Some(schema) = writer_schema else {
             return match &self.schema {
                 Some((_, plan)) => Ok(plan.clone()),
                 None => Err(ApiError::invalid_argument(
                     "the first request of an AppendRows connection must carry proto_rows.writer_schema",
-                )),
+                )
+                .into()),
             };
         };
         let Some(descriptor) = schema.proto_descriptor else {
             return Err(ApiError::invalid_argument(
                 "proto_rows.writer_schema has no proto_descriptor",
-            ));
+            )
+            .into());
         };
         if let Some((cached, plan)) = &self.schema
             && *cached == descriptor
@@ -592,22 +630,53 @@ impl Connection {
             }
             Err(problem) => {
                 warn!(stream = %stream.name, %problem, "writer schema rejected");
-                let storage = match problem {
-                    SchemaProblem::ExtraField(_) => {
-                        Some(StorageErrorCode::SchemaMismatchExtraFields)
-                    }
-                    SchemaProblem::Invalid(_) => None,
-                };
-                Err(ApiError::new(
-                    Code::InvalidArgument,
-                    storage,
-                    &stream.name,
-                    format!(
-                        "invalid writer_schema for table {}: {problem}",
-                        stream.table.path
-                    ),
-                ))
+                Err(schema_failure(stream, problem))
             }
         }
+    }
+}
+
+/// The answer to a request without rows, in BigQuery's words.
+fn no_rows(stream: &Stream) -> ApiError {
+    ApiError::new(
+        Code::InvalidArgument,
+        None,
+        &stream.name,
+        format!("Rows must be specified. Entity: {}", stream.name),
+    )
+}
+
+/// How a rejected writer schema is reported.
+///
+/// Fields the table lacks end the call, as BigQuery does: INVALID_ARGUMENT
+/// with the service's message, and a `StorageError`
+/// (SCHEMA_MISMATCH_EXTRA_FIELDS, "Schema mismatch due to extra fields in
+/// user schema") in the status details and in the `storageerror-bin`
+/// trailer. Other schema problems are answered in-band.
+fn schema_failure(stream: &Stream, problem: SchemaProblem) -> Failure {
+    match problem {
+        SchemaProblem::ExtraFields(paths) => Failure::EndsCall(ApiError {
+            code: Code::InvalidArgument,
+            storage: Some(StorageErrorCode::SchemaMismatchExtraFields),
+            entity: stream.name.clone(),
+            message: format!(
+                "Input schema has more fields than BigQuery schema, extra fields: '{}' Entity: {}",
+                paths.join(","),
+                stream.name
+            ),
+            storage_message: Some(SCHEMA_MISMATCH_EXTRA_FIELDS_MESSAGE.into()),
+        }),
+        SchemaProblem::Invalid(_) => Failure::InBand(
+            ApiError::new(
+                Code::InvalidArgument,
+                None,
+                &stream.name,
+                format!(
+                    "invalid writer_schema for table {}: {problem}",
+                    stream.table.path
+                ),
+            ),
+            Vec::new(),
+        ),
     }
 }

@@ -5,7 +5,7 @@
 //! |--------------------------|---------------------|
 //! | TABLE_NOT_FOUND          | NOT_FOUND           |
 //! | STREAM_NOT_FOUND         | NOT_FOUND           |
-//! | STREAM_FINALIZED         | FAILED_PRECONDITION |
+//! | STREAM_FINALIZED         | INVALID_ARGUMENT    |
 //! | STREAM_ALREADY_COMMITTED | FAILED_PRECONDITION |
 //! | INVALID_STREAM_STATE     | FAILED_PRECONDITION |
 //! | INVALID_STREAM_TYPE      | INVALID_ARGUMENT    |
@@ -17,6 +17,15 @@ use bqwrite::proto::rpc;
 use bqwrite::proto::storage::{StorageError, storage_error::StorageErrorCode};
 use prost::Message;
 use tonic::Code;
+use tonic::metadata::{MetadataMap, MetadataValue};
+
+/// The `error_message` of BigQuery's SCHEMA_MISMATCH_EXTRA_FIELDS
+/// StorageError, which Google's clients compare against.
+pub(crate) const SCHEMA_MISMATCH_EXTRA_FIELDS_MESSAGE: &str =
+    "Schema mismatch due to extra fields in user schema";
+
+/// The trailer a call-ending error's `StorageError` travels in.
+pub(crate) const STORAGE_ERROR_TRAILER: &str = "google.cloud.bigquery.storage.v1.storageerror-bin";
 
 /// The `type_url` of a packed `StorageError`.
 pub(crate) const STORAGE_ERROR_TYPE_URL: &str =
@@ -29,6 +38,8 @@ pub(crate) struct ApiError {
     pub storage: Option<StorageErrorCode>,
     pub entity: String,
     pub message: String,
+    /// The StorageError's `error_message` when it is not `message`.
+    pub storage_message: Option<String>,
 }
 
 impl ApiError {
@@ -43,6 +54,7 @@ impl ApiError {
             storage,
             entity: entity.into(),
             message: message.into(),
+            storage_message: None,
         }
     }
 
@@ -70,10 +82,10 @@ impl ApiError {
 
     pub(crate) fn finalized(stream: &str) -> Self {
         Self::new(
-            Code::FailedPrecondition,
+            Code::InvalidArgument,
             Some(StorageErrorCode::StreamFinalized),
             stream,
-            format!("Stream is finalized and accepts no more appends: {stream}"),
+            format!("Stream has been finalized and cannot be appended. Entity: {stream}"),
         )
     }
 
@@ -100,7 +112,10 @@ impl ApiError {
         self.storage.map(|code| StorageError {
             code: code as i32,
             entity: self.entity.clone(),
-            error_message: self.message.clone(),
+            error_message: self
+                .storage_message
+                .clone()
+                .unwrap_or_else(|| self.message.clone()),
         })
     }
 
@@ -120,13 +135,24 @@ impl ApiError {
         }
     }
 
-    /// As a gRPC status whose `grpc-status-details-bin` holds the
-    /// `google.rpc.Status` with the StorageError (for unary calls).
+    /// As a gRPC status that ends a call: `grpc-status-details-bin` holds the
+    /// `google.rpc.Status` with the StorageError, and the StorageError alone
+    /// travels in the `google.cloud.bigquery.storage.v1.storageerror-bin`
+    /// trailer, where Google's clients look for it (Node's
+    /// `parseStorageErrors`, for one).
     pub(crate) fn to_tonic(&self) -> tonic::Status {
-        tonic::Status::with_details(
+        let mut trailers = MetadataMap::new();
+        if let Some(error) = self.storage_error() {
+            trailers.append_bin(
+                STORAGE_ERROR_TRAILER,
+                MetadataValue::from_bytes(&error.encode_to_vec()),
+            );
+        }
+        tonic::Status::with_details_and_metadata(
             self.code,
             self.message.clone(),
             self.to_rpc_status().encode_to_vec().into(),
+            trailers,
         )
     }
 }

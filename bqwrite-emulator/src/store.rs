@@ -291,13 +291,23 @@ impl Stream {
     }
 
     /// The stream as the API describes it.
+    ///
+    /// A COMMITTED stream's rows are committed as they are appended, so its
+    /// `commit_time` is its `create_time`, as the public `stream.proto`
+    /// states. BigQuery reports neither time for a `_default` stream
+    /// (Google's Go client checks both are unset in its integration tests).
     pub(crate) fn describe(&self, with_schema: bool) -> WriteStream {
         let state = lock(&self.state);
+        let (create_time, commit_time) = match self.kind {
+            StreamKind::Default => (None, None),
+            StreamKind::Committed => (Some(self.created), Some(self.created)),
+            StreamKind::Pending | StreamKind::Buffered => (Some(self.created), state.commit_time),
+        };
         WriteStream {
             name: self.name.clone(),
             r#type: self.kind.proto() as i32,
-            create_time: Some(timestamp(self.created)),
-            commit_time: state.commit_time.map(timestamp),
+            create_time: create_time.map(timestamp),
+            commit_time: commit_time.map(timestamp),
             table_schema: with_schema.then(|| self.table.schema.clone()),
             write_mode: write_stream::WriteMode::Insert as i32,
             location: String::new(),
@@ -332,7 +342,7 @@ impl Stream {
                     Some(StorageErrorCode::OffsetAlreadyExists),
                     &self.name,
                     format!(
-                        "offset {offset} already exists: the stream has {} rows",
+                        "The offset is within stream, expected offset {}, received {offset}",
                         state.appended
                     ),
                 ));
@@ -343,7 +353,7 @@ impl Stream {
                     Some(StorageErrorCode::OffsetOutOfRange),
                     &self.name,
                     format!(
-                        "offset {offset} is beyond the end of the stream: the next offset is {}",
+                        "The offset is beyond stream, expected offset {}, received {offset}",
                         state.appended
                     ),
                 ));

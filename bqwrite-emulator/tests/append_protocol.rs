@@ -253,7 +253,7 @@ async fn sixty_four_concurrent_connections() {
 }
 
 #[tokio::test]
-async fn an_oversize_request_is_rejected_in_band_and_the_connection_survives() {
+async fn an_oversize_first_request_is_refused_in_band_and_its_schema_is_bound() {
     let emu = Emulator::builder()
         .max_request_bytes(64 * 1024)
         .start()
@@ -273,16 +273,19 @@ async fn an_oversize_request_is_rejected_in_band_and_the_connection_survives() {
         ))
         .await;
     assert_in_band(&response, Code::InvalidArgument, None);
+    let message = &in_band_error(&response).message;
     assert!(
-        in_band_error(&response)
-            .message
-            .contains("limit of 65536 bytes")
+        message.starts_with("AppendRows request too large: ")
+            && message.ends_with(&format!(" limit 65536 Entity: {}", stream.name)),
+        "{message}"
     );
+    // the next request goes without a schema, as a client that sends it on
+    // a connection's first request only (Go's managedwriter) sends it
     let response = conn
         .append(append_request(
             "",
             Some(0),
-            Some(seed_descriptor()),
+            None,
             vec![seed_row(1, "small")],
         ))
         .await;
@@ -462,29 +465,60 @@ async fn an_invalid_writer_schema_is_rejected_in_band() {
 }
 
 #[tokio::test]
-async fn a_writer_schema_field_without_a_column_is_schema_mismatch_extra_fields() {
+async fn a_writer_schema_field_without_a_column_ends_the_call_with_schema_mismatch_extra_fields() {
     let (emu, mut client) = setup().await;
     let stream = create_stream(&mut client, TABLE, write_stream::Type::Committed).await;
     let mut conn = Conn::open(&mut client).await;
+    let good = conn
+        .append(append_request(
+            &stream.name,
+            None,
+            Some(seed_descriptor()),
+            vec![seed_row(1, "a")],
+        ))
+        .await;
+    ok_offset(&good);
     let mut extra = seed_descriptor();
     extra
         .field
         .push(field("nickname", 3, PType::String, Label::Optional));
-    let response = conn
+    extra
+        .field
+        .push(field("email", 4, PType::String, Label::Optional));
+    conn.send(append_request(
+        "",
+        None,
+        Some(extra),
+        vec![seed_row(2, "b")],
+    ))
+    .await;
+    let status = call_end(&mut conn).await;
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert_eq!(
+        status.message(),
+        format!(
+            "Input schema has more fields than BigQuery schema, extra fields: 'nickname,email' Entity: {}",
+            stream.name
+        )
+    );
+    assert_storage_error(
+        &status,
+        StorageErrorCode::SchemaMismatchExtraFields,
+        &stream.name,
+        "Schema mismatch due to extra fields in user schema",
+    );
+    assert_eq!(emu.row_count(TABLE).unwrap(), 1);
+    // the stream is free for a new connection
+    let mut again = Conn::open(&mut client).await;
+    let response = again
         .append(append_request(
             &stream.name,
             None,
-            Some(extra),
-            vec![seed_row(1, "a")],
+            Some(seed_descriptor()),
+            vec![seed_row(3, "c")],
         ))
         .await;
-    assert_in_band(
-        &response,
-        Code::InvalidArgument,
-        Some(StorageErrorCode::SchemaMismatchExtraFields),
-    );
-    assert!(in_band_error(&response).message.contains("nickname"));
-    assert_eq!(emu.row_count(TABLE).unwrap(), 0);
+    assert_eq!(ok_offset(&response), Some(1));
     emu.shutdown().await;
 }
 
@@ -573,15 +607,17 @@ async fn without_the_column_name_option_the_field_name_must_match() {
     let mut conn = Conn::open(&mut client).await;
     // The same descriptor through prost_types, which drops the options.
     let plain: DescriptorProto = (&column_name_descriptor()).into();
-    let response = conn
-        .append(append_request(&stream.name, None, Some(plain), vec![]))
+    conn.send(append_request(&stream.name, None, Some(plain), vec![]))
         .await;
-    assert_in_band(
-        &response,
-        Code::InvalidArgument,
-        Some(StorageErrorCode::SchemaMismatchExtraFields),
+    let status = call_end(&mut conn).await;
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert!(status.message().contains("_c1"), "{status:?}");
+    assert_storage_error(
+        &status,
+        StorageErrorCode::SchemaMismatchExtraFields,
+        &stream.name,
+        "Schema mismatch due to extra fields in user schema",
     );
-    assert!(in_band_error(&response).message.contains("`_c1`"));
     emu.shutdown().await;
 }
 

@@ -559,11 +559,6 @@ async fn out_of_range_and_malformed_values_are_row_errors() {
             "column `s`",
         ),
         ("wrong wire type", Enc::new().string(2, "42"), "column `i`"),
-        (
-            "a value set twice",
-            Enc::new().int64(2, 1).int64(2, 2),
-            "column `i`",
-        ),
     ];
     for (what, bad, needle) in cases {
         let response = append_wide(&mut conn, vec![full_row().done(), bad.done()]).await;
@@ -624,5 +619,50 @@ async fn unknown_fields_and_undecodable_bytes_are_row_errors() {
     // the connection is still usable
     ok_offset(&append_wide(&mut conn, vec![full_row().done()]).await);
     assert_eq!(emu.row_count(WIDE).unwrap(), 1);
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_non_repeated_field_set_twice_takes_its_last_value_and_messages_merge() {
+    let (emu, _client, mut conn) = wide_setup().await;
+    let row = Enc::new()
+        .int64(2, 1)
+        .int64(2, 7)
+        .string(4, "first")
+        .string(4, "second")
+        // a DATE out of range, replaced before it counts
+        .int32(8, 99_999_999)
+        .int32(8, 0)
+        // two halves of one STRUCT: protobuf merges them
+        .message(16, Enc::new().message(2, Enc::new().string(1, "z1")))
+        .message(16, Enc::new().int64(1, 5))
+        // a RANGE's bounds in two messages, then `start` replaced
+        .message(15, Enc::new().int32(1, 10).int32(2, 20))
+        .message(15, Enc::new().int32(1, 11));
+    ok_offset(&append_wide(&mut conn, vec![row.done()]).await);
+    let rows = emu.rows(WIDE).unwrap();
+    let row = &rows[0];
+    assert_eq!(row["i"], Value::Int64(7));
+    assert_eq!(row["s"], Value::String("second".into()));
+    assert_eq!(row["d"], Value::Date("1970-01-01".into()));
+    assert_eq!(
+        row["r"],
+        Value::Range {
+            start: Some(Box::new(Value::Date("1970-01-12".into()))),
+            end: Some(Box::new(Value::Date("1970-01-21".into()))),
+        }
+    );
+    let Value::Struct(st) = &row["st"] else {
+        panic!("st is a struct: {:?}", row["st"])
+    };
+    assert_eq!(st["a"], Value::Int64(5));
+    let Value::Struct(inner) = &st["inner"] else {
+        panic!("st.inner is a struct: {:?}", st["inner"])
+    };
+    assert_eq!(inner["z"], Value::String("z1".into()));
+    // the last value is still checked
+    let bad_last = Enc::new().int32(8, 0).int32(8, 99_999_999);
+    let response = append_wide(&mut conn, vec![bad_last.done()]).await;
+    assert_one_row_error(&response, 0, "column `d`");
     emu.shutdown().await;
 }

@@ -141,6 +141,41 @@ async fn get_write_stream_basic_and_full_views() {
     .unwrap()
     .into_inner();
     assert_eq!(default.r#type, write_stream::Type::Committed as i32);
+    // as BigQuery reports it: no create_time, no commit_time
+    assert_eq!((default.create_time, default.commit_time), (None, None));
+    emu.shutdown().await;
+}
+
+async fn get_stream(client: &mut BigQueryWriteClient<Channel>, name: &str) -> WriteStream {
+    bounded(
+        "get",
+        client.get_write_stream(GetWriteStreamRequest {
+            name: name.into(),
+            view: WriteStreamView::Basic as i32,
+        }),
+    )
+    .await
+    .unwrap()
+    .into_inner()
+}
+
+#[tokio::test]
+async fn a_committed_stream_reports_its_create_time_as_its_commit_time() {
+    let (emu, mut client) = setup().await;
+    let created = create_stream(&mut client, TABLE, write_stream::Type::Committed).await;
+    assert!(created.create_time.is_some());
+    assert_eq!(created.commit_time, created.create_time);
+    ok_offset(&append_seed(&mut client, &created.name, Some(0), &[1]).await);
+    let got = get_stream(&mut client, &created.name).await;
+    assert_eq!(got.create_time, created.create_time);
+    assert_eq!(got.commit_time, created.create_time);
+    // PENDING and BUFFERED streams have none until they are committed
+    for ty in [write_stream::Type::Pending, write_stream::Type::Buffered] {
+        let created = create_stream(&mut client, TABLE, ty).await;
+        let got = get_stream(&mut client, &created.name).await;
+        assert!(got.create_time.is_some(), "{ty:?}");
+        assert_eq!(got.commit_time, None, "{ty:?}");
+    }
     emu.shutdown().await;
 }
 
@@ -211,8 +246,15 @@ async fn append_to_finalized_stream_is_stream_finalized() {
     let response = append_seed(&mut client, &stream.name, Some(1), &[2]).await;
     assert_in_band(
         &response,
-        Code::FailedPrecondition,
+        Code::InvalidArgument,
         Some(StorageErrorCode::StreamFinalized),
+    );
+    assert_eq!(
+        in_band_error(&response).message,
+        format!(
+            "Stream has been finalized and cannot be appended. Entity: {}",
+            stream.name
+        )
     );
     emu.shutdown().await;
 }

@@ -21,6 +21,17 @@ pub async fn bounded<F: Future>(seconds: u64, test: F) -> F::Output {
         .expect("test timed out")
 }
 
+/// A raw gRPC request with the routing header the emulator requires.
+pub fn routed<T>(key: &str, value: &str, message: T) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    let header = format!("{key}={}", value.replace('/', "%2F"));
+    let header = header.parse().expect("an ASCII header");
+    request
+        .metadata_mut()
+        .insert("x-goog-request-params", header);
+    request
+}
+
 pub struct Env {
     pub emulator: Emulator,
     pub client: Client,
@@ -31,10 +42,12 @@ impl Env {
         Self::start_with(Emulator::builder()).await
     }
 
-    /// An emulator from `builder`, with the test project and dataset.
+    /// An emulator from `builder`, with the test project and dataset. The
+    /// routing header is required: our client must always send it.
     pub async fn start_with(builder: bqwrite_emulator::EmulatorBuilder) -> Self {
         let emulator = builder
             .project(PROJECT)
+            .require_routing_header(true)
             .start()
             .await
             .expect("emulator starts");

@@ -122,6 +122,11 @@ fn walk(
             }
         }));
     }
+    if sets_a_singular_field_twice(plan, bytes) {
+        // rare: parse as protobuf does, from the message with each
+        // non-repeated field once
+        return walk(plan, &last_value_wins(plan, bytes), out);
+    }
     let want = out.is_some();
     let mut seen = Seen::new(plan.fields.len());
     let mut reader = Reader::new(bytes);
@@ -165,11 +170,8 @@ fn walk(
                 ),
             ));
         }
-        if !field.repeated && seen.set(slot) {
-            return Err(RowProblem::at(
-                column,
-                format!("field {number} is set more than once in one row"),
-            ));
+        if !field.repeated {
+            seen.set(slot);
         }
         let value = field_value(field, raw, want).map_err(|p| p.within(column))?;
         push(&mut out, field, value);
@@ -197,6 +199,79 @@ fn walk(
         }
     }
     Ok(())
+}
+
+/// The slot of a non-repeated field `number` read with its own wire type.
+fn singular_slot(plan: &MessagePlan, number: u32, wire_type: u8) -> Option<usize> {
+    plan.slot(number).filter(|&slot| {
+        let field = &plan.fields[slot];
+        !field.repeated && wire_type == field.src.wire_type()
+    })
+}
+
+/// Whether a non-repeated field occurs more than once in a message (the
+/// first malformed field ends the look).
+fn sets_a_singular_field_twice(plan: &MessagePlan, bytes: &[u8]) -> bool {
+    let mut seen = Seen::new(plan.fields.len());
+    let mut reader = Reader::new(bytes);
+    while !reader.is_done() {
+        let Ok((number, wire_type, _)) = reader.field() else {
+            return false;
+        };
+        if let Some(slot) = singular_slot(plan, number, wire_type)
+            && seen.set(slot)
+        {
+            return true;
+        }
+    }
+    false
+}
+
+/// A message's bytes with every non-repeated field once, as protobuf parses
+/// them: a scalar's last value wins, and a message field's values merge
+/// (their encodings concatenated, which is protobuf's merge). Other fields
+/// keep their order; anything from the first malformed field on is copied
+/// as it is, for the walk to report.
+fn last_value_wins(plan: &MessagePlan, bytes: &[u8]) -> Vec<u8> {
+    let mut last = vec![usize::MAX; plan.fields.len()];
+    let mut merged: Vec<Vec<u8>> = vec![Vec::new(); plan.fields.len()];
+    let mut reader = Reader::new(bytes);
+    let mut index = 0;
+    while !reader.is_done() {
+        let Ok((number, wire_type, raw)) = reader.field() else {
+            break;
+        };
+        if let Some(slot) = singular_slot(plan, number, wire_type) {
+            last[slot] = index;
+            if let (Src::Message, Raw::Len(payload)) = (&plan.fields[slot].src, raw) {
+                merged[slot].extend_from_slice(payload);
+            }
+        }
+        index += 1;
+    }
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut reader = Reader::new(bytes);
+    let mut index = 0;
+    while !reader.is_done() {
+        let start = reader.position();
+        let Ok((number, wire_type, _)) = reader.field() else {
+            out.extend_from_slice(&bytes[start..]);
+            break;
+        };
+        let span = &bytes[start..reader.position()];
+        match singular_slot(plan, number, wire_type) {
+            None => out.extend_from_slice(span),
+            Some(slot) if last[slot] != index => {} // a later value replaces it
+            Some(slot) if matches!(plan.fields[slot].src, Src::Message) => {
+                wire::put_varint(&mut out, (u64::from(number) << 3) | u64::from(wire::LEN));
+                wire::put_varint(&mut out, merged[slot].len() as u64);
+                out.extend_from_slice(&merged[slot]);
+            }
+            Some(_) => out.extend_from_slice(span),
+        }
+        index += 1;
+    }
+    out
 }
 
 fn push(out: &mut Option<&mut Vec<Value>>, field: &FieldPlan, value: Option<Value>) {
@@ -436,7 +511,8 @@ fn range_element_value(element: RangeElement, key: i64) -> Value {
 }
 
 fn range_value(range: &RangePlan, bytes: &[u8], want: bool) -> Result<Option<Value>, RowProblem> {
-    let mut bounds: [Option<i64>; 2] = [None, None];
+    // as in protobuf, the last value of a bound wins
+    let mut last: [Option<(&Src, Raw<'_>)>; 2] = [None, None];
     let mut reader = Reader::new(bytes);
     while !reader.is_done() {
         let (number, wire_type, raw) = reader.field().map_err(RowProblem::undecodable)?;
@@ -462,11 +538,14 @@ fn range_value(range: &RangePlan, bytes: &[u8], want: bool) -> Result<Option<Val
                 ),
             ));
         }
-        if bounds[index].is_some() {
-            return Err(RowProblem::at(name, "set more than once"));
+        last[index] = Some((src, raw));
+    }
+    let mut bounds: [Option<i64>; 2] = [None, None];
+    for (index, name) in [(0, "start"), (1, "end")] {
+        if let Some((src, raw)) = last[index] {
+            let p = prim(src, raw).map_err(|e| RowProblem::at(name, e))?;
+            bounds[index] = Some(range_key(range.element, p).map_err(|e| RowProblem::at(name, e))?);
         }
-        let p = prim(src, raw).map_err(|e| RowProblem::at(name, e))?;
-        bounds[index] = Some(range_key(range.element, p).map_err(|e| RowProblem::at(name, e))?);
     }
     if let [Some(start), Some(end)] = bounds
         && start >= end

@@ -18,14 +18,23 @@ use crate::schema::{Column, ColumnMode, ColumnType, RangeElement, find_column};
 pub(crate) enum SchemaProblem {
     /// The descriptor is malformed or does not fit the table's types.
     Invalid(String),
-    /// The descriptor has a field that matches no column.
-    ExtraField(String),
+    /// The descriptor has fields that match no column: their paths (`a.b`).
+    ExtraFields(Vec<String>),
 }
 
 impl std::fmt::Display for SchemaProblem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            SchemaProblem::Invalid(m) | SchemaProblem::ExtraField(m) => f.write_str(m),
+            SchemaProblem::Invalid(m) => f.write_str(m),
+            SchemaProblem::ExtraFields(paths) => write!(
+                f,
+                "writer_schema fields {} match no column of the table",
+                paths
+                    .iter()
+                    .map(|p| format!("`{p}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
         }
     }
 }
@@ -228,9 +237,12 @@ pub(crate) fn compile(
         ))
     })?;
     let names = ColumnNames(descriptor.column_names());
-    Ok(RowPlan {
-        root: compile_message(&message, columns, "", &names)?,
-    })
+    let mut extras = Vec::new();
+    let root = compile_message(&message, columns, "", &names, &mut extras)?;
+    if !extras.is_empty() {
+        return Err(SchemaProblem::ExtraFields(extras));
+    }
+    Ok(RowPlan { root })
 }
 
 /// Gives every field of `message` and its nested messages that has no
@@ -287,6 +299,7 @@ fn compile_message(
     columns: &Arc<[Column]>,
     prefix: &str,
     names: &ColumnNames,
+    extras: &mut Vec<String>,
 ) -> Result<MessagePlan, SchemaProblem> {
     let mut fields: Vec<FieldPlan> = Vec::new();
     let mut column_slot: Vec<Option<usize>> = vec![None; columns.len()];
@@ -295,9 +308,9 @@ fn compile_message(
         let name = names.of(message, field);
         let path = format!("{prefix}{name}");
         let Some(column_index) = find_column(columns, name) else {
-            return Err(SchemaProblem::ExtraField(format!(
-                "writer_schema field `{path}` matches no column of the table"
-            )));
+            // every extra field is reported, as BigQuery lists them all
+            extras.push(path);
+            continue;
         };
         if let Some(other) = column_slot[column_index] {
             return Err(SchemaProblem::Invalid(format!(
@@ -311,7 +324,14 @@ fn compile_message(
         }
         let column = &columns[column_index];
         column_slot[column_index] = Some(fields.len());
-        fields.push(compile_field(field, column, column_index, &path, names)?);
+        fields.push(compile_field(
+            field,
+            column,
+            column_index,
+            &path,
+            names,
+            extras,
+        )?);
     }
     let max_number = fields.iter().map(|f| f.number).max().unwrap_or(0);
     let lookup = if max_number <= 4096 {
@@ -413,6 +433,7 @@ fn compile_field(
     column_index: usize,
     path: &str,
     names: &ColumnNames,
+    extras: &mut Vec<String>,
 ) -> Result<FieldPlan, SchemaProblem> {
     let invalid = |why: String| Err(SchemaProblem::Invalid(why));
     if field.is_group() {
@@ -452,10 +473,10 @@ fn compile_field(
     let target =
         match (column.ty, &kind) {
             (ColumnType::Struct, Kind::Message(nested)) => Target::Struct(Box::new(
-                compile_message(nested, &column.fields, &format!("{path}."), names)?,
+                compile_message(nested, &column.fields, &format!("{path}."), names, extras)?,
             )),
             (ColumnType::Range(element), Kind::Message(nested)) => {
-                Target::Range(Box::new(compile_range(nested, element, path)?))
+                Target::Range(Box::new(compile_range(nested, element, path, extras)?))
             }
             (ty, _) => Target::Scalar(ty),
         };
@@ -473,6 +494,7 @@ fn compile_range(
     message: &MessageDescriptor,
     element: RangeElement,
     path: &str,
+    extras: &mut Vec<String>,
 ) -> Result<RangePlan, SchemaProblem> {
     let element_type = match element {
         RangeElement::Date => ColumnType::Date,
@@ -490,10 +512,9 @@ fn compile_range(
             "start" => &mut plan.start,
             "end" => &mut plan.end,
             _ => {
-                return Err(SchemaProblem::ExtraField(format!(
-                    "writer_schema field `{path}.{}` is neither `start` nor `end` of RANGE column `{path}`",
-                    field.name()
-                )));
+                // neither `start` nor `end` of the RANGE column
+                extras.push(format!("{path}.{}", field.name()));
+                continue;
             }
         };
         if field.cardinality() == Cardinality::Repeated {

@@ -102,6 +102,11 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// The offset of the next unread byte.
+    pub(crate) fn position(&self) -> usize {
+        self.pos
+    }
+
     /// Reads the next key and raw value: `(field number, wire type, raw)`.
     #[inline]
     pub(crate) fn field(&mut self) -> Result<(u32, u8, Raw<'a>), String> {
@@ -132,6 +137,15 @@ impl<'a> Reader<'a> {
         };
         Ok((number, wire_type, raw))
     }
+}
+
+/// Appends `value` as a varint.
+pub(crate) fn put_varint(out: &mut Vec<u8>, mut value: u64) {
+    while value >= 0x80 {
+        out.push((value as u8) | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
 }
 
 #[cfg(test)]

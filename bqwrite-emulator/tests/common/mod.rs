@@ -329,6 +329,47 @@ pub fn unpack_storage_error(status: &rpc::Status) -> Option<StorageError> {
     Some(StorageError::decode(any.value.as_slice()).expect("StorageError decodes"))
 }
 
+/// The status that ended a call; panics if a response or the end came
+/// instead.
+pub async fn call_end(conn: &mut Conn) -> tonic::Status {
+    match conn.recv().await {
+        Err(status) => status,
+        Ok(other) => panic!("expected the call to end with an error status, got {other:?}"),
+    }
+}
+
+/// The StorageErrors of a status's `storageerror-bin` trailer, where
+/// Google's clients look for them.
+pub fn storage_trailer(status: &tonic::Status) -> Vec<StorageError> {
+    status
+        .metadata()
+        .get_all_bin("google.cloud.bigquery.storage.v1.storageerror-bin")
+        .iter()
+        .map(|value| {
+            let bytes = value.to_bytes().expect("base64 trailer");
+            StorageError::decode(bytes.as_ref()).expect("StorageError decodes")
+        })
+        .collect()
+}
+
+/// Asserts a call-ending status carries one StorageError, both in its
+/// `storageerror-bin` trailer and in its `grpc-status-details-bin`.
+pub fn assert_storage_error(
+    status: &tonic::Status,
+    code: StorageErrorCode,
+    entity: &str,
+    message: &str,
+) {
+    let want = StorageError {
+        code: code as i32,
+        entity: entity.into(),
+        error_message: message.into(),
+    };
+    assert_eq!(storage_trailer(status), vec![want.clone()], "{status:?}");
+    let details = rpc::Status::decode(status.details()).expect("details decode");
+    assert_eq!(unpack_storage_error(&details), Some(want));
+}
+
 /// Asserts an in-band error's gRPC code and StorageError code.
 pub fn assert_in_band(
     response: &AppendRowsResponse,

@@ -246,7 +246,10 @@ pub struct WriteStream {
     /// Output only. When the stream was created.
     #[prost(message, optional, tag = "3")]
     pub create_time: ::core::option::Option<::prost_types::Timestamp>,
-    /// Output only. When a PENDING stream was committed.
+    /// Output only. When the stream's rows were committed. A COMMITTED stream
+    /// commits each append as it is acknowledged, so its commit_time is its
+    /// create_time; a PENDING stream has none until BatchCommitWriteStreams
+    /// commits it.
     #[prost(message, optional, tag = "4")]
     pub commit_time: ::core::option::Option<::prost_types::Timestamp>,
     /// Output only. The table schema, in the FULL view.
