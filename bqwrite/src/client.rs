@@ -3,6 +3,7 @@
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tonic::metadata::{AsciiMetadataValue, MetadataMap};
@@ -50,6 +51,11 @@ struct Inner {
     grpc: BigQueryWriteClient<Channel>,
     auth: Auth,
     endpoint: String,
+    /// Where `endpoint` came from, named in connection errors.
+    endpoint_source: EndpointSource,
+    /// Whether a connection to the endpoint ever worked: until one has, a
+    /// failure to connect is a configuration problem, reported at once.
+    connected: AtomicBool,
     request_timeout: Option<Duration>,
     trace_id: String,
     retry: RetryPolicy,
@@ -64,6 +70,7 @@ impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Client")
             .field("endpoint", &self.inner.endpoint)
+            .field("endpoint_source", &self.inner.endpoint_source.to_string())
             .field(
                 "auth",
                 &match self.inner.auth {
@@ -83,20 +90,28 @@ impl Client {
     }
 
     /// A client of an emulator at `host:port` (or a full `http://` URL), with
-    /// no TLS and no credentials.
+    /// no TLS and no credentials. The port is required (the
+    /// `bqwrite-emulator` binary listens on 9060 unless told otherwise).
     ///
     /// The connection is made on first use, so this does not fail when the
-    /// emulator is not up yet; it fails only for an unusable address. Call it
-    /// within a Tokio runtime.
+    /// emulator is not up yet; it fails only for an unusable address
+    /// ([`ErrorKind::Config`]). If the first call then cannot connect, it fails
+    /// at once with [`ErrorKind::Connect`], naming the address. Call it within
+    /// a Tokio runtime.
     pub fn emulator(host: impl AsRef<str>) -> Result<Self> {
         Self::builder().emulator(host).build_lazy()
     }
 
-    /// The emulator named by `BIGQUERY_STORAGE_EMULATOR_HOST` when it is set,
-    /// real BigQuery with Application Default Credentials otherwise.
+    /// The emulator named by `BIGQUERY_STORAGE_EMULATOR_HOST` (`host:port`)
+    /// when it is set, real BigQuery with Application Default Credentials
+    /// otherwise. Errors about the address name the variable.
     pub async fn from_env() -> Result<Self> {
         match std::env::var(EMULATOR_HOST_ENV) {
-            Ok(host) if !host.trim().is_empty() => Self::emulator(host.trim()),
+            Ok(host) if !host.trim().is_empty() => {
+                let mut builder = Self::builder().emulator(host.trim());
+                builder.endpoint_source = EndpointSource::EnvVar;
+                builder.build_lazy()
+            }
             _ => Self::new().await,
         }
     }
@@ -193,10 +208,13 @@ impl Client {
         loop {
             let request = self.request(message.clone(), routing.0, routing.1).await?;
             let status = match call(self.inner.grpc.clone(), request).await {
-                Ok(response) => return Ok((response.into_inner(), budget.attempts())),
+                Ok(response) => {
+                    self.inner.connected.store(true, Ordering::Relaxed);
+                    return Ok((response.into_inner(), budget.attempts()));
+                }
                 Err(status) => status,
             };
-            let error = Error::from_status(context, status);
+            let error = self.call_failed(context, status);
             let retry = error.code().map_or(Retry::Permanent, retry::classify);
             if !budget.wait(retry).await {
                 return Err(match budget.attempts() {
@@ -283,10 +301,127 @@ impl Client {
         self.decorate(request.metadata_mut(), "write_stream", stream)
             .await?;
         let mut grpc = self.inner.grpc.clone();
-        grpc.append_rows(request)
-            .await
-            .map(tonic::Response::into_inner)
-            .map_err(|s| Error::from_status(&format!("opening AppendRows on `{stream}`"), s))
+        match grpc.append_rows(request).await {
+            Ok(response) => {
+                self.inner.connected.store(true, Ordering::Relaxed);
+                Ok(response.into_inner())
+            }
+            Err(status) => {
+                Err(self.call_failed(&format!("opening AppendRows on `{stream}`"), status))
+            }
+        }
+    }
+
+    /// The error of a failed call. A failure to connect is
+    /// [`ErrorKind::Connect`], carrying no gRPC code so that nothing retries
+    /// it, when it cannot be transient: an untrusted certificate, or a
+    /// client that never connected (a wrong address, nothing listening).
+    /// Once a connection has worked, failing to reconnect is an outage:
+    /// [`ErrorKind::Transport`], retried.
+    fn call_failed(&self, context: &str, status: tonic::Status) -> Error {
+        let connected = self.inner.connected.load(Ordering::Relaxed);
+        match connect_failure(&status) {
+            None => {
+                // The server answered: whatever the error, a connection worked.
+                self.inner.connected.store(true, Ordering::Relaxed);
+                Error::from_status(context, status)
+            }
+            Some(ConnectFailure::Certificate(reason)) => Error::new(
+                ErrorKind::Connect,
+                format!(
+                    "{context}: the TLS certificate of {} ({}) is not trusted: {reason}; \
+                     not retried, a certificate failure is permanent (trust its issuer with \
+                     `ClientBuilder::root_certificate` or the system's roots)",
+                    self.inner.endpoint, self.inner.endpoint_source
+                ),
+            )
+            .with_source(status),
+            Some(ConnectFailure::Other(reason)) if !connected => Error::new(
+                ErrorKind::Connect,
+                format!(
+                    "{context}: cannot connect to {} ({}): {reason}; not retried, this client \
+                     has never connected{}",
+                    self.inner.endpoint,
+                    self.inner.endpoint_source,
+                    if self.inner.endpoint_source.is_emulator() {
+                        " (is the emulator running?)"
+                    } else {
+                        ""
+                    }
+                ),
+            )
+            .with_source(status),
+            Some(ConnectFailure::Other(_)) => Error::from_status(context, status),
+        }
+    }
+}
+
+/// Why a call could not connect.
+enum ConnectFailure {
+    /// The server's TLS certificate was refused.
+    Certificate(String),
+    /// Anything else: refused, unreachable, timed out, unresolvable, a
+    /// failed handshake.
+    Other(String),
+}
+
+/// What kept a call from connecting, if that is why it failed: tonic wraps
+/// every error of the connect phase (TCP, TLS) in a [`tonic::ConnectError`].
+fn connect_failure(status: &tonic::Status) -> Option<ConnectFailure> {
+    let mut source = std::error::Error::source(status);
+    let mut in_connect = false;
+    let mut innermost = None;
+    while let Some(err) = source {
+        in_connect |= err.is::<tonic::ConnectError>();
+        if let Some(io) = err.downcast_ref::<std::io::Error>()
+            && let Some(tls) = io.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>())
+        {
+            if let rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented =
+                tls
+            {
+                return Some(ConnectFailure::Certificate(tls.to_string()));
+            }
+            return in_connect.then(|| ConnectFailure::Other(format!("TLS: {tls}")));
+        }
+        innermost = Some(err);
+        source = err.source();
+    }
+    if !in_connect {
+        return None;
+    }
+    Some(ConnectFailure::Other(innermost.map_or_else(
+        || status.message().to_owned(),
+        ToString::to_string,
+    )))
+}
+
+/// Where a client's endpoint came from, named in connection errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum EndpointSource {
+    /// [`EMULATOR_HOST_ENV`], read by [`Client::from_env`].
+    EnvVar,
+    /// [`Client::emulator`] or [`ClientBuilder::emulator`].
+    Emulator,
+    /// [`ClientBuilder::endpoint`].
+    Endpoint,
+    /// [`GOOGLE_ENDPOINT`], used when nothing else was set.
+    Default,
+}
+
+impl EndpointSource {
+    fn is_emulator(self) -> bool {
+        matches!(self, Self::EnvVar | Self::Emulator)
+    }
+}
+
+impl fmt::Display for EndpointSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::EnvVar => "from BIGQUERY_STORAGE_EMULATOR_HOST",
+            Self::Emulator => "the emulator address given to the client",
+            Self::Endpoint => "set with ClientBuilder::endpoint",
+            Self::Default => "the default endpoint",
+        })
     }
 }
 
@@ -332,6 +467,9 @@ fn percent_encode(value: &str) -> String {
 #[must_use]
 pub struct ClientBuilder {
     endpoint: Option<String>,
+    endpoint_source: EndpointSource,
+    /// The address as the user gave it, for error messages.
+    emulator_host: Option<String>,
     emulator: bool,
     connect_timeout: Duration,
     request_timeout: Option<Duration>,
@@ -345,6 +483,8 @@ impl Default for ClientBuilder {
     fn default() -> Self {
         Self {
             endpoint: None,
+            endpoint_source: EndpointSource::Default,
+            emulator_host: None,
             emulator: false,
             connect_timeout: Duration::from_secs(10),
             request_timeout: Some(Duration::from_secs(120)),
@@ -360,10 +500,15 @@ impl ClientBuilder {
     /// The service's URL (default [`GOOGLE_ENDPOINT`]).
     pub fn endpoint(mut self, url: impl Into<String>) -> Self {
         self.endpoint = Some(url.into());
+        self.endpoint_source = EndpointSource::Endpoint;
+        self.emulator = false;
         self
     }
 
-    /// Talk to an emulator at `host:port` (or an `http://` URL): no TLS, no credentials.
+    /// Talk to an emulator at `host:port` (or an `http://` URL with a port):
+    /// no TLS, no credentials. The port is required: the build fails with
+    /// [`ErrorKind::Config`] without one (the `bqwrite-emulator` binary
+    /// listens on 9060 by default).
     pub fn emulator(mut self, host: impl AsRef<str>) -> Self {
         let host = host.as_ref();
         self.endpoint = Some(if host.contains("://") {
@@ -371,6 +516,8 @@ impl ClientBuilder {
         } else {
             format!("http://{host}")
         });
+        self.emulator_host = Some(host.to_owned());
+        self.endpoint_source = EndpointSource::Emulator;
         self.emulator = true;
         self
     }
@@ -421,7 +568,8 @@ impl ClientBuilder {
     ///
     /// # Errors
     /// [`ErrorKind::Auth`] when no credentials are found or the key file is
-    /// unreadable; [`ErrorKind::Config`] for an invalid endpoint.
+    /// unreadable; [`ErrorKind::Config`] for an invalid endpoint or an
+    /// emulator address without a port.
     pub async fn build(self) -> Result<Client> {
         let auth = if self.emulator {
             Auth::None
@@ -465,11 +613,26 @@ impl ClientBuilder {
             .endpoint
             .clone()
             .unwrap_or_else(|| GOOGLE_ENDPOINT.to_owned());
+        let source = self.endpoint_source;
         let config_error = |e: tonic::transport::Error| {
-            Error::new(ErrorKind::Config, format!("invalid endpoint `{url}`")).with_source(e)
+            Error::new(
+                ErrorKind::Config,
+                format!("invalid endpoint `{url}` ({source})"),
+            )
+            .with_source(e)
         };
-        let mut endpoint = Endpoint::from_shared(url.clone())
-            .map_err(config_error)?
+        let endpoint = Endpoint::from_shared(url.clone()).map_err(config_error)?;
+        if self.emulator && endpoint.uri().port_u16().is_none() {
+            let given = self.emulator_host.as_deref().unwrap_or(&url);
+            return Err(Error::new(
+                ErrorKind::Config,
+                format!(
+                    "the emulator address `{given}` ({source}) has no port: give `host:port`, \
+                     such as `localhost:9060` (the bqwrite-emulator binary's default gRPC port)"
+                ),
+            ));
+        }
+        let mut endpoint = endpoint
             .connect_timeout(self.connect_timeout)
             .tcp_nodelay(true)
             .http2_adaptive_window(true)
@@ -497,6 +660,8 @@ impl ClientBuilder {
                 grpc,
                 auth,
                 endpoint: url,
+                endpoint_source: self.endpoint_source,
+                connected: AtomicBool::new(false),
                 request_timeout: self.request_timeout,
                 trace_id,
                 retry: self.retry,
@@ -531,5 +696,46 @@ mod tests {
     async fn emulator_rejects_an_unusable_address() {
         let err = Client::emulator("not a host:port").unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Config);
+    }
+
+    #[tokio::test]
+    async fn opening_append_rows_without_a_server_is_a_connect_error() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let client = Client::emulator(format!("127.0.0.1:{port}")).unwrap();
+        let err = client
+            .append_rows(
+                "projects/p/datasets/d/tables/t/streams/s",
+                tokio_stream::empty(),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Connect, "{err}");
+        assert_eq!(
+            err.code(),
+            None,
+            "the writer retries errors with a transient code"
+        );
+        assert!(
+            err.to_string().contains(&format!("127.0.0.1:{port}")),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn emulator_addresses_need_a_port() {
+        for host in ["localhost", "http://localhost", "127.0.0.1"] {
+            let err = Client::emulator(host).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Config, "{host}");
+            let text = err.to_string();
+            assert!(text.contains(&format!("`{host}`")), "{text}");
+            assert!(text.contains("has no port"), "{text}");
+            assert!(text.contains("9060"), "{text}");
+        }
+        let client = Client::emulator("[::1]:9060").unwrap();
+        assert_eq!(client.endpoint(), "http://[::1]:9060");
     }
 }
