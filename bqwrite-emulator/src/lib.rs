@@ -85,6 +85,7 @@
 
 #![warn(missing_docs)]
 
+mod auth;
 mod error;
 mod faults;
 mod rest;
@@ -130,6 +131,7 @@ pub struct EmulatorBuilder {
     http_port: u16,
     max_request_bytes: usize,
     require_routing_header: bool,
+    bearer: Option<auth::BearerCheck>,
 }
 
 impl Default for EmulatorBuilder {
@@ -141,6 +143,7 @@ impl Default for EmulatorBuilder {
             http_port: 0,
             max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
             require_routing_header: false,
+            bearer: None,
         }
     }
 }
@@ -188,6 +191,19 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Requires an `authorization: Bearer <token>` header on every gRPC call,
+    /// accepted when `check(token)` is true; otherwise the call fails with
+    /// UNAUTHENTICATED, as BigQuery answers a missing, expired or revoked
+    /// token (default off: no credentials needed). For testing a client's
+    /// credentials path.
+    pub fn require_bearer_token(
+        mut self,
+        check: impl Fn(&str) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        self.bearer = Some(auth::BearerCheck(Arc::new(check)));
+        self
+    }
+
     /// Binds both ports and starts serving; returns once they are bound.
     pub async fn start(self) -> Result<Emulator, Error> {
         let bind = |service: &'static str, port: u16| {
@@ -224,12 +240,14 @@ impl EmulatorBuilder {
             store.clone(),
             faults.clone(),
             config.clone(),
+            self.bearer.clone(),
         );
         info!(%grpc_addr, %http_addr, project = %self.project, "bqwrite emulator listening");
         Ok(Emulator {
             store,
             faults,
             config,
+            bearer: self.bearer,
             project: self.project,
             grpc_addr,
             http_addr,
@@ -247,6 +265,7 @@ fn serve(
     store: Arc<Store>,
     faults: Faults,
     config: Arc<Config>,
+    bearer: Option<auth::BearerCheck>,
 ) -> (watch::Sender<bool>, Vec<JoinHandle<()>>) {
     let (shutdown, shutdown_rx) = watch::channel(false);
     let transport_limit = config.max_request_bytes.saturating_mul(4).max(64 << 20);
@@ -259,6 +278,10 @@ fn serve(
     let grpc_service = BigQueryWriteServer::new(service)
         .max_decoding_message_size(transport_limit)
         .max_encoding_message_size(usize::MAX);
+    let grpc_service = tonic::service::interceptor::InterceptedService::new(
+        grpc_service,
+        auth::interceptor(bearer),
+    );
     let incoming = TcpIncoming::from(grpc_listener).with_nodelay(Some(true));
     let grpc_signal = server::shutdown_signal(shutdown_rx.clone());
     let grpc_task = tokio::spawn(async move {
@@ -295,6 +318,7 @@ pub struct Emulator {
     store: Arc<Store>,
     faults: Faults,
     config: Arc<Config>,
+    bearer: Option<auth::BearerCheck>,
     project: String,
     grpc_addr: SocketAddr,
     http_addr: SocketAddr,
@@ -447,6 +471,7 @@ impl Emulator {
             self.store.clone(),
             self.faults.clone(),
             self.config.clone(),
+            self.bearer.clone(),
         );
         self.shutdown = shutdown;
         self.tasks = tasks;
