@@ -9,6 +9,7 @@ use std::time::Duration;
 use tonic::metadata::{AsciiMetadataValue, MetadataMap};
 use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 
+use crate::auth::TokenSource;
 use crate::error::{Error, ErrorKind, Result};
 use crate::proto::storage::big_query_write_client::BigQueryWriteClient;
 use crate::proto::storage::{
@@ -63,7 +64,7 @@ struct Inner {
 
 enum Auth {
     None,
-    Provider(Arc<dyn gcp_auth::TokenProvider>),
+    Tokens(Arc<TokenSource>),
 }
 
 impl fmt::Debug for Client {
@@ -73,9 +74,9 @@ impl fmt::Debug for Client {
             .field("endpoint_source", &self.inner.endpoint_source.to_string())
             .field(
                 "auth",
-                &match self.inner.auth {
-                    Auth::None => "none",
-                    Auth::Provider(_) => "application default credentials",
+                &match &self.inner.auth {
+                    Auth::None => "none".to_owned(),
+                    Auth::Tokens(source) => format!("{source:?}"),
                 },
             )
             .field("trace_id", &self.inner.trace_id)
@@ -149,23 +150,31 @@ impl Client {
         &self.inner.trace_id
     }
 
-    /// A request with the routing header, the credentials and the timeout.
+    /// A request with the routing header, the credentials and the timeout,
+    /// and the token it carries.
     async fn request<M>(
         &self,
         message: M,
         routing_key: &str,
         routing_value: &str,
-    ) -> Result<tonic::Request<M>> {
+    ) -> Result<(tonic::Request<M>, Option<Arc<str>>)> {
         let mut request = tonic::Request::new(message);
-        self.decorate(request.metadata_mut(), routing_key, routing_value)
+        let token = self
+            .decorate(request.metadata_mut(), routing_key, routing_value)
             .await?;
         if let Some(timeout) = self.inner.request_timeout {
             request.set_timeout(timeout);
         }
-        Ok(request)
+        Ok((request, token))
     }
 
-    async fn decorate(&self, metadata: &mut MetadataMap, key: &str, value: &str) -> Result<()> {
+    /// Adds the routing header and the credentials; returns the token sent.
+    async fn decorate(
+        &self,
+        metadata: &mut MetadataMap,
+        key: &str,
+        value: &str,
+    ) -> Result<Option<Arc<str>>> {
         let routing = format!("{key}={}", percent_encode(value));
         let routing = AsciiMetadataValue::try_from(routing.as_str()).map_err(|e| {
             Error::new(
@@ -175,19 +184,17 @@ impl Client {
             .with_source(e)
         })?;
         metadata.insert(ROUTING_HEADER, routing);
-        if let Auth::Provider(provider) = &self.inner.auth {
-            let token = provider.token(&[SCOPE]).await.map_err(|e| {
-                Error::new(ErrorKind::Auth, "could not obtain an access token").with_source(e)
-            })?;
-            // The token is never logged: it only goes into this header.
-            let mut value = AsciiMetadataValue::try_from(format!("Bearer {}", token.as_str()))
-                .map_err(|_| {
-                    Error::new(ErrorKind::Auth, "the access token is not valid header text")
-                })?;
-            value.set_sensitive(true);
-            metadata.insert("authorization", value);
-        }
-        Ok(())
+        let Auth::Tokens(source) = &self.inner.auth else {
+            return Ok(None);
+        };
+        let token = source.token().await?;
+        // The token is never logged: it only goes into this header.
+        let mut value = AsciiMetadataValue::try_from(format!("Bearer {token}")).map_err(|_| {
+            Error::new(ErrorKind::Auth, "the access token is not valid header text")
+        })?;
+        value.set_sensitive(true);
+        metadata.insert("authorization", value);
+        Ok(Some(token))
     }
 
     /// One unary call, retried on transient failures as the client's retry
@@ -206,7 +213,7 @@ impl Client {
     {
         let mut budget = self.inner.retry.budget();
         loop {
-            let request = self.request(message.clone(), routing.0, routing.1).await?;
+            let (request, token) = self.request(message.clone(), routing.0, routing.1).await?;
             let status = match call(self.inner.grpc.clone(), request).await {
                 Ok(response) => {
                     self.inner.connected.store(true, Ordering::Relaxed);
@@ -214,7 +221,7 @@ impl Client {
                 }
                 Err(status) => status,
             };
-            let error = self.call_failed(context, status);
+            let error = self.call_failed(context, status, token.as_deref());
             let retry = error.code().map_or(Retry::Permanent, retry::classify);
             if !budget.wait(retry).await {
                 return Err(match budget.attempts() {
@@ -298,7 +305,8 @@ impl Client {
         // AppendRows is bidirectional: no deadline on the call as a whole, and
         // tonic adds no routing header to streaming calls, so it is added here.
         let mut request = tonic::Request::new(requests);
-        self.decorate(request.metadata_mut(), "write_stream", stream)
+        let token = self
+            .decorate(request.metadata_mut(), "write_stream", stream)
             .await?;
         let mut grpc = self.inner.grpc.clone();
         match grpc.append_rows(request).await {
@@ -306,9 +314,11 @@ impl Client {
                 self.inner.connected.store(true, Ordering::Relaxed);
                 Ok(response.into_inner())
             }
-            Err(status) => {
-                Err(self.call_failed(&format!("opening AppendRows on `{stream}`"), status))
-            }
+            Err(status) => Err(self.call_failed(
+                &format!("opening AppendRows on `{stream}`"),
+                status,
+                token.as_deref(),
+            )),
         }
     }
 
@@ -318,7 +328,15 @@ impl Client {
     /// client that never connected (a wrong address, nothing listening).
     /// Once a connection has worked, failing to reconnect is an outage:
     /// [`ErrorKind::Transport`], retried.
-    fn call_failed(&self, context: &str, status: tonic::Status) -> Error {
+    ///
+    /// A token the service refused (UNAUTHENTICATED) is dropped from the
+    /// cache, so whoever retries sends a new one.
+    fn call_failed(&self, context: &str, status: tonic::Status, token: Option<&str>) -> Error {
+        if status.code() == tonic::Code::Unauthenticated
+            && let (Auth::Tokens(source), Some(token)) = (&self.inner.auth, token)
+        {
+            source.invalidate(token);
+        }
         let connected = self.inner.connected.load(Ordering::Relaxed);
         match connect_failure(&status) {
             None => {
@@ -425,32 +443,8 @@ impl fmt::Display for EndpointSource {
     }
 }
 
-/// How often the background task asks for a token: well inside the margin
-/// before expiry at which gcp_auth fetches a new one, so calls find a fresh
-/// token instead of waiting for one.
-const TOKEN_REFRESH_INTERVAL: Duration = Duration::from_secs(60);
-
-/// Keeps the token cache warm until the last clone of the client is dropped.
-/// Failures are left to the next call, which reports them; tokens are never
-/// logged.
-fn refresh_in_background(provider: std::sync::Weak<dyn gcp_auth::TokenProvider>) {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(TOKEN_REFRESH_INTERVAL);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            let Some(provider) = provider.upgrade() else {
-                return;
-            };
-            if let Err(e) = provider.token(&[SCOPE]).await {
-                tracing::debug!(error = %e, "background token refresh failed");
-            }
-        }
-    });
-}
-
 /// Percent-encodes a routing header value as Google's clients do (`/` as `%2F`).
-fn percent_encode(value: &str) -> String {
+pub(crate) fn percent_encode(value: &str) -> String {
     let mut out = String::with_capacity(value.len() + 16);
     for byte in value.bytes() {
         if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
@@ -477,6 +471,8 @@ pub struct ClientBuilder {
     trace_id: Option<String>,
     retry: RetryPolicy,
     credentials_file: Option<std::path::PathBuf>,
+    /// PEM text of extra trusted roots.
+    root_certificates: Vec<Vec<u8>>,
 }
 
 impl Default for ClientBuilder {
@@ -492,6 +488,7 @@ impl Default for ClientBuilder {
             trace_id: None,
             retry: RetryPolicy::default(),
             credentials_file: None,
+            root_certificates: Vec::new(),
         }
     }
 }
@@ -562,41 +559,65 @@ impl ClientBuilder {
         self
     }
 
+    /// Also trust the root certificate(s) in `pem` (PEM text), beside the
+    /// system's roots, for the service endpoint and the token endpoint of a
+    /// service account key: for a TLS-inspecting corporate proxy or a private
+    /// endpoint. May be called more than once. An unreadable PEM fails the
+    /// build with [`ErrorKind::Config`].
+    pub fn root_certificate(mut self, pem: impl AsRef<[u8]>) -> Self {
+        self.root_certificates.push(pem.as_ref().to_vec());
+        self
+    }
+
     /// Builds the client: with credentials from the
     /// [credentials file](Self::credentials_file) or Application Default
     /// Credentials, unless it targets an emulator.
     ///
+    /// Tokens are cached by the client and replaced before they expire, on a
+    /// schedule derived from each token's expiry; a token the service
+    /// refuses is replaced before the call is retried. A token endpoint that
+    /// refuses a service account key is reported with its HTTP status and
+    /// reason; for other Application Default Credentials (gcloud user
+    /// credentials, the metadata server) gcp_auth logs the endpoint's answer
+    /// at WARN level (`RUST_LOG=gcp_auth=warn`).
+    ///
     /// # Errors
     /// [`ErrorKind::Auth`] when no credentials are found or the key file is
-    /// unreadable; [`ErrorKind::Config`] for an invalid endpoint or an
-    /// emulator address without a port.
+    /// unreadable; [`ErrorKind::Config`] for an invalid endpoint, an
+    /// emulator address without a port, or an unreadable root certificate.
     pub async fn build(self) -> Result<Client> {
+        let roots = self.parse_root_certificates()?;
         let auth = if self.emulator {
             Auth::None
         } else if let Some(path) = &self.credentials_file {
-            let account = gcp_auth::CustomServiceAccount::from_file(path).map_err(|e| {
-                Error::new(
-                    ErrorKind::Auth,
-                    format!(
-                        "the credentials file `{}` is not a usable service account key",
-                        path.display()
-                    ),
-                )
-                .with_source(e)
-            })?;
-            Auth::Provider(Arc::new(account))
+            Auth::Tokens(Arc::new(TokenSource::from_key_file(path, &roots)?))
         } else {
-            let provider = gcp_auth::provider().await.map_err(|e| {
-                Error::new(
-                    ErrorKind::Auth,
-                    "no Application Default Credentials found (set GOOGLE_APPLICATION_CREDENTIALS, \
-                     run `gcloud auth application-default login`, or use an emulator)",
-                )
-                .with_source(e)
-            })?;
-            Auth::Provider(provider)
+            Auth::Tokens(Arc::new(TokenSource::from_adc(&roots).await?))
         };
         self.finish(auth)
+    }
+
+    fn parse_root_certificates(&self) -> Result<Vec<rustls::pki_types::CertificateDer<'static>>> {
+        use rustls::pki_types::pem::PemObject;
+        let mut roots = Vec::new();
+        for pem in &self.root_certificates {
+            let before = roots.len();
+            for cert in rustls::pki_types::CertificateDer::pem_slice_iter(pem) {
+                roots.push(cert.map_err(|e| {
+                    Error::new(
+                        ErrorKind::Config,
+                        format!("a root certificate given to the client is not valid PEM: {e}"),
+                    )
+                })?);
+            }
+            if roots.len() == before {
+                return Err(Error::new(
+                    ErrorKind::Config,
+                    "a root certificate given to the client holds no PEM `CERTIFICATE` block",
+                ));
+            }
+        }
+        Ok(roots)
     }
 
     /// Builds an emulator client without awaiting anything.
@@ -606,8 +627,8 @@ impl ClientBuilder {
     }
 
     fn finish(self, auth: Auth) -> Result<Client> {
-        if let Auth::Provider(provider) = &auth {
-            refresh_in_background(Arc::downgrade(provider));
+        if let Auth::Tokens(source) = &auth {
+            TokenSource::refresh_in_background(source);
         }
         let url = self
             .endpoint
@@ -643,9 +664,11 @@ impl ClientBuilder {
             .user_agent(self.user_agent.clone())
             .map_err(config_error)?;
         if url.starts_with("https://") {
-            endpoint = endpoint
-                .tls_config(ClientTlsConfig::new().with_native_roots())
-                .map_err(config_error)?;
+            let mut tls = ClientTlsConfig::new().with_native_roots();
+            for pem in &self.root_certificates {
+                tls = tls.ca_certificate(tonic::transport::Certificate::from_pem(pem));
+            }
+            endpoint = endpoint.tls_config(tls).map_err(config_error)?;
         }
         let channel = endpoint.connect_lazy();
         let grpc = BigQueryWriteClient::new(channel)

@@ -62,6 +62,7 @@
 
 #![warn(missing_docs)]
 
+mod auth;
 pub mod client;
 mod compat;
 pub mod error;

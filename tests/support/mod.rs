@@ -5,6 +5,8 @@
 
 pub mod child;
 pub mod proxy;
+pub mod tls;
+pub mod tokens;
 
 use std::future::Future;
 use std::time::Duration;
