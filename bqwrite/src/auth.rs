@@ -86,6 +86,12 @@ struct Fetched {
 enum Credentials {
     ServiceAccount(Box<ServiceAccount>),
     Adc(Adc),
+    /// Numbered tokens of a fixed lifetime, for unit tests.
+    #[cfg(test)]
+    Fake {
+        fetches: std::sync::atomic::AtomicU64,
+        lifetime: Duration,
+    },
 }
 
 impl TokenSource {
@@ -257,6 +263,14 @@ impl Credentials {
         match self {
             Self::ServiceAccount(account) => account.fetch().await,
             Self::Adc(adc) => adc.fetch().await,
+            #[cfg(test)]
+            Self::Fake { fetches, lifetime } => {
+                let n = fetches.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                Ok(Fetched {
+                    token: format!("token-{n}"),
+                    lifetime: *lifetime,
+                })
+            }
         }
     }
 }
@@ -270,6 +284,8 @@ impl fmt::Display for Credentials {
                 account.key.client_email, account.origin
             ),
             Self::Adc(_) => f.write_str("application default credentials"),
+            #[cfg(test)]
+            Self::Fake { .. } => f.write_str("fake credentials"),
         }
     }
 }
@@ -581,6 +597,61 @@ impl std::error::Error for BoxedError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn fake(lifetime: Duration) -> Arc<TokenSource> {
+        Arc::new(TokenSource::new(Credentials::Fake {
+            fetches: std::sync::atomic::AtomicU64::new(0),
+            lifetime,
+        }))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_refused_token_is_replaced_and_only_that_one() {
+        let source = fake(Duration::from_secs(3600));
+        assert_eq!(&*source.token().await.unwrap(), "token-1");
+        assert_eq!(&*source.token().await.unwrap(), "token-1", "cached");
+        source.invalidate("token-0");
+        assert_eq!(
+            &*source.token().await.unwrap(),
+            "token-1",
+            "another token was refused"
+        );
+        source.invalidate("token-1");
+        assert_eq!(&*source.token().await.unwrap(), "token-2");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn tokens_are_replaced_five_minutes_before_expiry() {
+        let source = fake(Duration::from_secs(3600));
+        TokenSource::refresh_in_background(&source);
+        // The refresh waits for the first call's token rather than race it.
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        assert!(source.refresh_at().is_none());
+        assert_eq!(&*source.token().await.unwrap(), "token-1");
+        tokio::time::sleep(Duration::from_secs(3600 - 300 - 20)).await;
+        assert_eq!(&*source.token().await.unwrap(), "token-1");
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        assert_eq!(
+            &*source.token().await.unwrap(),
+            "token-2",
+            "refreshed before expiry"
+        );
+        let (_, next) = source.refresh_at().unwrap();
+        let left = next - Instant::now();
+        assert!(
+            left > Duration::from_secs(3200) && left <= Duration::from_secs(3300),
+            "{left:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn short_lived_tokens_are_refreshed_at_half_life() {
+        let source = fake(Duration::from_secs(60));
+        TokenSource::refresh_in_background(&source);
+        assert_eq!(&*source.token().await.unwrap(), "token-1");
+        tokio::time::sleep(Duration::from_secs(31)).await;
+        assert_eq!(&*source.token().await.unwrap(), "token-2");
+    }
 
     #[test]
     fn refusals_are_read_from_oauth_errors() {

@@ -498,7 +498,6 @@ impl ClientBuilder {
     pub fn endpoint(mut self, url: impl Into<String>) -> Self {
         self.endpoint = Some(url.into());
         self.endpoint_source = EndpointSource::Endpoint;
-        self.emulator = false;
         self
     }
 
