@@ -35,6 +35,21 @@ const ROUTING_HEADER: &str = "x-goog-request-params";
 /// A client of the Storage Write API. Cheap to clone: clones share one
 /// connection and one token source.
 ///
+/// # Connecting
+/// The connection is made on the first call. If that cannot connect (nothing
+/// listens at the address, it does not resolve) or the server's TLS
+/// certificate is not trusted, the call fails at once with
+/// [`ErrorKind::Connect`], naming the address and where it came from. Once a
+/// connection has worked (for any clone), a lost connection is an outage:
+/// retried as [`retry`] says. An untrusted certificate is never
+/// retried; trust a private CA with [`ClientBuilder::root_certificate`].
+///
+/// # Credentials
+/// Tokens come from a service account key
+/// ([`ClientBuilder::credentials_file`]) or Application Default Credentials,
+/// are cached by the client, replaced before they expire, and replaced at
+/// once when the service refuses one (UNAUTHENTICATED), before the retry.
+///
 /// ```no_run
 /// # async fn run() -> bqwrite::Result<()> {
 /// // Real BigQuery with Application Default Credentials, or the emulator
