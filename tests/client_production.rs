@@ -107,6 +107,12 @@ impl Production {
     }
 }
 
+impl Drop for Production {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 fn table_path() -> String {
     format!("projects/{PROJECT}/datasets/{DATASET}/tables/{TABLE}")
 }
