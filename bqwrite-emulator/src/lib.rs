@@ -145,6 +145,7 @@
 
 #![warn(missing_docs)]
 
+mod auth;
 pub mod docs;
 mod error;
 mod faults;
@@ -196,6 +197,7 @@ pub struct EmulatorBuilder {
     require_routing_header: bool,
     latency: Duration,
     connection_mbps: Option<f64>,
+    bearer: Option<auth::BearerCheck>,
 }
 
 impl Default for EmulatorBuilder {
@@ -209,6 +211,7 @@ impl Default for EmulatorBuilder {
             require_routing_header: false,
             latency: Duration::ZERO,
             connection_mbps: None,
+            bearer: None,
         }
     }
 }
@@ -292,6 +295,19 @@ impl EmulatorBuilder {
         })
     }
 
+    /// Requires an `authorization: Bearer <token>` header on every gRPC call,
+    /// accepted when `check(token)` is true; otherwise the call fails with
+    /// UNAUTHENTICATED, as BigQuery answers a missing, expired or revoked
+    /// token (default off: no credentials needed). For testing a client's
+    /// credentials path.
+    pub fn require_bearer_token(
+        mut self,
+        check: impl Fn(&str) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        self.bearer = Some(auth::BearerCheck(Arc::new(check)));
+        self
+    }
+
     /// Binds both ports and starts serving; returns once they are bound.
     pub async fn start(self) -> Result<Emulator, Error> {
         let link = self.link()?;
@@ -330,6 +346,7 @@ impl EmulatorBuilder {
             faults.clone(),
             config.clone(),
             link,
+            self.bearer.clone(),
         );
         info!(%grpc_addr, %http_addr, project = %self.project, "bqwrite emulator listening");
         if link.is_shaped() {
@@ -340,6 +357,7 @@ impl EmulatorBuilder {
             faults,
             config,
             link,
+            bearer: self.bearer,
             project: self.project,
             grpc_addr,
             http_addr,
@@ -358,6 +376,7 @@ fn serve(
     faults: Faults,
     config: Arc<Config>,
     link: Link,
+    bearer: Option<auth::BearerCheck>,
 ) -> (watch::Sender<bool>, Vec<JoinHandle<()>>) {
     let (shutdown, shutdown_rx) = watch::channel(false);
     let transport_limit = config.max_request_bytes.saturating_mul(4).max(64 << 20);
@@ -370,6 +389,10 @@ fn serve(
     let grpc_service = BigQueryWriteServer::new(service)
         .max_decoding_message_size(transport_limit)
         .max_encoding_message_size(usize::MAX);
+    let grpc_service = tonic::service::interceptor::InterceptedService::new(
+        grpc_service,
+        auth::interceptor(bearer),
+    );
     let incoming = TcpIncoming::from(grpc_listener).with_nodelay(Some(true));
     let grpc_signal = server::shutdown_signal(shutdown_rx.clone());
     let grpc_task = tokio::spawn(async move {
@@ -415,6 +438,7 @@ pub struct Emulator {
     faults: Faults,
     config: Arc<Config>,
     link: Link,
+    bearer: Option<auth::BearerCheck>,
     project: String,
     grpc_addr: SocketAddr,
     http_addr: SocketAddr,
@@ -568,6 +592,7 @@ impl Emulator {
             self.faults.clone(),
             self.config.clone(),
             self.link,
+            self.bearer.clone(),
         );
         self.shutdown = shutdown;
         self.tasks = tasks;

@@ -3,11 +3,13 @@
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tonic::metadata::{AsciiMetadataValue, MetadataMap};
 use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 
+use crate::auth::TokenSource;
 use crate::error::{Error, ErrorKind, Result};
 use crate::proto::storage::big_query_write_client::BigQueryWriteClient;
 use crate::proto::storage::{
@@ -34,6 +36,21 @@ const ROUTING_HEADER: &str = "x-goog-request-params";
 /// A client of the Storage Write API. Cheap to clone: clones share one
 /// connection and one token source.
 ///
+/// # Connecting
+/// The connection is made on the first call. If that cannot connect (nothing
+/// listens at the address, it does not resolve) or the server's TLS
+/// certificate is not trusted, the call fails at once with
+/// [`ErrorKind::Connect`], naming the address and where it came from. Once a
+/// connection has worked (for any clone), a lost connection is an outage:
+/// retried as [`retry`] says. An untrusted certificate is never
+/// retried; trust a private CA with [`ClientBuilder::root_certificate`].
+///
+/// # Credentials
+/// Tokens come from a service account key
+/// ([`ClientBuilder::credentials_file`]) or Application Default Credentials,
+/// are cached by the client, replaced before they expire, and replaced at
+/// once when the service refuses one (UNAUTHENTICATED), before the retry.
+///
 /// ```no_run
 /// # async fn run() -> bqwrite::Result<()> {
 /// // Real BigQuery with Application Default Credentials, or the emulator
@@ -51,6 +68,11 @@ struct Inner {
     grpc: BigQueryWriteClient<Channel>,
     auth: Auth,
     endpoint: String,
+    /// Where `endpoint` came from, named in connection errors.
+    endpoint_source: EndpointSource,
+    /// Whether a connection to the endpoint ever worked: until one has, a
+    /// failure to connect is a configuration problem, reported at once.
+    connected: AtomicBool,
     request_timeout: Option<Duration>,
     trace_id: String,
     retry: RetryPolicy,
@@ -58,18 +80,19 @@ struct Inner {
 
 enum Auth {
     None,
-    Provider(Arc<dyn gcp_auth::TokenProvider>),
+    Tokens(Arc<TokenSource>),
 }
 
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Client")
             .field("endpoint", &self.inner.endpoint)
+            .field("endpoint_source", &self.inner.endpoint_source.to_string())
             .field(
                 "auth",
-                &match self.inner.auth {
-                    Auth::None => "none",
-                    Auth::Provider(_) => "application default credentials",
+                &match &self.inner.auth {
+                    Auth::None => "none".to_owned(),
+                    Auth::Tokens(source) => format!("{source:?}"),
                 },
             )
             .field("trace_id", &self.inner.trace_id)
@@ -84,20 +107,28 @@ impl Client {
     }
 
     /// A client of an emulator at `host:port` (or a full `http://` URL), with
-    /// no TLS and no credentials.
+    /// no TLS and no credentials. The port is required (the
+    /// `bqwrite-emulator` binary listens on 9060 unless told otherwise).
     ///
     /// The connection is made on first use, so this does not fail when the
-    /// emulator is not up yet; it fails only for an unusable address. Call it
-    /// within a Tokio runtime.
+    /// emulator is not up yet; it fails only for an unusable address
+    /// ([`ErrorKind::Config`]). If the first call then cannot connect, it fails
+    /// at once with [`ErrorKind::Connect`], naming the address. Call it within
+    /// a Tokio runtime.
     pub fn emulator(host: impl AsRef<str>) -> Result<Self> {
         Self::builder().emulator(host).build_lazy()
     }
 
-    /// The emulator named by `BIGQUERY_STORAGE_EMULATOR_HOST` when it is set,
-    /// real BigQuery with Application Default Credentials otherwise.
+    /// The emulator named by `BIGQUERY_STORAGE_EMULATOR_HOST` (`host:port`)
+    /// when it is set, real BigQuery with Application Default Credentials
+    /// otherwise. Errors about the address name the variable.
     pub async fn from_env() -> Result<Self> {
         match std::env::var(EMULATOR_HOST_ENV) {
-            Ok(host) if !host.trim().is_empty() => Self::emulator(host.trim()),
+            Ok(host) if !host.trim().is_empty() => {
+                let mut builder = Self::builder().emulator(host.trim());
+                builder.endpoint_source = EndpointSource::EnvVar;
+                builder.build_lazy()
+            }
             _ => Self::new().await,
         }
     }
@@ -135,23 +166,31 @@ impl Client {
         &self.inner.trace_id
     }
 
-    /// A request with the routing header, the credentials and the timeout.
+    /// A request with the routing header, the credentials and the timeout,
+    /// and the token it carries.
     async fn request<M>(
         &self,
         message: M,
         routing_key: &str,
         routing_value: &str,
-    ) -> Result<tonic::Request<M>> {
+    ) -> Result<(tonic::Request<M>, Option<Arc<str>>)> {
         let mut request = tonic::Request::new(message);
-        self.decorate(request.metadata_mut(), routing_key, routing_value)
+        let token = self
+            .decorate(request.metadata_mut(), routing_key, routing_value)
             .await?;
         if let Some(timeout) = self.inner.request_timeout {
             request.set_timeout(timeout);
         }
-        Ok(request)
+        Ok((request, token))
     }
 
-    async fn decorate(&self, metadata: &mut MetadataMap, key: &str, value: &str) -> Result<()> {
+    /// Adds the routing header and the credentials; returns the token sent.
+    async fn decorate(
+        &self,
+        metadata: &mut MetadataMap,
+        key: &str,
+        value: &str,
+    ) -> Result<Option<Arc<str>>> {
         let routing = format!("{key}={}", percent_encode(value));
         let routing = AsciiMetadataValue::try_from(routing.as_str()).map_err(|e| {
             Error::new(
@@ -161,19 +200,17 @@ impl Client {
             .with_source(e)
         })?;
         metadata.insert(ROUTING_HEADER, routing);
-        if let Auth::Provider(provider) = &self.inner.auth {
-            let token = provider.token(&[SCOPE]).await.map_err(|e| {
-                Error::new(ErrorKind::Auth, "could not obtain an access token").with_source(e)
-            })?;
-            // The token is never logged: it only goes into this header.
-            let mut value = AsciiMetadataValue::try_from(format!("Bearer {}", token.as_str()))
-                .map_err(|_| {
-                    Error::new(ErrorKind::Auth, "the access token is not valid header text")
-                })?;
-            value.set_sensitive(true);
-            metadata.insert("authorization", value);
-        }
-        Ok(())
+        let Auth::Tokens(source) = &self.inner.auth else {
+            return Ok(None);
+        };
+        let token = source.token().await?;
+        // The token is never logged: it only goes into this header.
+        let mut value = AsciiMetadataValue::try_from(format!("Bearer {token}")).map_err(|_| {
+            Error::new(ErrorKind::Auth, "the access token is not valid header text")
+        })?;
+        value.set_sensitive(true);
+        metadata.insert("authorization", value);
+        Ok(Some(token))
     }
 
     /// One unary call, retried on transient failures as the client's retry
@@ -192,12 +229,15 @@ impl Client {
     {
         let mut budget = self.inner.retry.budget();
         loop {
-            let request = self.request(message.clone(), routing.0, routing.1).await?;
+            let (request, token) = self.request(message.clone(), routing.0, routing.1).await?;
             let status = match call(self.inner.grpc.clone(), request).await {
-                Ok(response) => return Ok((response.into_inner(), budget.attempts())),
+                Ok(response) => {
+                    self.inner.connected.store(true, Ordering::Relaxed);
+                    return Ok((response.into_inner(), budget.attempts()));
+                }
                 Err(status) => status,
             };
-            let error = Error::from_status(context, status);
+            let error = self.call_failed(context, status, token.as_deref());
             let retry = error.code().map_or(Retry::Permanent, retry::classify);
             if !budget.wait(retry).await {
                 return Err(match budget.attempts() {
@@ -303,42 +343,146 @@ impl Client {
         // AppendRows is bidirectional: no deadline on the call as a whole, and
         // tonic adds no routing header to streaming calls, so it is added here.
         let mut request = tonic::Request::new(requests);
-        self.decorate(request.metadata_mut(), "write_stream", stream)
+        let token = self
+            .decorate(request.metadata_mut(), "write_stream", stream)
             .await?;
         let mut grpc = self.inner.grpc.clone();
-        grpc.append_rows(request)
-            .await
-            .map(tonic::Response::into_inner)
-            .map_err(|s| Error::from_status(&format!("opening AppendRows on `{stream}`"), s))
+        match grpc.append_rows(request).await {
+            Ok(response) => {
+                self.inner.connected.store(true, Ordering::Relaxed);
+                Ok(response.into_inner())
+            }
+            Err(status) => Err(self.call_failed(
+                &format!("opening AppendRows on `{stream}`"),
+                status,
+                token.as_deref(),
+            )),
+        }
+    }
+
+    /// The error of a failed call. A failure to connect is
+    /// [`ErrorKind::Connect`], carrying no gRPC code so that nothing retries
+    /// it, when it cannot be transient: an untrusted certificate, or a
+    /// client that never connected (a wrong address, nothing listening).
+    /// Once a connection has worked, failing to reconnect is an outage:
+    /// [`ErrorKind::Transport`], retried.
+    ///
+    /// A token the service refused (UNAUTHENTICATED) is dropped from the
+    /// cache, so whoever retries sends a new one.
+    fn call_failed(&self, context: &str, status: tonic::Status, token: Option<&str>) -> Error {
+        if status.code() == tonic::Code::Unauthenticated
+            && let (Auth::Tokens(source), Some(token)) = (&self.inner.auth, token)
+        {
+            source.invalidate(token);
+        }
+        let connected = self.inner.connected.load(Ordering::Relaxed);
+        match connect_failure(&status) {
+            None => {
+                // The server answered: whatever the error, a connection worked.
+                self.inner.connected.store(true, Ordering::Relaxed);
+                Error::from_status(context, status)
+            }
+            Some(ConnectFailure::Certificate(reason)) => Error::new(
+                ErrorKind::Connect,
+                format!(
+                    "{context}: the TLS certificate of {} ({}) is not trusted: {reason}; \
+                     not retried, a certificate failure is permanent (trust its issuer with \
+                     `ClientBuilder::root_certificate` or the system's roots)",
+                    self.inner.endpoint, self.inner.endpoint_source
+                ),
+            )
+            .with_source(status),
+            Some(ConnectFailure::Other(reason)) if !connected => Error::new(
+                ErrorKind::Connect,
+                format!(
+                    "{context}: cannot connect to {} ({}): {reason}; not retried, this client \
+                     has never connected{}",
+                    self.inner.endpoint,
+                    self.inner.endpoint_source,
+                    if self.inner.endpoint_source.is_emulator() {
+                        " (is the emulator running?)"
+                    } else {
+                        ""
+                    }
+                ),
+            )
+            .with_source(status),
+            Some(ConnectFailure::Other(_)) => Error::from_status(context, status),
+        }
     }
 }
 
-/// How often the background task asks for a token: well inside the margin
-/// before expiry at which gcp_auth fetches a new one, so calls find a fresh
-/// token instead of waiting for one.
-const TOKEN_REFRESH_INTERVAL: Duration = Duration::from_secs(60);
+/// Why a call could not connect.
+enum ConnectFailure {
+    /// The server's TLS certificate was refused.
+    Certificate(String),
+    /// Anything else: refused, unreachable, timed out, unresolvable, a
+    /// failed handshake.
+    Other(String),
+}
 
-/// Keeps the token cache warm until the last clone of the client is dropped.
-/// Failures are left to the next call, which reports them; tokens are never
-/// logged.
-fn refresh_in_background(provider: std::sync::Weak<dyn gcp_auth::TokenProvider>) {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(TOKEN_REFRESH_INTERVAL);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            let Some(provider) = provider.upgrade() else {
-                return;
-            };
-            if let Err(e) = provider.token(&[SCOPE]).await {
-                tracing::debug!(error = %e, "background token refresh failed");
+/// What kept a call from connecting, if that is why it failed: tonic wraps
+/// every error of the connect phase (TCP, TLS) in a [`tonic::ConnectError`].
+fn connect_failure(status: &tonic::Status) -> Option<ConnectFailure> {
+    let mut source = std::error::Error::source(status);
+    let mut in_connect = false;
+    let mut innermost = None;
+    while let Some(err) = source {
+        in_connect |= err.is::<tonic::ConnectError>();
+        if let Some(io) = err.downcast_ref::<std::io::Error>()
+            && let Some(tls) = io.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>())
+        {
+            if let rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented =
+                tls
+            {
+                return Some(ConnectFailure::Certificate(tls.to_string()));
             }
+            return in_connect.then(|| ConnectFailure::Other(format!("TLS: {tls}")));
         }
-    });
+        innermost = Some(err);
+        source = err.source();
+    }
+    if !in_connect {
+        return None;
+    }
+    Some(ConnectFailure::Other(innermost.map_or_else(
+        || status.message().to_owned(),
+        ToString::to_string,
+    )))
+}
+
+/// Where a client's endpoint came from, named in connection errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum EndpointSource {
+    /// [`EMULATOR_HOST_ENV`], read by [`Client::from_env`].
+    EnvVar,
+    /// [`Client::emulator`] or [`ClientBuilder::emulator`].
+    Emulator,
+    /// [`ClientBuilder::endpoint`].
+    Endpoint,
+    /// [`GOOGLE_ENDPOINT`], used when nothing else was set.
+    Default,
+}
+
+impl EndpointSource {
+    fn is_emulator(self) -> bool {
+        matches!(self, Self::EnvVar | Self::Emulator)
+    }
+}
+
+impl fmt::Display for EndpointSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::EnvVar => "from BIGQUERY_STORAGE_EMULATOR_HOST",
+            Self::Emulator => "the emulator address given to the client",
+            Self::Endpoint => "set with ClientBuilder::endpoint",
+            Self::Default => "the default endpoint",
+        })
+    }
 }
 
 /// Percent-encodes a routing header value as Google's clients do (`/` as `%2F`).
-fn percent_encode(value: &str) -> String {
+pub(crate) fn percent_encode(value: &str) -> String {
     let mut out = String::with_capacity(value.len() + 16);
     for byte in value.bytes() {
         if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
@@ -355,6 +499,9 @@ fn percent_encode(value: &str) -> String {
 #[must_use]
 pub struct ClientBuilder {
     endpoint: Option<String>,
+    endpoint_source: EndpointSource,
+    /// The address as the user gave it, for error messages.
+    emulator_host: Option<String>,
     emulator: bool,
     connect_timeout: Duration,
     request_timeout: Option<Duration>,
@@ -362,12 +509,16 @@ pub struct ClientBuilder {
     trace_id: Option<String>,
     retry: RetryPolicy,
     credentials_file: Option<std::path::PathBuf>,
+    /// PEM text of extra trusted roots.
+    root_certificates: Vec<Vec<u8>>,
 }
 
 impl Default for ClientBuilder {
     fn default() -> Self {
         Self {
             endpoint: None,
+            endpoint_source: EndpointSource::Default,
+            emulator_host: None,
             emulator: false,
             connect_timeout: Duration::from_secs(10),
             request_timeout: Some(Duration::from_secs(120)),
@@ -375,6 +526,7 @@ impl Default for ClientBuilder {
             trace_id: None,
             retry: RetryPolicy::default(),
             credentials_file: None,
+            root_certificates: Vec::new(),
         }
     }
 }
@@ -383,10 +535,14 @@ impl ClientBuilder {
     /// The service's URL (default [`GOOGLE_ENDPOINT`]).
     pub fn endpoint(mut self, url: impl Into<String>) -> Self {
         self.endpoint = Some(url.into());
+        self.endpoint_source = EndpointSource::Endpoint;
         self
     }
 
-    /// Talk to an emulator at `host:port` (or an `http://` URL): no TLS, no credentials.
+    /// Talk to an emulator at `host:port` (or an `http://` URL with a port):
+    /// no TLS, no credentials. The port is required: the build fails with
+    /// [`ErrorKind::Config`] without one (the `bqwrite-emulator` binary
+    /// listens on 9060 by default).
     pub fn emulator(mut self, host: impl AsRef<str>) -> Self {
         let host = host.as_ref();
         self.endpoint = Some(if host.contains("://") {
@@ -394,6 +550,8 @@ impl ClientBuilder {
         } else {
             format!("http://{host}")
         });
+        self.emulator_host = Some(host.to_owned());
+        self.endpoint_source = EndpointSource::Emulator;
         self.emulator = true;
         self
     }
@@ -438,40 +596,65 @@ impl ClientBuilder {
         self
     }
 
+    /// Also trust the root certificate(s) in `pem` (PEM text), beside the
+    /// system's roots, for the service endpoint and the token endpoint of a
+    /// service account key: for a TLS-inspecting corporate proxy or a private
+    /// endpoint. May be called more than once. An unreadable PEM fails the
+    /// build with [`ErrorKind::Config`].
+    pub fn root_certificate(mut self, pem: impl AsRef<[u8]>) -> Self {
+        self.root_certificates.push(pem.as_ref().to_vec());
+        self
+    }
+
     /// Builds the client: with credentials from the
     /// [credentials file](Self::credentials_file) or Application Default
     /// Credentials, unless it targets an emulator.
     ///
+    /// Tokens are cached by the client and replaced before they expire, on a
+    /// schedule derived from each token's expiry; a token the service
+    /// refuses is replaced before the call is retried. A token endpoint that
+    /// refuses a service account key is reported with its HTTP status and
+    /// reason; for other Application Default Credentials (gcloud user
+    /// credentials, the metadata server) gcp_auth logs the endpoint's answer
+    /// at WARN level (`RUST_LOG=gcp_auth=warn`).
+    ///
     /// # Errors
     /// [`ErrorKind::Auth`] when no credentials are found or the key file is
-    /// unreadable; [`ErrorKind::Config`] for an invalid endpoint.
+    /// unreadable; [`ErrorKind::Config`] for an invalid endpoint, an
+    /// emulator address without a port, or an unreadable root certificate.
     pub async fn build(self) -> Result<Client> {
+        let roots = self.parse_root_certificates()?;
         let auth = if self.emulator {
             Auth::None
         } else if let Some(path) = &self.credentials_file {
-            let account = gcp_auth::CustomServiceAccount::from_file(path).map_err(|e| {
-                Error::new(
-                    ErrorKind::Auth,
-                    format!(
-                        "the credentials file `{}` is not a usable service account key",
-                        path.display()
-                    ),
-                )
-                .with_source(e)
-            })?;
-            Auth::Provider(Arc::new(account))
+            Auth::Tokens(Arc::new(TokenSource::from_key_file(path, &roots)?))
         } else {
-            let provider = gcp_auth::provider().await.map_err(|e| {
-                Error::new(
-                    ErrorKind::Auth,
-                    "no Application Default Credentials found (set GOOGLE_APPLICATION_CREDENTIALS, \
-                     run `gcloud auth application-default login`, or use an emulator)",
-                )
-                .with_source(e)
-            })?;
-            Auth::Provider(provider)
+            Auth::Tokens(Arc::new(TokenSource::from_adc(&roots).await?))
         };
         self.finish(auth)
+    }
+
+    fn parse_root_certificates(&self) -> Result<Vec<rustls::pki_types::CertificateDer<'static>>> {
+        use rustls::pki_types::pem::PemObject;
+        let mut roots = Vec::new();
+        for pem in &self.root_certificates {
+            let before = roots.len();
+            for cert in rustls::pki_types::CertificateDer::pem_slice_iter(pem) {
+                roots.push(cert.map_err(|e| {
+                    Error::new(
+                        ErrorKind::Config,
+                        format!("a root certificate given to the client is not valid PEM: {e}"),
+                    )
+                })?);
+            }
+            if roots.len() == before {
+                return Err(Error::new(
+                    ErrorKind::Config,
+                    "a root certificate given to the client holds no PEM `CERTIFICATE` block",
+                ));
+            }
+        }
+        Ok(roots)
     }
 
     /// Builds an emulator client without awaiting anything.
@@ -481,18 +664,33 @@ impl ClientBuilder {
     }
 
     fn finish(self, auth: Auth) -> Result<Client> {
-        if let Auth::Provider(provider) = &auth {
-            refresh_in_background(Arc::downgrade(provider));
+        if let Auth::Tokens(source) = &auth {
+            TokenSource::refresh_in_background(source);
         }
         let url = self
             .endpoint
             .clone()
             .unwrap_or_else(|| GOOGLE_ENDPOINT.to_owned());
+        let source = self.endpoint_source;
         let config_error = |e: tonic::transport::Error| {
-            Error::new(ErrorKind::Config, format!("invalid endpoint `{url}`")).with_source(e)
+            Error::new(
+                ErrorKind::Config,
+                format!("invalid endpoint `{url}` ({source})"),
+            )
+            .with_source(e)
         };
-        let mut endpoint = Endpoint::from_shared(url.clone())
-            .map_err(config_error)?
+        let endpoint = Endpoint::from_shared(url.clone()).map_err(config_error)?;
+        if self.emulator && endpoint.uri().port_u16().is_none() {
+            let given = self.emulator_host.as_deref().unwrap_or(&url);
+            return Err(Error::new(
+                ErrorKind::Config,
+                format!(
+                    "the emulator address `{given}` ({source}) has no port: give `host:port`, \
+                     such as `localhost:9060` (the bqwrite-emulator binary's default gRPC port)"
+                ),
+            ));
+        }
+        let mut endpoint = endpoint
             .connect_timeout(self.connect_timeout)
             .tcp_nodelay(true)
             .http2_adaptive_window(true)
@@ -503,9 +701,11 @@ impl ClientBuilder {
             .user_agent(self.user_agent.clone())
             .map_err(config_error)?;
         if url.starts_with("https://") {
-            endpoint = endpoint
-                .tls_config(ClientTlsConfig::new().with_native_roots())
-                .map_err(config_error)?;
+            let mut tls = ClientTlsConfig::new().with_native_roots();
+            for pem in &self.root_certificates {
+                tls = tls.ca_certificate(tonic::transport::Certificate::from_pem(pem));
+            }
+            endpoint = endpoint.tls_config(tls).map_err(config_error)?;
         }
         let channel = endpoint.connect_lazy();
         let grpc = BigQueryWriteClient::new(channel)
@@ -520,6 +720,8 @@ impl ClientBuilder {
                 grpc,
                 auth,
                 endpoint: url,
+                endpoint_source: self.endpoint_source,
+                connected: AtomicBool::new(false),
                 request_timeout: self.request_timeout,
                 trace_id,
                 retry: self.retry,
@@ -554,5 +756,46 @@ mod tests {
     async fn emulator_rejects_an_unusable_address() {
         let err = Client::emulator("not a host:port").unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Config);
+    }
+
+    #[tokio::test]
+    async fn opening_append_rows_without_a_server_is_a_connect_error() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let client = Client::emulator(format!("127.0.0.1:{port}")).unwrap();
+        let err = client
+            .append_rows(
+                "projects/p/datasets/d/tables/t/streams/s",
+                tokio_stream::empty(),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Connect, "{err}");
+        assert_eq!(
+            err.code(),
+            None,
+            "the writer retries errors with a transient code"
+        );
+        assert!(
+            err.to_string().contains(&format!("127.0.0.1:{port}")),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn emulator_addresses_need_a_port() {
+        for host in ["localhost", "http://localhost", "127.0.0.1"] {
+            let err = Client::emulator(host).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Config, "{host}");
+            let text = err.to_string();
+            assert!(text.contains(&format!("`{host}`")), "{text}");
+            assert!(text.contains("has no port"), "{text}");
+            assert!(text.contains("9060"), "{text}");
+        }
+        let client = Client::emulator("[::1]:9060").unwrap();
+        assert_eq!(client.endpoint(), "http://[::1]:9060");
     }
 }

@@ -38,7 +38,12 @@ pub enum ErrorKind {
     InvalidPath,
     /// The client configuration is unusable (an invalid endpoint, header value, ...).
     Config,
-    /// Connecting to the service failed.
+    /// Connecting to the service failed in a way retrying cannot fix: the
+    /// client never connected (nothing listens at the address, it does not
+    /// resolve, ...) or the server's TLS certificate is not trusted. The
+    /// message names the address and where it came from. Not retried; a
+    /// client that connected before retries lost connections instead
+    /// ([`ErrorKind::Transport`]).
     Connect,
     /// Credentials could not be found or a token could not be obtained.
     Auth,

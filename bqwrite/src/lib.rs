@@ -76,6 +76,7 @@
 
 #![warn(missing_docs)]
 
+mod auth;
 pub mod client;
 mod compat;
 pub mod error;

@@ -2,10 +2,11 @@
 //!
 //! | what failed | retried? |
 //! | --- | --- |
-//! | `UNAVAILABLE`, `ABORTED`, `INTERNAL`, `CANCELLED`, `DEADLINE_EXCEEDED`, a broken connection | yes |
+//! | `UNAVAILABLE`, `ABORTED`, `INTERNAL`, `CANCELLED`, `DEADLINE_EXCEEDED`, a broken connection, failing to reconnect after a connection worked | yes |
 //! | `UNKNOWN` (how gRPC reports a reset HTTP/2 stream or a protocol error) | yes |
 //! | `RESOURCE_EXHAUSTED` (quota, throttling) | yes, with a longer backoff |
-//! | `UNAUTHENTICATED` | once after each success, then no: an expired token has been replaced by then (the client refreshes tokens in the background); a revoked one keeps failing |
+//! | `UNAUTHENTICATED` | once after each success, with a new token: the client drops the refused token from its cache before the retry; a revoked key keeps failing |
+//! | failing to connect when the client never connected (a wrong address, nothing listening), an untrusted TLS certificate | no: [`ErrorKind::Connect`](crate::ErrorKind::Connect) at once |
 //! | `INVALID_ARGUMENT` (row errors, bad requests), `NOT_FOUND`, `PERMISSION_DENIED`, `FAILED_PRECONDITION`, `OUT_OF_RANGE`, `ALREADY_EXISTS`, `STREAM_FINALIZED`, `STREAM_NOT_FOUND`, a schema mismatch | no |
 //!
 //! For AppendRows, a retry means: reconnect, resend the writer schema and

@@ -3,7 +3,10 @@
 
 #![allow(dead_code)]
 
+pub mod child;
 pub mod proxy;
+pub mod tls;
+pub mod tokens;
 
 use std::future::Future;
 use std::time::Duration;
