@@ -79,7 +79,8 @@ pub use error::{Error, ErrorKind, Result, RowError, SchemaMismatch};
 pub use retry::RetryPolicy;
 pub use table::{Commit, Finalized, Table, TablePath};
 pub use writer::{
-    AppendTicket, Buffered, Committed, DefaultStream, Pending, Writer, WriterOptions, WriterStats,
+    AppendTicket, Buffered, Committed, DefaultStream, Pending, PendingGroup, Sink, SinkOptions,
+    Writer, WriterOptions, WriterStats,
 };
 
 /// Derives [`BqRow`] for a struct: see [`row`] for columns and attributes.

@@ -82,10 +82,12 @@ mod buffered;
 mod committed;
 mod default;
 mod engine;
+mod group;
 mod kind;
 mod open;
 mod options;
 mod pending;
+mod sink;
 mod stats;
 mod ticket;
 
@@ -103,10 +105,14 @@ use crate::error::{Error, Result};
 use crate::row::BqRow;
 use crate::table::Table;
 
+pub use self::group::PendingGroup;
 pub use self::kind::{Buffered, Committed, DefaultStream, ExplicitStream, Pending, StreamKind};
 pub use self::options::{
     DEFAULT_MAX_INFLIGHT_BYTES, DEFAULT_MAX_INFLIGHT_REQUESTS, DEFAULT_MAX_REQUEST_BYTES,
     DEFAULT_MAX_ROWS_PER_REQUEST, DEFAULT_RESPONSE_TIMEOUT, WriterOptions,
+};
+pub use self::sink::{
+    DEFAULT_LINGER, DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_MAX_BUFFERED_ROWS, Sink, SinkOptions,
 };
 pub use self::stats::WriterStats;
 pub use self::ticket::{AppendTicket, AppendTicketFuture};
