@@ -69,7 +69,12 @@ fn pre_encode<'a>(
             row.encode(&mut buf);
             let wire = buf.len() + 3;
             if size + wire > REQUEST_BYTES - 4096 && !rows.is_empty() {
-                push_request(&mut requests, stream, &mut offset, std::mem::take(&mut rows));
+                push_request(
+                    &mut requests,
+                    stream,
+                    &mut offset,
+                    std::mem::take(&mut rows),
+                );
                 size = 0;
             }
             size += wire;
@@ -82,17 +87,28 @@ fn pre_encode<'a>(
     requests
 }
 
-fn push_request(requests: &mut Vec<AppendRowsRequest>, stream: &str, offset: &mut i64, rows: Vec<Bytes>) {
+fn push_request(
+    requests: &mut Vec<AppendRowsRequest>,
+    stream: &str,
+    offset: &mut i64,
+    rows: Vec<Bytes>,
+) {
     let first = *offset == 0;
     let n = rows.len() as i64;
     requests.push(AppendRowsRequest {
-        write_stream: if first { stream.to_owned() } else { String::new() },
+        write_stream: if first {
+            stream.to_owned()
+        } else {
+            String::new()
+        },
         offset: Some(*offset),
         rows: Some(Rows::ProtoRows(ProtoData {
             writer_schema: first.then(|| ProtoSchema {
                 proto_descriptor: Some(Event::wire_descriptor().clone()),
             }),
-            rows: Some(ProtoRows { serialized_rows: rows }),
+            rows: Some(ProtoRows {
+                serialized_rows: rows,
+            }),
         })),
         ..AppendRowsRequest::default()
     });
@@ -110,7 +126,12 @@ fn table(emulator: &Emulator, client: &Client, name: &str) -> Table {
 
 /// The ceiling: pre-encoded requests pushed through tonic, at most `window`
 /// unanswered, answers read by a task of their own.
-async fn raw_loop(emulator: &Emulator, table: &Table, batches: &[&[Event]], window: usize) -> Duration {
+async fn raw_loop(
+    emulator: &Emulator,
+    table: &Table,
+    batches: &[&[Event]],
+    window: usize,
+) -> Duration {
     let mut grpc = BigQueryWriteClient::connect(emulator.grpc_endpoint())
         .await
         .expect("connect");
@@ -250,7 +271,9 @@ impl Setup {
 async fn bulk_section(rounds: usize, quick: bool) {
     let mut setup = Setup::start(Emulator::builder()).await;
     println!("\n## bulk: one append call, loopback (median of {rounds})\n");
-    println!("| rows | row bytes | ceiling | PENDING | COMMITTED | BUFFERED | _default | PENDING/ceiling | COMMITTED/PENDING | BUFFERED/PENDING | _default/PENDING |");
+    println!(
+        "| rows | row bytes | ceiling | PENDING | COMMITTED | BUFFERED | _default | PENDING/ceiling | COMMITTED/PENDING | BUFFERED/PENDING | _default/PENDING |"
+    );
     println!("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     for (n, row_bytes) in [
         (if quick { 100_000 } else { 500_000 }, 100),
@@ -291,9 +314,14 @@ async fn bulk_section(rounds: usize, quick: bool) {
 async fn calls_section(name: &str, builder: EmulatorBuilder, rounds: usize, quick: bool) {
     let mut setup = Setup::start(builder).await;
     println!("\n## calls: one call per batch, {name} (median of {rounds})\n");
-    println!("| calls x rows | ceiling (unbounded window) | send | append | send/ceiling | append/ceiling |");
+    println!(
+        "| calls x rows | ceiling (unbounded window) | send | append | send/ceiling | append/ceiling |"
+    );
     println!("| --- | ---: | ---: | ---: | ---: | ---: |");
-    for (calls, per_call) in [(if quick { 20 } else { 100 }, 10_000), (if quick { 200 } else { 1_000 }, 100)] {
+    for (calls, per_call) in [
+        (if quick { 20 } else { 100 }, 10_000),
+        (if quick { 200 } else { 1_000 }, 100),
+    ] {
         let data = rows(calls * per_call, 100);
         let bytes: usize = data.iter().map(BqRow::encoded_len).sum();
         let batches: Vec<&[Event]> = data.chunks(per_call).collect();
