@@ -76,6 +76,12 @@
 //! `tracing-subscriber`: `tracing_subscriber::fmt().init();`. When no
 //! subscriber is installed, a writer dropped with rows it cannot make
 //! visible also says so on standard error.
+//!
+//! # Many tasks, many connections
+//! A [`Sink`] takes one row per `send` from any number of tasks and
+//! batches them into requests; a [`PendingGroup`] spreads calls over
+//! several PENDING streams, each on its own connection, and commits them
+//! together.
 
 mod batch;
 mod buffered;

@@ -167,7 +167,8 @@ impl Task {
             Msg::Row(row) => self.push(row).await,
             Msg::Flush(tx) => {
                 self.flushes.push((self.next_seq, tx));
-                self.hurry = true;
+                // Rows coming after the flush need not hurry.
+                self.hurry = !self.batch.is_empty();
             }
             Msg::Close(tx) => {
                 self.flushes.retain(|(_, tx)| !tx.is_closed());
@@ -217,10 +218,12 @@ impl Task {
         };
         let (ticket, rx) = TicketCell::new();
         if let Err(error) = self.handle.submit(proto, 0, bytes, &ticket).await {
-            for row in rows {
-                self.resolve(row, Err(error.duplicate()));
-            }
-            return;
+            let n = rows.len();
+            let cost = rows
+                .into_iter()
+                .map(|row| self.resolve(row, Err(error.duplicate())))
+                .sum();
+            return self.budget.give_back(n, cost);
         }
         ticket.seal(None);
         let stream = self.handle.stream.clone();
@@ -248,13 +251,14 @@ impl Task {
         let Submitted { rows, ticket } = submitted;
         let error = match outcome {
             Ok(()) => {
-                for row in rows {
-                    self.resolve(row, Ok(()));
-                }
-                return;
+                let n = rows.len();
+                let cost: usize = rows.into_iter().map(|row| self.resolve(row, Ok(()))).sum();
+                return self.budget.give_back(n, cost);
             }
             Err(error) => error,
         };
+        let (mut resolved, mut cost) = (0, 0);
+        let mut again = Vec::new();
         match error.kind() {
             ErrorKind::RowErrors => {
                 let bad: HashMap<usize, &RowError> =
@@ -262,34 +266,36 @@ impl Task {
                 // `_default`: the writer sent the good rows again itself.
                 let good = rows.len() - bad.len();
                 let all_good_written = ticket.written_rows() == good as u64;
-                let mut again = Vec::new();
                 for (i, row) in rows.into_iter().enumerate() {
-                    if let Some(rejected) = bad.get(&i) {
-                        let own = self.rejected(rejected);
-                        self.resolve(row, Err(own));
+                    let outcome = if let Some(rejected) = bad.get(&i) {
+                        Err(self.rejected(rejected))
                     } else if self.exactly_once {
                         again.push(row);
+                        continue;
                     } else if all_good_written {
-                        self.resolve(row, Ok(()));
+                        Ok(())
                     } else {
-                        let unsure = error.duplicate().context(
+                        Err(error.duplicate().context(
                             "this row was sent again without the rejected ones and that \
                              failed too: it may or may not have been written",
-                        );
-                        self.resolve(row, Err(unsure));
-                    }
-                }
-                if !again.is_empty() {
-                    self.submit(again).await;
+                        ))
+                    };
+                    resolved += 1;
+                    cost += self.resolve(row, outcome);
                 }
             }
             // Sent behind a rejected request: not written, go again.
-            ErrorKind::Unwritten if self.exactly_once => self.submit(rows).await,
+            ErrorKind::Unwritten if self.exactly_once => again = rows,
             _ => {
                 for row in rows {
-                    self.resolve(row, Err(error.duplicate()));
+                    resolved += 1;
+                    cost += self.resolve(row, Err(error.duplicate()));
                 }
             }
+        }
+        self.budget.give_back(resolved, cost);
+        if !again.is_empty() {
+            self.submit(again).await;
         }
     }
 
@@ -310,15 +316,16 @@ impl Task {
         .with_stream(self.handle.stream.to_string())
     }
 
-    /// Gives a row its outcome and its room in the budget back.
-    fn resolve(&mut self, row: Held, outcome: Result<()>) {
+    /// Gives a row its outcome; returns its cost in the byte budget, for
+    /// the caller to give back (once per request, not per row).
+    fn resolve(&mut self, row: Held, outcome: Result<()>) -> usize {
         self.unresolved.remove(&row.seq);
-        let wire = wire_len(row.bytes.len());
-        self.budget.give_back(1, self.budget.cost(wire) as usize);
+        let cost = self.budget.cost(wire_len(row.bytes.len())) as usize;
         if let Err(Err(error)) = row.tx.send(outcome) {
             tracing::warn!(stream = %self.handle.stream, error = %error, "a dropped send failed");
             self.unobserved.push(error);
         }
+        cost
     }
 
     /// Answers every flush whose rows are all resolved.
