@@ -95,7 +95,10 @@ async fn nothing_of_a_group_is_visible_when_its_commit_fails() {
         let table = env.table_for::<Event>("all_or_nothing");
         let group = table.pending_group::<Event>(3).await.unwrap();
         for call in 0..6 {
-            group.append(events(call * 10..call * 10 + 10)).await.unwrap();
+            group
+                .append(events(call * 10..call * 10 + 10))
+                .await
+                .unwrap();
         }
         let finalized = group.finalize().await.unwrap();
         assert_eq!(finalized.len(), 3);
@@ -116,7 +119,11 @@ async fn nothing_of_a_group_is_visible_when_its_commit_fails() {
             err.storage_error(),
             Some(StorageErrorCode::StreamAlreadyCommitted)
         );
-        assert_eq!(sorted_ids(&env, "all_or_nothing"), [1_000], "a group stream is visible");
+        assert_eq!(
+            sorted_ids(&env, "all_or_nothing"),
+            [1_000],
+            "a group stream is visible"
+        );
 
         // The failed commit left the group's streams committable, together.
         let commit = table.commit(finalized).await.unwrap();

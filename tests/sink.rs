@@ -61,7 +61,11 @@ async fn a_hundred_thousand_tasks_land_exactly_once_on_a_committed_stream() {
         let table = env.table_for::<Event>("exactly_once");
         // A budget far below the number of tasks: most wait for room.
         let options = SinkOptions::exactly_once().max_buffered_rows(5_000);
-        let sink = env.client.sink_with::<Event>(&table, options).await.unwrap();
+        let sink = env
+            .client
+            .sink_with::<Event>(&table, options)
+            .await
+            .unwrap();
         assert!(sink.is_exactly_once());
         assert!(!sink.stream_name().ends_with("/_default"));
         // Acks lost on the way: the writer resends, offsets keep it exactly once.
@@ -69,7 +73,10 @@ async fn a_hundred_thousand_tasks_land_exactly_once_on_a_committed_stream() {
         one_row_per_task(&sink, TASKS).await;
         sink.close().await.unwrap();
 
-        assert_eq!(distinct_ids(&env, "exactly_once", TASKS as usize), TASKS as usize);
+        assert_eq!(
+            distinct_ids(&env, "exactly_once", TASKS as usize),
+            TASKS as usize
+        );
         let stats = sink.stats();
         assert_eq!(stats.rows_acknowledged, TASKS as u64);
         assert!(stats.reconnects >= 1, "{stats:?}");
@@ -91,7 +98,10 @@ async fn a_hundred_thousand_tasks_land_on_the_default_stream() {
         one_row_per_task(&sink, TASKS).await;
         sink.flush().await.unwrap();
         // No faults: at least once is exactly once.
-        assert_eq!(distinct_ids(&env, "at_least_once", TASKS as usize), TASKS as usize);
+        assert_eq!(
+            distinct_ids(&env, "at_least_once", TASKS as usize),
+            TASKS as usize
+        );
         sink.close().await.unwrap();
     })
     .await;
@@ -187,12 +197,20 @@ async fn join_all<F: std::future::Future>(futures: impl IntoIterator<Item = F>) 
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_rejected_row_fails_only_its_own_send_on_the_default_stream() {
-    bounded(60, rejected_rows_fail_alone(SinkOptions::default(), "rejected_default")).await;
+    bounded(
+        60,
+        rejected_rows_fail_alone(SinkOptions::default(), "rejected_default"),
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_rejected_row_fails_only_its_own_send_exactly_once() {
-    bounded(60, rejected_rows_fail_alone(SinkOptions::exactly_once(), "rejected_committed")).await;
+    bounded(
+        60,
+        rejected_rows_fail_alone(SinkOptions::exactly_once(), "rejected_committed"),
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -210,9 +228,8 @@ async fn rows_behind_a_rejected_request_are_sent_again_in_order() {
         );
         // Requests of 10 rows, all in flight together behind the rejected
         // first one: the sink sends the good rows and those behind again.
-        let options = SinkOptions::exactly_once().writer_options(
-            bqwrite::WriterOptions::default().max_rows_per_request(10),
-        );
+        let options = SinkOptions::exactly_once()
+            .writer_options(bqwrite::WriterOptions::default().max_rows_per_request(10));
         let sink = env.client.sink_with::<Doc>(&table, options).await.unwrap();
         env.emulator
             .faults()
@@ -253,7 +270,9 @@ async fn flush_waits_for_rows_whose_send_was_dropped() {
         let env = Env::start().await;
         let table = env.table_for::<Event>("flushed");
         let sink = env.client.sink::<Event>(&table).await.unwrap();
-        env.emulator.faults().delay_responses(Duration::from_millis(100));
+        env.emulator
+            .faults()
+            .delay_responses(Duration::from_millis(100));
         for id in 0..50 {
             // Polled once: the row is handed on, then the send is dropped.
             let dropped = tokio::time::timeout(Duration::ZERO, sink.send(event(id))).await;
@@ -281,7 +300,9 @@ async fn flush_reports_the_failure_of_a_dropped_send() {
             },
         );
         let sink = env.client.sink::<Doc>(&table).await.unwrap();
-        env.emulator.faults().delay_responses(Duration::from_millis(50));
+        env.emulator
+            .faults()
+            .delay_responses(Duration::from_millis(50));
         let _ = tokio::time::timeout(Duration::ZERO, sink.send(doc(7))).await;
         let err = sink.flush().await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::RowErrors, "{err}");
@@ -304,7 +325,9 @@ async fn close_waits_for_every_row_and_ends_every_clone() {
             .await
             .unwrap();
         let other = sink.clone();
-        env.emulator.faults().delay_responses(Duration::from_millis(50));
+        env.emulator
+            .faults()
+            .delay_responses(Duration::from_millis(50));
         let mut sends: Vec<_> = (0..20).map(|id| Box::pin(sink.send(event(id)))).collect();
         // Poll each once: every row is handed on, none is answered yet.
         std::future::poll_fn(|cx| {
@@ -336,7 +359,12 @@ async fn rows_that_cannot_be_sent_fail_in_the_callers_task() {
         let table = env.table_for::<Event>("too_large");
         let options = SinkOptions::default()
             .writer_options(bqwrite::WriterOptions::default().max_request_bytes(2_000));
-        let sink = Arc::new(env.client.sink_with::<Event>(&table, options).await.unwrap());
+        let sink = Arc::new(
+            env.client
+                .sink_with::<Event>(&table, options)
+                .await
+                .unwrap(),
+        );
         let big = Event {
             id: 1,
             name: Some("x".repeat(5_000)),
