@@ -15,6 +15,12 @@ struct Event {
     name: Option<String>,
 }
 
+/// A sink is shared by tasks on any thread.
+const _: fn() = || {
+    fn shareable<S: Send + Sync + Clone + 'static>() {}
+    shareable::<Sink<Event>>();
+};
+
 fn event(id: i64) -> Event {
     Event {
         id,

@@ -2,11 +2,11 @@
 //! rows sent one by one into requests, and maps each request's outcome
 //! back to the `send` of each of its rows.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures_util::future::BoxFuture;
 use futures_util::stream::FuturesOrdered;
 use futures_util::{FutureExt, StreamExt};
@@ -63,15 +63,19 @@ pub(super) struct Task {
     max_rows: usize,
     row_budget: usize,
     budget: Arc<Budget>,
-    /// The batch being filled, its request bytes and when its first row came.
-    batch: Vec<Held>,
+    /// The batch being filled: its rows copied into one buffer (as a
+    /// writer's batch is), where each ends, who waits for each, its request
+    /// bytes and when its first row came.
+    batch: Vec<(oneshot::Sender<Result<()>>, u64)>,
+    buf: BytesMut,
+    ends: Vec<usize>,
     batch_wire: usize,
     batch_since: Option<Instant>,
     /// Send the batch without waiting (a flush or a close asked).
     hurry: bool,
     next_seq: u64,
-    /// The rows received and not yet resolved.
-    unresolved: BTreeSet<u64>,
+    /// Which rows are resolved, from the oldest unresolved one on.
+    ledger: Ledger,
     flushes: Vec<(u64, oneshot::Sender<Result<()>>)>,
     closing: Vec<oneshot::Sender<Result<()>>>,
     /// Failures of rows whose `send` was dropped, for the next flush.
@@ -94,11 +98,13 @@ impl Task {
             row_budget,
             budget,
             batch: Vec::new(),
+            buf: BytesMut::new(),
+            ends: Vec::new(),
             batch_wire: 0,
             batch_since: None,
             hurry: false,
             next_seq: 0,
-            unresolved: BTreeSet::new(),
+            ledger: Ledger::default(),
             flushes: Vec::new(),
             closing: Vec::new(),
             unobserved: Vec::new(),
@@ -126,6 +132,7 @@ impl Task {
                 () = sleep_until(deadline), if deadline.is_some() => {
                     self.submit_batch().await;
                 }
+                else => break,
             }
             if !self.batch.is_empty() && (self.inflight.is_empty() || self.hurry || !open) {
                 if open && !self.hurry {
@@ -190,21 +197,29 @@ impl Task {
         }
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.unresolved.insert(seq);
+        self.ledger.push();
         self.batch_since.get_or_insert_with(Instant::now);
         self.batch_wire += wire;
-        self.batch.push(Held {
-            bytes: row.bytes,
-            tx: row.tx,
-            seq,
-        });
+        self.buf.extend_from_slice(&row.bytes);
+        self.ends.push(self.buf.len());
+        self.batch.push((row.tx, seq));
     }
 
     async fn submit_batch(&mut self) {
         self.hurry = false;
         self.batch_since = None;
         self.batch_wire = 0;
-        let rows = std::mem::take(&mut self.batch);
+        let buf = std::mem::take(&mut self.buf).freeze();
+        let mut start = 0;
+        let rows: Vec<Held> = std::mem::take(&mut self.batch)
+            .into_iter()
+            .zip(self.ends.drain(..))
+            .map(|((tx, seq), end)| {
+                let bytes = buf.slice(start..end);
+                start = end;
+                Held { bytes, tx, seq }
+            })
+            .collect();
         if !rows.is_empty() {
             self.submit(rows).await;
         }
@@ -319,7 +334,7 @@ impl Task {
     /// Gives a row its outcome; returns its cost in the byte budget, for
     /// the caller to give back (once per request, not per row).
     fn resolve(&mut self, row: Held, outcome: Result<()>) -> usize {
-        self.unresolved.remove(&row.seq);
+        self.ledger.resolve(row.seq);
         let cost = self.budget.cost(wire_len(row.bytes.len())) as usize;
         if let Err(Err(error)) = row.tx.send(outcome) {
             tracing::warn!(stream = %self.handle.stream, error = %error, "a dropped send failed");
@@ -330,10 +345,10 @@ impl Task {
 
     /// Answers every flush whose rows are all resolved.
     fn answer_flushes(&mut self) {
-        let oldest = self.unresolved.first().copied();
+        let oldest = self.ledger.oldest();
         let (done, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.flushes)
             .into_iter()
-            .partition(|(seq, _)| oldest.is_none_or(|oldest| oldest >= *seq));
+            .partition(|(seq, _)| oldest >= *seq);
         self.flushes = waiting;
         if done.is_empty() {
             return;
@@ -364,10 +379,63 @@ impl Task {
     }
 }
 
+/// Which rows are resolved: a flush waits until every row before it is.
+/// Rows resolve nearly in order, so the window stays short.
+#[derive(Debug, Default)]
+struct Ledger {
+    /// The oldest unresolved row (the next row to come when none is).
+    oldest: u64,
+    /// From `oldest` on: whether each row is resolved.
+    resolved: VecDeque<bool>,
+}
+
+impl Ledger {
+    fn push(&mut self) {
+        self.resolved.push_back(false);
+    }
+
+    fn resolve(&mut self, seq: u64) {
+        let at = seq.checked_sub(self.oldest).map(|at| at as usize);
+        if let Some(done) = at.and_then(|at| self.resolved.get_mut(at)) {
+            *done = true;
+        }
+        while self.resolved.front() == Some(&true) {
+            self.resolved.pop_front();
+            self.oldest += 1;
+        }
+    }
+
+    fn oldest(&self) -> u64 {
+        self.oldest
+    }
+}
+
 /// Sleeps until `deadline`, or forever without one.
 async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
         Some(deadline) => tokio::time::sleep_until(deadline).await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Ledger;
+
+    #[test]
+    fn the_ledger_moves_past_rows_resolved_out_of_order() {
+        let mut ledger = Ledger::default();
+        for _ in 0..4 {
+            ledger.push();
+        }
+        ledger.resolve(1);
+        ledger.resolve(2);
+        assert_eq!(ledger.oldest(), 0, "row 0 is not resolved");
+        ledger.resolve(0);
+        assert_eq!(ledger.oldest(), 3);
+        ledger.resolve(3);
+        assert_eq!(ledger.oldest(), 4, "none left: the next row to come");
+        ledger.resolve(2); // resolved before: ignored
+        assert_eq!(ledger.oldest(), 4);
     }
 }
