@@ -123,8 +123,16 @@ async fn sink_sends(
     }
     let elapsed = start.elapsed();
     sink.close().await.expect("close");
+    let stats = sink.stats();
+    ROWS_PER_REQUEST.store(
+        stats.rows_acknowledged / stats.requests_acknowledged.max(1),
+        std::sync::atomic::Ordering::Relaxed,
+    );
     elapsed
 }
+
+/// The mean rows per request of the last sink run.
+static ROWS_PER_REQUEST: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// One `append` of every row, then flush.
 async fn bulk(table: &Table, data: &[Event], exactly_once: bool) -> Duration {
@@ -191,8 +199,10 @@ async fn sink_section(setup: &mut Setup, rounds: usize, quick: bool) {
     let n = if quick { 100_000 } else { 500_000 };
     let data = Arc::new(rows(n));
     println!("\n## sink vs bulk: {n} rows, loopback (median of {rounds})\n");
-    println!("| mode | tasks | bulk append | sink, one row per send | sink/bulk |");
-    println!("| --- | ---: | ---: | ---: | ---: |");
+    println!(
+        "| mode | tasks | bulk append | sink, one row per send | rows per request | sink/bulk |"
+    );
+    println!("| --- | ---: | ---: | ---: | ---: | ---: |");
     for exactly_once in [false, true] {
         for tasks in [1_000, 10_000] {
             let (mut base, mut sunk) = (Vec::new(), Vec::new());
@@ -207,7 +217,7 @@ async fn sink_section(setup: &mut Setup, rounds: usize, quick: bool) {
             }
             let (base, sunk) = (median(base), median(sunk));
             println!(
-                "| {} | {tasks} | {} | {} | {:.2} |",
+                "| {} | {tasks} | {} | {} | {} | {:.2} |",
                 if exactly_once {
                     "exactly once (COMMITTED)"
                 } else {
@@ -215,6 +225,7 @@ async fn sink_section(setup: &mut Setup, rounds: usize, quick: bool) {
                 },
                 rate(n, base),
                 rate(n, sunk),
+                ROWS_PER_REQUEST.load(std::sync::atomic::Ordering::Relaxed),
                 base.as_secs_f64() / sunk.as_secs_f64()
             );
         }

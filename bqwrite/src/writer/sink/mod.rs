@@ -67,9 +67,9 @@ pub use self::options::{
 /// task (so `T` need not be `Send`, and encoding runs in parallel) and
 /// hands the bytes to one batching task, which owns the writer. A batch
 /// goes as a request when it is full (the writer's request size and row
-/// limits), when no earlier request is awaiting its answer, or when its
-/// first row has waited the [linger](SinkOptions::linger) time. Requests
-/// are pipelined as a [`Writer`]'s are.
+/// limits), when fewer than four of the sink's requests await their answer,
+/// or when its first row has waited the [linger](SinkOptions::linger) time.
+/// Requests are pipelined as a [`Writer`]'s are.
 ///
 /// # Delivery
 /// By default the sink writes through the table's `_default` stream: rows
