@@ -383,3 +383,52 @@ async fn rows_that_cannot_be_sent_fail_in_the_callers_task() {
     })
     .await;
 }
+
+/// Set in the child process of the drop-warning test.
+const DROP_CHILD: &str = "BQWRITE_SINK_DROP_CHILD";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_the_last_clone_without_close_warns() {
+    if let Ok(scenario) = std::env::var(DROP_CHILD) {
+        // In the child: no tracing subscriber, so the warning goes to stderr.
+        let env = Env::start().await;
+        let table = env.table_for::<Event>("dropped");
+        let sink = env.client.sink::<Event>(&table).await.unwrap();
+        sink.send(event(1)).await.unwrap();
+        let clone = sink.clone();
+        drop(sink);
+        eprintln!("MARK: one clone dropped");
+        if scenario == "close" {
+            clone.close().await.unwrap();
+        }
+        drop(clone);
+        eprintln!("MARK: last clone dropped");
+        return;
+    }
+    let run = |scenario: &str| {
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "dropping_the_last_clone_without_close_warns",
+                "--nocapture",
+            ])
+            .env(DROP_CHILD, scenario)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stderr).unwrap()
+    };
+    let stderr = run("drop");
+    let (before, after) = stderr
+        .split_once("MARK: one clone dropped")
+        .expect("the child ran");
+    assert!(!before.contains("dropped without close"), "{stderr}");
+    let (last, _) = after.split_once("MARK: last clone dropped").unwrap();
+    assert!(
+        last.contains("bqwrite: warning: sink of `projects/test-project/datasets/test_dataset/tables/dropped/streams/_default` dropped without close"),
+        "{stderr}"
+    );
+    let stderr = run("close");
+    assert!(!stderr.contains("dropped without close"), "{stderr}");
+    assert!(stderr.contains("MARK: last clone dropped"), "{stderr}");
+}
