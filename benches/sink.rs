@@ -15,7 +15,8 @@
 //! yet, and fan-out pays off where one connection is bandwidth- or
 //! latency-bound, which loopback is not.
 //!
-//! `cargo bench --bench sink` (add `-- --quick` for one round of each).
+//! `cargo bench --bench sink` (add `-- --quick` for one round of each,
+//! `-- --only sink` for one section).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -278,10 +279,23 @@ async fn fan_out_section(setup: &mut Setup, rounds: usize, quick: bool) {
 async fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let rounds = if quick { 1 } else { 3 };
+    // `--only sink` (or `memory`, `fan-out`) runs one section, to profile it.
+    let args: Vec<String> = std::env::args().collect();
+    let only = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1).cloned());
+    let runs = |section: &str| only.as_deref().is_none_or(|only| only == section);
     let mut setup = Setup::start().await;
     // First, while the process's peak is still the set-up's.
-    peak_memory_section(&mut setup).await;
-    sink_section(&mut setup, rounds, quick).await;
-    fan_out_section(&mut setup, rounds, quick).await;
+    if runs("memory") {
+        peak_memory_section(&mut setup).await;
+    }
+    if runs("sink") {
+        sink_section(&mut setup, rounds, quick).await;
+    }
+    if runs("fan-out") {
+        fan_out_section(&mut setup, rounds, quick).await;
+    }
     setup.emulator.shutdown().await;
 }

@@ -216,6 +216,8 @@ impl Task {
         self.batch_since = None;
         self.batch_wire = 0;
         let buf = std::mem::take(&mut self.buf).freeze();
+        // The next batch is likely the size of this one: one allocation.
+        self.buf.reserve(buf.len());
         let mut start = 0;
         let rows: Vec<Held> = std::mem::take(&mut self.batch)
             .into_iter()
