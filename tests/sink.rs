@@ -432,3 +432,35 @@ async fn dropping_the_last_clone_without_close_warns() {
     assert!(!stderr.contains("dropped without close"), "{stderr}");
     assert!(stderr.contains("MARK: last clone dropped"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_send_resolves_when_the_writer_under_the_sink_fails_for_good() {
+    bounded(60, async {
+        let env = Env::start().await;
+        let table = env.table_for::<Event>("broken");
+        let sink = env.client.sink::<Event>(&table).await.unwrap();
+        // A permanent error: the writer under the sink closes.
+        env.emulator
+            .faults()
+            .fail_next_requests(1, tonic::Code::PermissionDenied, "no");
+        let tasks: Vec<_> = (0..100)
+            .map(|id| {
+                let sink = sink.clone();
+                tokio::spawn(async move { sink.send(event(id)).await })
+            })
+            .collect();
+        let mut denied = 0;
+        for task in tasks {
+            if let Err(e) = task.await.unwrap() {
+                denied += usize::from(e.kind() == ErrorKind::Auth);
+            }
+        }
+        assert!(denied > 0, "the failing request's rows carry its error");
+        let err = sink.flush().await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::WriterClosed, "{err}");
+        let err = sink.send(event(1_000)).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::WriterClosed, "{err}");
+        sink.close().await.unwrap_err();
+    })
+    .await;
+}
