@@ -67,6 +67,13 @@
 //! - [`client`], [`table`], [`writer`]: the connection and the lifecycle.
 //! - [`proto`]: the raw generated API, for what the typed API does not cover.
 //!
+//! # One row at a time, or many connections
+//! - [`Sink`] (`client.sink::<T>(&table)`): any number of tasks each send
+//!   one row at a time; rows are batched into requests for them, and each
+//!   `send` resolves with its own row's outcome.
+//! - [`PendingGroup`] (`table.pending_group::<T>(n)`): rows spread over `n`
+//!   PENDING streams on `n` connections, made visible by one atomic commit.
+//!
 //! # Features
 //! - `chrono`: conversions between [`types`] and chrono's date and time types.
 //! - `time`: conversions between [`types`] and the time crate's types.
@@ -101,6 +108,7 @@ pub use writer::{
 pub use bqwrite_derive::BqRow;
 pub use row::{BqField, BqRow, ColumnValueError};
 pub use schema::{FieldSchema, FieldType, Mode, SchemaError, TableSchema};
+pub use writer::{PendingGroup, Sink, SinkOptions};
 
 #[doc(hidden)]
 pub mod __private;

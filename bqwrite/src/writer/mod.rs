@@ -76,16 +76,24 @@
 //! `tracing-subscriber`: `tracing_subscriber::fmt().init();`. When no
 //! subscriber is installed, a writer dropped with rows it cannot make
 //! visible also says so on standard error.
+//!
+//! # Many tasks, many connections
+//! A [`Sink`] takes one row per `send` from any number of tasks and
+//! batches them into requests; a [`PendingGroup`] spreads calls over
+//! several PENDING streams, each on its own connection, and commits them
+//! together.
 
 mod batch;
 mod buffered;
 mod committed;
 mod default;
 mod engine;
+mod group;
 mod kind;
 mod open;
 mod options;
 mod pending;
+mod sink;
 mod stats;
 mod ticket;
 
@@ -103,10 +111,14 @@ use crate::error::{Error, Result};
 use crate::row::BqRow;
 use crate::table::Table;
 
+pub use self::group::PendingGroup;
 pub use self::kind::{Buffered, Committed, DefaultStream, ExplicitStream, Pending, StreamKind};
 pub use self::options::{
     DEFAULT_MAX_INFLIGHT_BYTES, DEFAULT_MAX_INFLIGHT_REQUESTS, DEFAULT_MAX_REQUEST_BYTES,
     DEFAULT_MAX_ROWS_PER_REQUEST, DEFAULT_RESPONSE_TIMEOUT, WriterOptions,
+};
+pub use self::sink::{
+    DEFAULT_LINGER, DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_MAX_BUFFERED_ROWS, Sink, SinkOptions,
 };
 pub use self::stats::WriterStats;
 pub use self::ticket::{AppendTicket, AppendTicketFuture};

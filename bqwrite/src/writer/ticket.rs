@@ -121,6 +121,12 @@ impl TicketCell {
         self.lock().request_failed
     }
 
+    /// How many rows of the ticket were written so far (for a sink, which
+    /// maps a settled request back to its rows).
+    pub(crate) fn written_rows(&self) -> u64 {
+        self.lock().rows
+    }
+
     /// One request is settled for good after being split in two (the good
     /// rows of a `_default` request resent alone): the ticket waits for one
     /// more answer.

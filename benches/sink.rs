@@ -1,0 +1,306 @@
+//! The sink and the pending group into the in-process emulator, each next
+//! to a baseline measured in the same run:
+//!
+//! - **peak memory**: 100,000 tasks each sending one row at once through a
+//!   sink with the default options; the process's peak RSS (VmHWM), before
+//!   and after.
+//! - **sink vs bulk**: the same rows from 1,000 tasks, one row per `send`
+//!   (each task sends its next row when the last is acknowledged), against
+//!   one `Writer::append` of all of them, on the same stream type.
+//! - **fan-out**: a `PendingGroup` of n = 1, 2, 4, 8 streams, calls of
+//!   10,000 rows pipelined with `send`, finalize and one commit.
+//!
+//! All on loopback. Fan-out over the emulator's simulated wide-area link
+//! (latency and bandwidth per connection), where it pays off, is a marked
+//! follow-up in `main`: the link options are not on this branch.
+//!
+//! `cargo bench --bench sink` (add `-- --quick` for one round of each,
+//! `-- --only sink` for one section).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bqwrite::{BqRow, Client, SinkOptions, Table, Writer};
+use bqwrite_emulator::{Emulator, EmulatorBuilder};
+
+#[derive(Debug, Clone, BqRow)]
+struct Event {
+    id: i64,
+    kind: i64,
+    payload: String,
+}
+
+const PROJECT: &str = "bench";
+const DATASET: &str = "bench";
+
+fn event(i: usize) -> Event {
+    Event {
+        id: i as i64,
+        kind: (i % 7) as i64,
+        payload: "x".repeat(80),
+    }
+}
+
+fn rows(n: usize) -> Vec<Event> {
+    (0..n).map(event).collect()
+}
+
+struct Setup {
+    emulator: Emulator,
+    client: Client,
+    tables: usize,
+}
+
+impl Setup {
+    async fn start(builder: EmulatorBuilder) -> Self {
+        let emulator = builder.project(PROJECT).start().await.expect("emulator");
+        emulator.create_dataset(PROJECT, DATASET).unwrap();
+        let client = Client::emulator(emulator.grpc_addr().to_string()).unwrap();
+        Self {
+            emulator,
+            client,
+            tables: 0,
+        }
+    }
+
+    fn table(&mut self) -> Table {
+        self.tables += 1;
+        let path = format!(
+            "projects/{PROJECT}/datasets/{DATASET}/tables/t{}",
+            self.tables
+        );
+        self.emulator
+            .create_table(&path, Event::table_schema())
+            .expect("table");
+        self.client.table_from_path(&path).expect("path")
+    }
+}
+
+/// The process's peak resident set size, in KiB (Linux).
+fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn mib(kib: Option<u64>) -> String {
+    kib.map_or_else(
+        || "n/a".to_owned(),
+        |k| format!("{:.1} MiB", k as f64 / 1024.0),
+    )
+}
+
+/// `tasks` tasks, each sending its share of `data` one row per `send`.
+async fn sink_sends(
+    table: &Table,
+    options: SinkOptions,
+    data: &Arc<Vec<Event>>,
+    tasks: usize,
+) -> Duration {
+    let sink = table
+        .client()
+        .sink_with::<Event>(table, options)
+        .await
+        .expect("sink");
+    let start = Instant::now();
+    let handles: Vec<_> = (0..tasks)
+        .map(|t| {
+            let sink = sink.clone();
+            let data = data.clone();
+            tokio::spawn(async move {
+                for row in data.iter().skip(t).step_by(tasks) {
+                    sink.send(row).await.expect("send");
+                }
+            })
+        })
+        .collect();
+    for handle in handles {
+        handle.await.expect("task");
+    }
+    let elapsed = start.elapsed();
+    sink.close().await.expect("close");
+    let stats = sink.stats();
+    ROWS_PER_REQUEST.store(
+        stats.rows_acknowledged / stats.requests_acknowledged.max(1),
+        std::sync::atomic::Ordering::Relaxed,
+    );
+    elapsed
+}
+
+/// The mean rows per request of the last sink run.
+static ROWS_PER_REQUEST: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// One `append` of every row, then flush.
+async fn bulk(table: &Table, data: &[Event], exactly_once: bool) -> Duration {
+    if exactly_once {
+        let mut writer = Writer::<Event>::committed(table).await.expect("writer");
+        let start = Instant::now();
+        writer.append(data).await.expect("append");
+        start.elapsed()
+    } else {
+        let mut writer = Writer::<Event>::default_stream(table)
+            .await
+            .expect("writer");
+        let start = Instant::now();
+        writer.append(data).await.expect("append");
+        start.elapsed()
+    }
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn rate(rows: usize, d: Duration) -> String {
+    format!("{:.0} rows/s", rows as f64 / d.as_secs_f64())
+}
+
+async fn peak_memory_section(setup: &mut Setup) {
+    const TASKS: usize = 100_000;
+    let before = peak_rss_kib();
+    let table = setup.table();
+    let sink = setup.client.sink::<Event>(&table).await.expect("sink");
+    let start = Instant::now();
+    let handles: Vec<_> = (0..TASKS)
+        .map(|i| {
+            let sink = sink.clone();
+            tokio::spawn(async move { sink.send(event(i)).await.expect("send") })
+        })
+        .collect();
+    for handle in handles {
+        handle.await.expect("task");
+    }
+    let elapsed = start.elapsed();
+    sink.close().await.expect("close");
+    let after = peak_rss_kib();
+    let rows = setup
+        .emulator
+        .row_count(&table.path().to_string())
+        .expect("rows");
+    assert_eq!(rows, TASKS);
+    println!("\n## peak memory: {TASKS} tasks, one `send` each, default options\n");
+    println!("| peak RSS before | peak RSS after | growth | time |");
+    println!("| ---: | ---: | ---: | ---: |");
+    println!(
+        "| {} | {} | {} | {:.2} s |",
+        mib(before),
+        mib(after),
+        mib(after.zip(before).map(|(a, b)| a - b)),
+        elapsed.as_secs_f64()
+    );
+}
+
+async fn sink_section(setup: &mut Setup, rounds: usize, quick: bool) {
+    let n = if quick { 100_000 } else { 500_000 };
+    let data = Arc::new(rows(n));
+    println!("\n## sink vs bulk: {n} rows, loopback (median of {rounds})\n");
+    println!(
+        "| mode | tasks | bulk append | sink, one row per send | rows per request | sink/bulk |"
+    );
+    println!("| --- | ---: | ---: | ---: | ---: | ---: |");
+    for exactly_once in [false, true] {
+        for tasks in [1_000, 10_000] {
+            let (mut base, mut sunk) = (Vec::new(), Vec::new());
+            for _ in 0..rounds {
+                base.push(bulk(&setup.table(), &data, exactly_once).await);
+                let options = if exactly_once {
+                    SinkOptions::exactly_once()
+                } else {
+                    SinkOptions::default()
+                };
+                sunk.push(sink_sends(&setup.table(), options, &data, tasks).await);
+            }
+            let (base, sunk) = (median(base), median(sunk));
+            println!(
+                "| {} | {tasks} | {} | {} | {} | {:.2} |",
+                if exactly_once {
+                    "exactly once (COMMITTED)"
+                } else {
+                    "at least once (_default)"
+                },
+                rate(n, base),
+                rate(n, sunk),
+                ROWS_PER_REQUEST.load(std::sync::atomic::Ordering::Relaxed),
+                base.as_secs_f64() / sunk.as_secs_f64()
+            );
+        }
+    }
+}
+
+/// Calls of `per_call` rows spread over a group of `streams`, then one commit.
+async fn fan_out(table: &Table, data: &[Event], streams: usize, per_call: usize) -> Duration {
+    let group = table.pending_group::<Event>(streams).await.expect("group");
+    let start = Instant::now();
+    let mut tickets = Vec::new();
+    for call in data.chunks(per_call) {
+        tickets.push(group.send(call).await.expect("send"));
+    }
+    for ticket in tickets {
+        ticket.await.expect("ticket");
+    }
+    let commit = group.commit().await.expect("commit");
+    assert_eq!(commit.rows() as usize, data.len());
+    start.elapsed()
+}
+
+async fn fan_out_section(name: &str, builder: EmulatorBuilder, rounds: usize, quick: bool) {
+    let mut setup = Setup::start(builder).await;
+    let n = if quick { 200_000 } else { 1_000_000 };
+    let data = rows(n);
+    println!("\n## fan-out: {n} rows in calls of 10,000, {name} (median of {rounds})\n");
+    println!("| streams | rate | n/1 |");
+    println!("| ---: | ---: | ---: |");
+    let mut one = None;
+    for streams in [1, 2, 4, 8] {
+        let times: Vec<Duration> = {
+            let mut v = Vec::new();
+            for _ in 0..rounds {
+                v.push(fan_out(&setup.table(), &data, streams, 10_000).await);
+            }
+            v
+        };
+        let t = median(times);
+        let base = *one.get_or_insert(t);
+        println!(
+            "| {streams} | {} | {:.2} |",
+            rate(n, t),
+            base.as_secs_f64() / t.as_secs_f64()
+        );
+    }
+    setup.emulator.shutdown().await;
+}
+
+#[tokio::main]
+async fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let rounds = if quick { 1 } else { 3 };
+    // `--only sink` (or `memory`, `fan-out`) runs one section, to profile it.
+    let args: Vec<String> = std::env::args().collect();
+    let only = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1).cloned());
+    let runs = |section: &str| only.as_deref().is_none_or(|only| only == section);
+    let mut setup = Setup::start(Emulator::builder()).await;
+    // First, while the process's peak is still the set-up's.
+    if runs("memory") {
+        peak_memory_section(&mut setup).await;
+    }
+    if runs("sink") {
+        sink_section(&mut setup, rounds, quick).await;
+    }
+    if runs("fan-out") {
+        fan_out_section("loopback", Emulator::builder(), rounds, quick).await;
+        // FOLLOW-UP, once this branch meets the emulator's simulated link
+        // (`EmulatorBuilder::latency` and `connection_mbps`, on main since
+        // 3c4fec6, after this branch was cut): the case fan-out is for.
+        //
+        //     let link = Emulator::builder()
+        //         .latency(Duration::from_millis(10))
+        //         .connection_mbps(200.0);
+        //     fan_out_section("10 ms, 200 Mbit/s per connection", link, rounds, quick).await;
+        println!("\nfan-out over a simulated wide-area link: follow-up (see the source)");
+    }
+    setup.emulator.shutdown().await;
+}

@@ -1,0 +1,414 @@
+//! One row at a time, from many tasks: [`Sink`] batches rows sent one by
+//! one into requests, and answers each `send` with that row's own outcome.
+//!
+//! - `options.rs`: [`SinkOptions`], what a sink writes to and how it batches.
+//! - `task.rs`: the batching task that owns the writer's engine handle:
+//!   batches, submits, maps each request's outcome back to its rows, and
+//!   resends the good rows of a rejected request on a COMMITTED stream.
+
+mod options;
+mod task;
+
+use std::borrow::Borrow;
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use bytes::BytesMut;
+use tokio::sync::{Semaphore, mpsc, oneshot};
+
+use self::task::{Msg, Row, Task};
+use super::engine::{Handle, Shared};
+use super::{StreamKind, Writer, WriterStats};
+use crate::client::Client;
+use crate::error::{Error, ErrorKind, Result, RowError};
+use crate::row::BqRow;
+use crate::table::Table;
+
+pub use self::options::{
+    DEFAULT_LINGER, DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_MAX_BUFFERED_ROWS, SinkOptions,
+};
+
+/// Writes rows of type `T` sent one at a time, from any number of tasks,
+/// batched into requests for you.
+///
+/// ```no_run
+/// use bqwrite::{BqRow, Client};
+///
+/// #[derive(BqRow)]
+/// struct Event {
+///     id: i64,
+///     kind: String,
+/// }
+///
+/// # async fn run() -> bqwrite::Result<()> {
+/// let client = Client::from_env().await?;
+/// let table = client.table("my-project", "my_dataset", "events")?;
+/// let sink = client.sink::<Event>(&table).await?; // cheap to clone; Send + Sync
+///
+/// let mut tasks = Vec::new();
+/// for id in 0..1_000 {
+///     let sink = sink.clone();
+///     tasks.push(tokio::spawn(async move {
+///         // Resolves when this row is acknowledged, or fails with its own error.
+///         sink.send(Event { id, kind: "click".into() }).await
+///     }));
+/// }
+/// for task in tasks {
+///     task.await.expect("task")?;
+/// }
+/// sink.close().await?;
+/// # Ok(()) }
+/// ```
+///
+/// # Batching
+/// Each [`send`](Sink::send) checks and encodes its row in the caller's
+/// task (so `T` need not be `Send`, and encoding runs in parallel) and
+/// hands the bytes to one batching task, which owns the writer. A batch
+/// goes as a request when it is full (the writer's request size and row
+/// limits), when fewer than four of the sink's requests await their answer,
+/// or when its first row has waited the [linger](SinkOptions::linger) time.
+/// Requests are pipelined as a [`Writer`]'s are.
+///
+/// # Delivery
+/// By default the sink writes through the table's `_default` stream: rows
+/// are visible when acknowledged, and a request resent after a lost answer
+/// may be written twice (at least once). [`SinkOptions::exactly_once`]
+/// writes through a COMMITTED stream instead: every row exactly once.
+///
+/// A row the service rejects fails only its own `send`, with
+/// [`ErrorKind::RowErrors`] and the service's reason; the other rows of its
+/// request are sent again without it (by the `_default` writer itself, by
+/// the sink on a COMMITTED stream, together with the rows that were on
+/// their way behind it, in order).
+///
+/// # Back-pressure
+/// The sink holds at most [`max_buffered_rows`](SinkOptions::max_buffered_rows)
+/// rows and [`max_buffered_bytes`](SinkOptions::max_buffered_bytes) bytes,
+/// from `send` to their answer; `send` waits for room before it encodes its
+/// row, so memory stays bounded however many tasks send at once.
+///
+/// # Ending
+/// [`flush`](Sink::flush) waits for every row sent so far;
+/// [`close`](Sink::close) does too, then ends the sink for every clone.
+/// Dropping the last clone without `close` lets the rows in flight finish
+/// in the background while the runtime runs, and warns (through
+/// [`tracing`], or on standard error when no subscriber is installed).
+pub struct Sink<T> {
+    inner: Arc<Inner>,
+    _row: PhantomData<fn(&T)>,
+}
+
+/// What every clone of a sink shares.
+struct Inner {
+    tx: mpsc::UnboundedSender<Msg>,
+    budget: Arc<Budget>,
+    /// Row bytes one request may carry.
+    row_budget: usize,
+    max_request_bytes: usize,
+    stream: Arc<str>,
+    shared: Arc<Shared>,
+    exactly_once: bool,
+    closed: AtomicBool,
+}
+
+/// The rows and bytes a sink may hold: taken by `send`, given back by the
+/// batching task when a row is resolved.
+#[derive(Debug)]
+pub(crate) struct Budget {
+    rows: Semaphore,
+    bytes: Semaphore,
+    max_bytes: usize,
+}
+
+impl Budget {
+    /// What a row of `wire` request bytes costs in the byte budget.
+    fn cost(&self, wire: usize) -> u32 {
+        // max_bytes fits in u32 (SinkOptions clamps it).
+        wire.clamp(1, self.max_bytes) as u32
+    }
+
+    async fn take(&self, wire: usize) {
+        // The semaphores are never closed: acquiring only waits.
+        if let Ok(permit) = self.rows.acquire().await {
+            permit.forget();
+        }
+        if let Ok(permits) = self.bytes.acquire_many(self.cost(wire)).await {
+            permits.forget();
+        }
+    }
+
+    pub(crate) fn give_back(&self, rows: usize, bytes: usize) {
+        self.rows.add_permits(rows);
+        self.bytes.add_permits(bytes);
+    }
+}
+
+/// The request bytes of an encoded row of `len` bytes.
+pub(crate) fn wire_len(len: usize) -> usize {
+    1 + prost::encoding::encoded_len_varint(len as u64) + len
+}
+
+impl<T> Clone for Sink<T> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            _row: PhantomData,
+        }
+    }
+}
+
+impl<T> fmt::Debug for Sink<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sink")
+            .field("row", &std::any::type_name::<T>())
+            .field("stream", &self.inner.stream)
+            .field("exactly_once", &self.inner.exactly_once)
+            .field("closed", &self.inner.closed.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// A [`Sink`] writing rows of `T` to `table`'s `_default` stream (at
+    /// least once), with the default [`SinkOptions`]. `T` is checked
+    /// against the table before it returns.
+    ///
+    /// # Errors
+    /// As [`Writer::default_stream`].
+    pub async fn sink<T: BqRow>(&self, table: &Table) -> Result<Sink<T>> {
+        self.sink_with(table, SinkOptions::default()).await
+    }
+
+    /// A [`Sink`] with the given options:
+    /// `client.sink_with::<T>(&table, SinkOptions::exactly_once())` writes
+    /// every row exactly once through a COMMITTED stream.
+    ///
+    /// # Errors
+    /// As [`Writer::default_stream`] or [`Writer::committed`].
+    pub async fn sink_with<T: BqRow>(
+        &self,
+        table: &Table,
+        options: SinkOptions,
+    ) -> Result<Sink<T>> {
+        let table = Table::new(self.clone(), table.path().clone());
+        let writer = options.writer.clone();
+        let (handle, row_budget) = if options.exactly_once {
+            into_parts(Writer::<T>::committed_with(&table, writer).await?)
+        } else {
+            into_parts(Writer::<T>::default_stream_with(&table, writer).await?)
+        };
+        Ok(Sink::start(handle, row_budget, &options))
+    }
+}
+
+/// The engine handle and row budget of a fresh writer, for the sink's task.
+fn into_parts<T, S: StreamKind>(writer: Writer<T, S>) -> (Handle, usize) {
+    let Writer {
+        handle, row_budget, ..
+    } = writer;
+    (handle, row_budget)
+}
+
+impl<T> Sink<T> {
+    fn start(handle: Handle, row_budget: usize, options: &SinkOptions) -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let budget = Arc::new(Budget {
+            rows: Semaphore::new(options.max_buffered_rows),
+            bytes: Semaphore::new(options.max_buffered_bytes),
+            max_bytes: options.max_buffered_bytes,
+        });
+        let inner = Inner {
+            tx,
+            budget: budget.clone(),
+            row_budget,
+            max_request_bytes: options.writer.max_request_bytes,
+            stream: handle.stream.clone(),
+            shared: handle.shared.clone(),
+            exactly_once: options.exactly_once,
+            closed: AtomicBool::new(false),
+        };
+        let task = Task::new(handle, options, row_budget, budget);
+        tokio::spawn(task.run(rx));
+        Self {
+            inner: Arc::new(inner),
+            _row: PhantomData,
+        }
+    }
+
+    /// The write stream rows go to (`.../streams/_default`, or the
+    /// COMMITTED stream the sink created).
+    pub fn stream_name(&self) -> &str {
+        &self.inner.stream
+    }
+
+    /// Whether the sink writes exactly once (a COMMITTED stream).
+    pub fn is_exactly_once(&self) -> bool {
+        self.inner.exactly_once
+    }
+
+    /// The counters of the writer under the sink: requests and rows sent,
+    /// acknowledged, rejected, resent, ...
+    pub fn stats(&self) -> WriterStats {
+        self.inner.shared.counters.snapshot()
+    }
+
+    /// Waits until every row sent (by any clone) before this call is
+    /// resolved: acknowledged, or failed and its `send` told. Rows waiting
+    /// for their batch go at once.
+    ///
+    /// # Errors
+    /// [`ErrorKind::WriterClosed`] when the writer under the sink closed
+    /// after an error (every row since failed with it); the error of rows
+    /// whose `send` was dropped before they were resolved, when they failed.
+    pub async fn flush(&self) -> Result<()> {
+        let (tx, rx) = oneshot::channel();
+        if self.inner.tx.send(Msg::Flush(tx)).is_err() {
+            return self.after_end();
+        }
+        match rx.await {
+            Ok(outcome) => outcome,
+            Err(_) => self.after_end(),
+        }
+    }
+
+    /// Waits for every row sent so far, as [`flush`](Sink::flush) does, and
+    /// ends the sink: later `send`s on any clone fail with
+    /// [`ErrorKind::WriterClosed`], and dropping it no longer warns.
+    /// Closing again does nothing more.
+    ///
+    /// # Errors
+    /// As [`flush`](Sink::flush).
+    pub async fn close(&self) -> Result<()> {
+        self.inner.closed.store(true, Ordering::Release);
+        let (tx, rx) = oneshot::channel();
+        if self.inner.tx.send(Msg::Close(tx)).is_err() {
+            return Ok(());
+        }
+        rx.await.unwrap_or(Ok(()))
+    }
+
+    /// The batching task is gone: after `close`, nothing is left to wait
+    /// for; otherwise its runtime is shutting down.
+    fn after_end(&self) -> Result<()> {
+        if self.inner.closed.load(Ordering::Acquire) {
+            Ok(())
+        } else {
+            Err(self.gone())
+        }
+    }
+
+    fn gone(&self) -> Error {
+        Error::new(
+            ErrorKind::WriterClosed,
+            format!(
+                "the sink of `{}` stopped before this row was resolved \
+                 (its Tokio runtime is shutting down)",
+                self.inner.stream
+            ),
+        )
+        .with_stream(self.inner.stream.to_string())
+    }
+
+    fn closed_error(&self) -> Error {
+        Error::new(
+            ErrorKind::WriterClosed,
+            format!("the sink of `{}` is closed", self.inner.stream),
+        )
+        .with_stream(self.inner.stream.to_string())
+    }
+}
+
+impl<T: BqRow> Sink<T> {
+    /// Sends one row and waits until it is acknowledged (visible) or
+    /// rejected. Call it from as many tasks as you like: rows are batched
+    /// into requests across all of them.
+    ///
+    /// The row is checked and encoded here, once the sink has room for it
+    /// (back-pressure). If this future is dropped after the row was handed
+    /// on, the row is still written; a failure is then reported by the next
+    /// [`flush`](Sink::flush).
+    ///
+    /// # Errors
+    /// - [`ErrorKind::RowErrors`]: the service rejected this row; the one
+    ///   [`RowError`] (index 0) has its reason and column. The other rows of
+    ///   its request are written.
+    /// - [`ErrorKind::InvalidValue`], [`ErrorKind::RowTooLarge`]: the row
+    ///   cannot be sent; nothing was.
+    /// - [`ErrorKind::WriterClosed`]: the sink is closed, or the writer
+    ///   under it closed after an error (which the rows in flight then
+    ///   failed with).
+    /// - On `_default`, when the good rows of a request resent after a
+    ///   rejection fail again, the error says this row may or may not have
+    ///   been written.
+    pub async fn send(&self, row: impl Borrow<T>) -> Result<()> {
+        let row = row.borrow();
+        if self.inner.closed.load(Ordering::Acquire) {
+            return Err(self.closed_error());
+        }
+        if T::__BQ_FALLIBLE {
+            row.validate().map_err(|invalid| {
+                Error::new(
+                    ErrorKind::InvalidValue,
+                    format!("the row cannot be written exactly ({invalid}); it was not sent"),
+                )
+                .with_row_errors(vec![RowError {
+                    index: 0,
+                    column: Some(invalid.column.clone()),
+                    message: invalid.error.to_string(),
+                }])
+                .with_source(invalid)
+            })?;
+        }
+        let len = row.encoded_len();
+        let wire = wire_len(len);
+        if wire > self.inner.row_budget {
+            return Err(Error::new(
+                ErrorKind::RowTooLarge,
+                format!(
+                    "the row is {len} bytes encoded, more than a request of at most {} bytes \
+                     can carry; it was not sent",
+                    self.inner.max_request_bytes
+                ),
+            ));
+        }
+        self.inner.budget.take(wire).await;
+        let mut buf = BytesMut::with_capacity(len);
+        row.encode(&mut buf);
+        let (tx, rx) = oneshot::channel();
+        let queued = Row {
+            bytes: buf.freeze(),
+            tx,
+        };
+        if self.inner.tx.send(Msg::Row(queued)).is_err() {
+            let budget = &self.inner.budget;
+            budget.give_back(1, budget.cost(wire) as usize);
+            return Err(self.gone());
+        }
+        match rx.await {
+            Ok(outcome) => outcome,
+            Err(_) if self.inner.closed.load(Ordering::Acquire) => Err(self.closed_error()),
+            Err(_) => Err(self.gone()),
+        }
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if self.closed.load(Ordering::Acquire) || std::thread::panicking() {
+            return;
+        }
+        let warning = "rows in flight finish in the background while the runtime runs, \
+                       and their failures go unreported: call `close` first";
+        tracing::warn!(stream = %self.stream, "sink dropped without close: {warning}");
+        if !tracing::dispatcher::has_been_set() {
+            // Nobody listens to tracing: say it where a person will see it.
+            eprintln!(
+                "bqwrite: warning: sink of `{}` dropped without close: {warning} \
+                 (install a tracing subscriber to route bqwrite's warnings)",
+                self.stream
+            );
+        }
+    }
+}
