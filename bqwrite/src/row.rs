@@ -159,6 +159,8 @@
 //! `chrono::NaiveDate` outside BigQuery's range, say) happen when building
 //! `bqwrite::types` values, never during encoding.
 
+mod foreign;
+
 use bytes::BufMut;
 use prost_types::DescriptorProto;
 
@@ -263,8 +265,9 @@ impl std::error::Error for ColumnValueError {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be a BigQuery column",
     label = "unsupported column type",
-    note = "columns are: integers except `u64`/`usize`/`u128` (INT64), `f64`/`f32` (FLOAT64), `bool`, `String`/`&str`/`Cow<str>` (STRING), `bytes::Bytes`/`&[u8]` or `Vec<u8>` with `#[bq(bytes)]` (BYTES), the types in `bqwrite::types` (DATE, TIMESTAMP, NUMERIC, JSON, RANGE, ...) and structs that derive `BqRow` (STRUCT)",
-    note = "`Option<T>` makes a NULLABLE column and `Vec<T>` a REPEATED one; `#[bq(type = \"...\")]` writes a value as another type, e.g. `u64` as NUMERIC or `String` as JSON"
+    note = "columns are: integers except `u64`/`usize`/`u128` (INT64), `f64`/`f32` (FLOAT64), `bool`, `String`/`&str`/`Cow<str>` (STRING), `bytes::Bytes`/`&[u8]` or `Vec<u8>` with `#[bq(bytes)]` (BYTES), the types in `bqwrite::types` (DATE, TIMESTAMP, NUMERIC, JSON, RANGE, ...), chrono, time and rust_decimal values (with the feature of the same name), `IpAddr`, `Duration`, `SystemTime`, and structs that derive `BqRow` (STRUCT)",
+    note = "`Option<T>` makes a NULLABLE column and `Vec<T>` a REPEATED one; `#[bq(type = \"...\")]` writes a value as another type, e.g. `u64` as NUMERIC or `String` as JSON",
+    note = "for your own types, `#[derive(BqField)]` on a newtype or a fieldless enum; for another crate's type, `#[bq(with = \"module\")]` on the field"
 )]
 pub trait BqField {
     #[doc(hidden)]
@@ -272,6 +275,9 @@ pub trait BqField {
     /// STRUCT nesting depth: 0 for scalars.
     #[doc(hidden)]
     const __BQ_DEPTH: usize = 0;
+    /// The column type (for the compile-time check against a schema file).
+    #[doc(hidden)]
+    const __BQ_TYPE: FieldType;
     #[doc(hidden)]
     fn __bq_schema(name: String, mode: Mode) -> FieldSchema;
 }
@@ -280,6 +286,7 @@ macro_rules! scalar_fields {
     ($($ty:ty => $encoder:ty, $field_type:ident, $kind:ident;)*) => {$(
         impl BqField for $ty {
             type __Encoder = $encoder;
+            const __BQ_TYPE: FieldType = FieldType::$field_type;
             fn __bq_schema(name: String, mode: Mode) -> FieldSchema {
                 FieldSchema::new(name, FieldType::$field_type, mode)
             }
@@ -326,6 +333,7 @@ scalar_fields! {
 
 impl<T: types::RangeElement + BqField> BqField for types::Range<T> {
     type __Encoder = enc::RangeMessage;
+    const __BQ_TYPE: FieldType = FieldType::Range;
     fn __bq_schema(name: String, mode: Mode) -> FieldSchema {
         FieldSchema::range(name, mode, T::ELEMENT_TYPE)
     }
@@ -374,6 +382,7 @@ macro_rules! deref_fields {
         {
             type __Encoder = enc::Deref<T::__Encoder>;
             const __BQ_DEPTH: usize = T::__BQ_DEPTH;
+            const __BQ_TYPE: FieldType = T::__BQ_TYPE;
             fn __bq_schema(name: String, mode: Mode) -> FieldSchema {
                 T::__bq_schema(name, mode)
             }
@@ -383,6 +392,12 @@ macro_rules! deref_fields {
             T: __private::BqFieldAs<K>,
         {
             type Encoder = enc::Deref<<T as __private::BqFieldAs<K>>::Encoder>;
+        }
+        impl<$($generics)*> __private::BqFieldTruncate for $ty
+        where
+            T: __private::BqFieldTruncate,
+        {
+            type Encoder = enc::Deref<<T as __private::BqFieldTruncate>::Encoder>;
         }
     )*};
 }

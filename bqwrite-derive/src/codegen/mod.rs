@@ -4,7 +4,12 @@
 mod descriptor;
 mod encode;
 mod fallback;
+mod field;
 mod schema;
+mod schema_file;
+mod with;
+
+pub(crate) use field::expand as expand_field;
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
@@ -42,6 +47,8 @@ fn generate(row: &Row<'_>) -> TokenStream {
     let encode = encode::expand(row);
     let schema = schema::expand(row);
     let depth = schema::depth(row);
+    let with = with::expand(row);
+    let schema_check = schema_file::expand(row);
     let static_lifetimes = row.generics.lifetimes().map(|_| quote!('static));
     let static_ty = if row.generics.lifetimes().next().is_some() {
         quote!(#ident<#(#static_lifetimes),*>)
@@ -66,6 +73,8 @@ fn generate(row: &Row<'_>) -> TokenStream {
             #[doc(hidden)]
             const __BQ_DEPTH: usize = #depth;
             #[doc(hidden)]
+            const __BQ_TYPE: ::bqwrite::__private::FieldType = ::bqwrite::__private::FieldType::Struct;
+            #[doc(hidden)]
             fn __bq_schema(
                 name: ::std::string::String,
                 mode: ::bqwrite::__private::Mode,
@@ -79,14 +88,26 @@ fn generate(row: &Row<'_>) -> TokenStream {
             <#static_ty as ::bqwrite::BqField>::__BQ_DEPTH <= 16,
             #too_deep
         );
+
+        #with
+        #schema_check
     }
 }
 
-/// The encoder type of a field's values: its `BqField` encoder, or the one
-/// of the `type = "..."` override.
-fn encoder(field: &Field<'_>) -> TokenStream {
+/// The encoder type of a field's values: its `BqField` encoder, the one of
+/// the `type = "..."` override or of `truncate`, or the type `with` generates.
+fn encoder(row: &Row<'_>, field: &Field<'_>) -> TokenStream {
     let elem = field.elem;
     let span = field.elem_site();
+    if field.with.is_some() {
+        let marker = with::marker(row, field);
+        return quote!(#marker);
+    }
+    if field.truncate {
+        return quote_spanned! {span=>
+            <#elem as ::bqwrite::__private::BqFieldTruncate>::Encoder
+        };
+    }
     match field.kind {
         None => quote_spanned!(span=> <#elem as ::bqwrite::BqField>::__Encoder),
         Some(kind) => {

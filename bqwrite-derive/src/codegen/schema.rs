@@ -16,17 +16,24 @@ pub(super) fn expand(row: &Row<'_>) -> TokenStream {
             Mode::Repeated => quote!(Repeated),
         };
         let mode = quote!(::bqwrite::__private::Mode::#mode);
-        let schema = match field.kind {
+        let schema = match (&field.with, field.kind) {
+            (Some(module), _) => quote_spanned! {field.elem_site()=>
+                ::bqwrite::__private::with::schema::<#elem, _>(
+                    #module::to_bq,
+                    ::std::string::String::from(#column),
+                    #mode,
+                )
+            },
             // The same projection as the encoder's, so an unsupported type is
             // reported once.
-            None => quote_spanned! {field.elem_site()=>
+            (None, None) => quote_spanned! {field.elem_site()=>
                 <#elem as ::bqwrite::BqField>::__bq_schema(
                     ::std::string::String::from(#column),
                     #mode,
                 )
             },
             // The override is checked by the encoder's `BqFieldAs` projection.
-            Some(kind) => {
+            (None, Some(kind)) => {
                 let marker = format_ident!("{}", kind.marker());
                 quote! {
                     ::bqwrite::__private::FieldSchema::new(
@@ -58,6 +65,11 @@ pub(super) fn depth(row: &Row<'_>) -> TokenStream {
         .filter(|field| field.kind.is_none())
         .map(|field| {
             let elem = field.elem;
+            if let Some(module) = &field.with {
+                return quote_spanned! {field.elem_span()=>
+                    ::bqwrite::__private::with::depth::<#elem, _>(#module::to_bq)
+                };
+            }
             // Types and paths only, no local names: the type's own span, so a
             // const-evaluation cycle (mutual recursion) is reported at the
             // field without a derive backtrace.
