@@ -197,7 +197,9 @@ fn decimals_and_truncation() {
     };
     let expected = Money2 {
         amount: "-12345678901234567890.123456789".parse().expect("numeric"),
-        big: "-0.0000000000000000000000000001".parse().expect("bignumeric"),
+        big: "-0.0000000000000000000000000001"
+            .parse()
+            .expect("bignumeric"),
         cut: "-1.999999999".parse().expect("numeric"),
     };
     assert_eq!(encoded(&row), expected.encode_to_vec());

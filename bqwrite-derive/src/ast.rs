@@ -50,6 +50,8 @@ pub(crate) struct Field<'a> {
     pub(crate) proto_name: String,
     /// Where to report problems with the column name.
     pub(crate) column_span: Span,
+    /// Whether the name comes from `#[bq(rename = "...")]`.
+    pub(crate) renamed: bool,
     /// The proto field number.
     pub(crate) tag: u32,
     pub(crate) mode: Mode,
@@ -150,6 +152,7 @@ impl<'a> Row<'a> {
                 column,
                 proto_name: String::new(),
                 column_span,
+                renamed: attrs.rename.is_some(),
                 tag,
                 mode,
                 elem,
@@ -508,6 +511,7 @@ mod tests {
                 column: (*column).to_owned(),
                 proto_name: String::new(),
                 column_span: Span::call_site(),
+                renamed: false,
                 tag,
                 mode: Mode::Required,
                 elem: &ty,
@@ -581,10 +585,7 @@ mod tests {
             mode_of("&'a [String]", None),
             Some((false, true, "String".into()))
         );
-        assert_eq!(
-            mode_of("&[&str]", None),
-            Some((false, true, "&str".into()))
-        );
+        assert_eq!(mode_of("&[&str]", None), Some((false, true, "&str".into())));
         assert_eq!(mode_of("&[u8]", None), Some((false, false, "&[u8]".into())));
         assert_eq!(
             mode_of("Vec<u8>", Some(Kind::Int64)),

@@ -257,7 +257,10 @@ impl Container {
     pub(crate) fn from_enum_attrs(cx: &Ctxt, attrs: &[Attribute]) -> Container {
         let out = Self::parse(cx, attrs, "enum", "`rename_all`");
         if let Some(schema) = &out.schema {
-            cx.error_spanned_by(schema, "`schema` applies to a struct that derives `BqRow`, not to an enum");
+            cx.error_spanned_by(
+                schema,
+                "`schema` applies to a struct that derives `BqRow`, not to an enum",
+            );
         }
         out
     }

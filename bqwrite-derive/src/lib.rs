@@ -10,6 +10,7 @@ mod attr;
 mod codegen;
 mod column;
 mod ctxt;
+mod schema_file;
 mod valid;
 
 use proc_macro::TokenStream;

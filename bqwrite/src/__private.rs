@@ -181,8 +181,8 @@ pub mod optional {
 /// key and value per element; an empty array writes nothing.
 pub mod repeated {
     use super::{
-        BufMut, ColumnValueError, Encoder, WireType, encode_key, encode_varint,
-        encoded_len_varint, key_len,
+        BufMut, ColumnValueError, Encoder, WireType, encode_key, encode_varint, encoded_len_varint,
+        key_len,
     };
 
     #[inline]
@@ -963,6 +963,19 @@ pub const fn max_depth(depths: &[usize]) -> usize {
         i += 1;
     }
     max
+}
+
+/// The compile-time check of `#[bq(schema = "...")]` for the types the
+/// derive cannot read from the source: evaluated in a `const`.
+pub mod schema_file {
+    pub use bqwrite_schema::Type;
+
+    use super::FieldType;
+
+    /// Whether a field whose values are `field` writes a `column` column.
+    pub const fn writes(field: FieldType, column: Type) -> bool {
+        bqwrite_schema::writable(crate::compat::rule_type(field), column)
+    }
 }
 
 #[cfg(test)]

@@ -80,11 +80,11 @@ pub use retry::RetryPolicy;
 pub use table::{Commit, Finalized, Table, TablePath};
 pub use writer::{Writer, WriterOptions};
 
-/// Derives [`BqRow`] for a struct: see [`row`] for columns and attributes.
-pub use bqwrite_derive::BqRow;
 /// Derives [`BqField`] for a newtype or a fieldless enum: see
 /// [Your own types](row#your-own-types).
 pub use bqwrite_derive::BqField;
+/// Derives [`BqRow`] for a struct: see [`row`] for columns and attributes.
+pub use bqwrite_derive::BqRow;
 pub use row::{BqField, BqRow, ColumnValueError};
 pub use schema::{FieldSchema, FieldType, Mode, SchemaError, TableSchema};
 

@@ -6,7 +6,7 @@ mod encode;
 mod fallback;
 mod field;
 mod schema;
-mod schema_file;
+mod schema_consts;
 mod with;
 
 pub(crate) use field::expand as expand_field;
@@ -17,18 +17,20 @@ use syn::DeriveInput;
 
 use crate::ast::{Field, Mode, Row};
 use crate::ctxt::Ctxt;
-use crate::valid;
+use crate::{schema_file, valid};
 
 /// Expands `#[derive(BqRow)]`: the impls, or on error the errors next to stub
 /// impls so the rest of the crate still type-checks.
 pub(crate) fn expand(input: &DeriveInput) -> TokenStream {
     let cx = Ctxt::new();
     let row = Row::from_input(&cx, input);
+    let mut schema = None;
     if let Some(row) = &row {
         valid::check(&cx, row);
+        schema = schema_file::check(&cx, row);
     }
     match (row, cx.check()) {
-        (Some(row), Ok(())) => generate(&row),
+        (Some(row), Ok(())) => generate(&row, schema.as_ref()),
         (_, Err(error)) => fallback::expand(input, &error),
         (None, Ok(())) => fallback::expand(
             input,
@@ -40,7 +42,7 @@ pub(crate) fn expand(input: &DeriveInput) -> TokenStream {
     }
 }
 
-fn generate(row: &Row<'_>) -> TokenStream {
+fn generate(row: &Row<'_>, schema_file: Option<&schema_file::SchemaFile>) -> TokenStream {
     let ident = row.ident;
     let (impl_generics, ty_generics, where_clause) = row.generics.split_for_impl();
     let descriptor = descriptor::expand(row);
@@ -48,7 +50,7 @@ fn generate(row: &Row<'_>) -> TokenStream {
     let schema = schema::expand(row);
     let depth = schema::depth(row);
     let with = with::expand(row);
-    let schema_check = schema_file::expand(row);
+    let schema_check = schema_consts::expand(row, schema_file);
     let static_lifetimes = row.generics.lifetimes().map(|_| quote!('static));
     let static_ty = if row.generics.lifetimes().next().is_some() {
         quote!(#ident<#(#static_lifetimes),*>)

@@ -137,7 +137,12 @@ impl<T: Copy, B: From<T>> LosslessInto<B> for T {
 }
 
 via!(Exact, ExactInto<B>, |value| (*value).exact_into(), true);
-via!(Lossless, LosslessInto<B>, |value| Ok((*value).lossless_into()), false);
+via!(
+    Lossless,
+    LosslessInto<B>,
+    |value| Ok((*value).lossless_into()),
+    false
+);
 via!(Truncated, TruncateTo<B>, TruncateTo::truncate_to, true);
 
 /// Values written as their `Display` text (STRING), formatted on the stack.
@@ -161,4 +166,3 @@ impl Encoder<std::net::IpAddr> for DisplayText {
         super::with_display(value, |text| super::put_delimited(text.as_bytes(), buf));
     }
 }
-

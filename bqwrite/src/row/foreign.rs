@@ -8,7 +8,7 @@
 //! the value, and `#[bq(truncate)]` opts into truncating precision toward
 //! zero (never range).
 
-use crate::__private::convert::{DisplayText, Exact, Lossless, Truncated, TruncateTo};
+use crate::__private::convert::{DisplayText, Exact, Lossless, TruncateTo, Truncated};
 use crate::__private::{self, BqFieldTruncate, kind};
 use crate::row::BqField;
 use crate::schema::{FieldSchema, FieldType, Mode};
@@ -50,7 +50,10 @@ fn micros_toward_zero(nanos: i128) -> i128 {
 }
 
 /// The error of a count of microseconds outside TIMESTAMP's range.
-fn timestamp_from_micros(micros: i128, shown: impl Fn() -> String) -> Result<types::Timestamp, ValueError> {
+fn timestamp_from_micros(
+    micros: i128,
+    shown: impl Fn() -> String,
+) -> Result<types::Timestamp, ValueError> {
     i64::try_from(micros)
         .ok()
         .and_then(|micros| types::Timestamp::from_micros(micros).ok())
@@ -179,7 +182,8 @@ mod time_fields {
 
     fn truncate_time(time: time::Time) -> time::Time {
         let nanos = time.nanosecond();
-        time.replace_nanosecond(nanos - nanos % 1000).unwrap_or(time)
+        time.replace_nanosecond(nanos - nanos % 1000)
+            .unwrap_or(time)
     }
 
     impl TruncateTo<types::Time> for time::Time {
