@@ -272,3 +272,69 @@ fn time_crate_and_std() {
     assert_eq!(Std::table_schema(), Std2::table_schema());
     assert_eq!(Std::descriptor().field, Std2::descriptor().field);
 }
+
+/// A type from a crate bqwrite does not know, written through `with`.
+mod other_crate {
+    #[derive(Debug, Clone)]
+    pub struct Cents(pub u64);
+}
+
+/// `#[bq(with = "cents")]`: `to_bq(&Cents) -> Numeric`.
+mod cents {
+    use bqwrite::types::Numeric;
+
+    pub fn to_bq(value: &super::other_crate::Cents) -> Numeric {
+        Numeric::new(i128::from(value.0), 2).expect("every u64 of cents is a NUMERIC")
+    }
+}
+
+/// `with` to a type whose values can be rejected.
+mod nanos {
+    pub fn to_bq(value: &i128) -> chrono::DateTime<chrono::Utc> {
+        chrono::DateTime::from_timestamp_nanos(*value as i64)
+    }
+}
+
+#[test]
+fn with_writes_what_to_bq_returns() {
+    use other_crate::Cents;
+    #[derive(BqRow)]
+    struct Invoice {
+        #[bq(with = "cents")]
+        total: Cents,
+        #[bq(with = "cents")]
+        discount: Option<Cents>,
+        #[bq(with = "cents")]
+        lines: Vec<Cents>,
+        #[bq(with = "nanos")]
+        at: i128,
+    }
+    #[derive(BqRow)]
+    struct Invoice2 {
+        total: types::Numeric,
+        discount: Option<types::Numeric>,
+        lines: Vec<types::Numeric>,
+        at: types::Timestamp,
+    }
+    let row = Invoice {
+        total: Cents(1999),
+        discount: None,
+        lines: vec![Cents(1), Cents(u64::MAX)],
+        at: 1_000,
+    };
+    let expected = Invoice2 {
+        total: "19.99".parse().expect("numeric"),
+        discount: None,
+        lines: vec![
+            "0.01".parse().expect("numeric"),
+            "184467440737095516.15".parse().expect("numeric"),
+        ],
+        at: types::Timestamp::from_micros(1).expect("timestamp"),
+    };
+    assert_eq!(encoded(&row), expected.encode_to_vec());
+    assert_eq!(Invoice::table_schema(), Invoice2::table_schema());
+    assert_eq!(Invoice::descriptor().field, Invoice2::descriptor().field);
+    const { assert!(<Invoice as BqRow>::__BQ_FALLIBLE) };
+    let lossy = Invoice { at: 1, ..row };
+    assert_eq!(lossy.validate().expect_err("a nanosecond").column, "at");
+}

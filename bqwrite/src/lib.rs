@@ -61,6 +61,7 @@
 //! - `server`: the gRPC server half of [`proto`] (for emulators).
 
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod client;
 mod compat;

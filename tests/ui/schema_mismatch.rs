@@ -5,11 +5,6 @@ use bqwrite::{BqField, BqRow};
 #[derive(BqField)]
 struct UserId(i64);
 
-#[derive(BqField)]
-enum Status {
-    Active,
-}
-
 #[derive(BqRow)]
 struct Address {
     street: String,
@@ -21,9 +16,10 @@ struct Order {
     id: i64,
     customer: Option<String>,
     tags: String,
-    placed_on: chrono::DateTime<chrono::Utc>,
+    placed_on: chrono::NaiveDate,
     amount: rust_decimal::Decimal,
-    status: Status,
+    #[bq(type = "INT64")]
+    status: i32,
     user: UserId,
     #[bq(type = "JSON")]
     doc: String,

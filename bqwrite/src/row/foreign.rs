@@ -112,6 +112,7 @@ impl TryFrom<std::time::Duration> for types::Interval {
 }
 
 #[cfg(feature = "chrono")]
+#[cfg_attr(docsrs, doc(cfg(feature = "chrono")))]
 mod chrono_fields {
     use chrono::{FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, Timelike, Utc};
 
@@ -157,6 +158,7 @@ mod chrono_fields {
 }
 
 #[cfg(feature = "time")]
+#[cfg_attr(docsrs, doc(cfg(feature = "time")))]
 mod time_fields {
     use time::{OffsetDateTime, PrimitiveDateTime};
 
@@ -200,6 +202,7 @@ mod time_fields {
 }
 
 #[cfg(feature = "rust_decimal")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rust_decimal")))]
 mod rust_decimal_fields {
     use rust_decimal::Decimal;
 
@@ -218,5 +221,118 @@ mod rust_decimal_fields {
         fn truncate_to(&self) -> Result<types::Numeric, ValueError> {
             types::Numeric::try_from(self.trunc_with_scale(types::Numeric::SCALE))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::__private::{Encoder, required};
+
+    /// The bytes of `value` as a column, after the check `validate` runs.
+    fn bytes<T: BqField + ?Sized>(value: &T) -> Result<Vec<u8>, ValueError> {
+        <T::__Encoder as Encoder<T>>::check(value).map_err(|err| err.error)?;
+        let mut buf = Vec::new();
+        required::encode::<T::__Encoder, T>(1, value, &mut buf);
+        assert_eq!(
+            buf.len(),
+            required::encoded_len::<T::__Encoder, T>(1, value)
+        );
+        Ok(buf)
+    }
+
+    /// `foreign` encodes as `counterpart` does, or both are rejected.
+    fn same<F: BqField, B: BqField>(foreign: &F, counterpart: Result<B, ValueError>) {
+        match (bytes(foreign), counterpart) {
+            (Ok(got), Ok(expected)) => assert_eq!(got, bytes(&expected).expect("valid")),
+            (Err(got), Err(expected)) => assert_eq!(got, expected),
+            (got, expected) => panic!("{got:?} but the counterpart is {:?}", expected.map(|_| ())),
+        }
+    }
+
+    /// Seconds from 0001-01-01 to 10000-01-01, with a margin either side.
+    const SECONDS: std::ops::Range<i64> = -62_135_596_800 - 86_400..253_402_300_800 + 86_400;
+
+    proptest! {
+        #[test]
+        fn std_types(secs in 0..u64::MAX / 2_000_000_000, nanos in 0..1_000_000_000u32, whole in any::<bool>(), ip in any::<[u8; 16]>(), v4 in any::<bool>()) {
+            let nanos = if whole { nanos / 1000 * 1000 } else { nanos };
+            let duration = std::time::Duration::new(secs, nanos);
+            same(&duration, types::Interval::try_from(duration));
+            let later = std::time::SystemTime::UNIX_EPOCH + duration;
+            same(&later, types::Timestamp::try_from(later));
+            let earlier = std::time::SystemTime::UNIX_EPOCH - duration;
+            same(&earlier, types::Timestamp::try_from(earlier));
+            let ip = if v4 {
+                std::net::IpAddr::from([ip[0], ip[1], ip[2], ip[3]])
+            } else {
+                std::net::IpAddr::from(ip)
+            };
+            same(&ip, Ok::<String, ValueError>(ip.to_string()));
+        }
+    }
+
+    #[cfg(feature = "chrono")]
+    proptest! {
+        #[test]
+        fn chrono_types(secs in SECONDS, nanos in 0..1_000_000_000u32, whole in any::<bool>(), offset in -86_399..86_400i32) {
+            let nanos = if whole { nanos / 1000 * 1000 } else { nanos };
+            let utc = chrono::DateTime::from_timestamp(secs, nanos).expect("in chrono's range");
+            same(&utc, types::Timestamp::try_from(utc));
+            let fixed = utc.with_timezone(&chrono::FixedOffset::east_opt(offset).expect("offset"));
+            same(&fixed, types::Timestamp::try_from(fixed));
+            let naive = utc.naive_utc();
+            same(&naive, types::DateTime::try_from(naive));
+            same(&naive.date(), types::Date::try_from(naive.date()));
+            same(&naive.time(), types::Time::try_from(naive.time()));
+        }
+    }
+
+    #[cfg(feature = "time")]
+    proptest! {
+        #[test]
+        fn time_types(secs in SECONDS, nanos in 0..1_000_000_000i128, whole in any::<bool>()) {
+            let nanos = if whole { nanos / 1000 * 1000 } else { nanos };
+            let at = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(secs) * 1_000_000_000 + nanos)
+                .expect("in time's range");
+            same(&at, types::Timestamp::try_from(at));
+            let civil = time::PrimitiveDateTime::new(at.date(), at.time());
+            same(&civil, types::DateTime::try_from(civil));
+            same(&at.date(), types::Date::try_from(at.date()));
+            same(&at.time(), types::Time::try_from(at.time()));
+        }
+    }
+
+    #[cfg(feature = "rust_decimal")]
+    proptest! {
+        #[test]
+        fn decimals(lo in any::<u32>(), mid in any::<u32>(), hi in any::<u32>(), negative in any::<bool>(), scale in 0..=28u32) {
+            let decimal = rust_decimal::Decimal::from_parts(lo, mid, hi, negative, scale);
+            same(&decimal, types::Numeric::try_from(decimal));
+            let mut buf = Vec::new();
+            type Big = <rust_decimal::Decimal as __private::BqFieldAs<kind::BIGNUMERIC>>::Encoder;
+            required::encode::<Big, rust_decimal::Decimal>(1, &decimal, &mut buf);
+            prop_assert_eq!(buf, bytes(&types::BigNumeric::from(decimal)).expect("valid"));
+        }
+    }
+
+    #[cfg(feature = "chrono")]
+    #[test]
+    fn truncation_is_toward_zero_and_never_of_range() {
+        use crate::__private::convert::TruncateTo;
+        let before_epoch = chrono::DateTime::from_timestamp(-1, 999_999_999).expect("instant");
+        let truncated: types::Timestamp = before_epoch.truncate_to().expect("in range");
+        assert_eq!(truncated, types::Timestamp::UNIX_EPOCH);
+        let after = chrono::DateTime::from_timestamp(1, 1_999).expect("instant");
+        let truncated: types::Timestamp = after.truncate_to().expect("in range");
+        assert_eq!(truncated.micros(), 1_000_001);
+        let far = chrono::NaiveDate::from_ymd_opt(10_000, 1, 1)
+            .expect("date")
+            .and_hms_nano_opt(0, 0, 0, 1)
+            .expect("datetime");
+        let err = TruncateTo::<types::DateTime>::truncate_to(&far).expect_err("out of range");
+        assert!(matches!(err, ValueError::OutOfRange { .. }), "{err}");
     }
 }
