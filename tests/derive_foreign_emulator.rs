@@ -307,12 +307,15 @@ async fn foreign_values_land_as_their_counterparts_do() {
     .await;
 }
 
+/// Puts one lossy value into a row.
+type Breaks = Box<dyn Fn(&mut Foreign)>;
+
 #[tokio::test]
 async fn a_lossy_value_stops_append_at_its_row() {
     bounded(60, async {
         let env = Env::start().await;
         let table = env.table_for::<Foreign>("lossy");
-        let cases: Vec<(Box<dyn Fn(&mut Foreign)>, &str, &str)> = vec![
+        let cases: Vec<(Breaks, &str, &str)> = vec![
             (
                 Box::new(|r| r.at = DateTime::from_timestamp(0, 1).expect("ns")),
                 "at",

@@ -170,7 +170,7 @@
 //! | `std::time::SystemTime` | TIMESTAMP | |
 //! | `&[T]` (`&[String]`, `&[&str]`, ...) | REPEATED, as `Vec<T>` | |
 //!
-//! Each is written as its [`types`](crate::types) counterpart (the same
+//! Each is written as its [`types`] counterpart (the same
 //! bytes), converted while it is encoded. A value BigQuery cannot hold
 //! exactly (a chrono instant with nanoseconds, a `Decimal` with 10
 //! fractional digits, a date past 9999, a `Duration` beyond INTERVAL's
@@ -242,7 +242,7 @@
 //!
 //! For another crate's type, `#[bq(with = "module")]` on the field names a
 //! module with one function, `pub fn to_bq(value: &Foreign) -> T`, where `T`
-//! is any owned column type (`i64`, `String`, a [`types`](crate::types)
+//! is any owned column type (`i64`, `String`, a [`types`]
 //! value, ...); the column is `T`'s, and `to_bq` is called while the row is
 //! encoded (twice per value: for the length, then for the bytes) and by
 //! `validate`. `Option<Foreign>` and `Vec<Foreign>` work as usual.

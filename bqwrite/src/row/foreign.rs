@@ -8,7 +8,7 @@
 //! the value, and `#[bq(truncate)]` opts into truncating precision toward
 //! zero (never range).
 
-use crate::__private::convert::{DisplayText, Exact, Lossless, TruncateTo, Truncated};
+use crate::__private::convert::{DisplayText, Exact, TruncateTo, Truncated};
 use crate::__private::{self, BqFieldTruncate, kind};
 use crate::row::BqField;
 use crate::schema::{FieldSchema, FieldType, Mode};
@@ -100,7 +100,7 @@ impl TryFrom<std::time::Duration> for types::Interval {
     /// (`25:0:0` for 25 hours). Fails beyond INTERVAL's 87,840,000 hours and
     /// on a fraction finer than a microsecond (never truncated).
     fn try_from(duration: std::time::Duration) -> Result<Self, Self::Error> {
-        if duration.subsec_nanos() % 1000 != 0 {
+        if !duration.subsec_nanos().is_multiple_of(1000) {
             return Err(ValueError::Inexact {
                 bq_type: FieldType::Interval,
                 value: format!("{duration:?}"),
@@ -205,6 +205,8 @@ mod time_fields {
 #[cfg_attr(docsrs, doc(cfg(feature = "rust_decimal")))]
 mod rust_decimal_fields {
     use rust_decimal::Decimal;
+
+    use crate::__private::convert::Lossless;
 
     use super::*;
 
