@@ -40,7 +40,23 @@ struct Row<'a> {
     child: Child,
     children: Vec<Child>,
     maybe_child: Option<Child>,
+    // Converted while encoding, without allocating either.
+    instant: chrono::DateTime<chrono::Utc>,
+    civil_day: chrono::NaiveDate,
+    decimal: rust_decimal::Decimal,
+    ip: std::net::IpAddr,
+    took: std::time::Duration,
+    status: Status,
+    user: UserId,
 }
+
+#[derive(bqwrite::BqField)]
+enum Status {
+    Active,
+}
+
+#[derive(bqwrite::BqField)]
+struct UserId(i64);
 
 #[derive(BqRow)]
 struct Child {
@@ -94,10 +110,20 @@ fn encoding_allocates_only_the_output_buffer() {
             child: child(n),
             children: (0..3).map(child).collect(),
             maybe_child: None,
+            instant: chrono::DateTime::from_timestamp_micros(n * 1_000_003).expect("instant"),
+            civil_day: chrono::NaiveDate::from_ymd_opt(2024, 2, 29).expect("date"),
+            decimal: rust_decimal::Decimal::new(-n * 12_345_000, (n % 13) as u32),
+            ip: std::net::IpAddr::from([n as u8, 0, 0, 1]),
+            took: std::time::Duration::from_micros(n as u64 * 7),
+            status: Status::Active,
+            user: UserId(n),
         })
         .collect();
     // The descriptor is built on first use: build it before measuring.
     let _ = Row::descriptor();
+    for row in &rows {
+        row.validate().expect("exact values");
+    }
     let total: usize = rows.iter().map(BqRow::encoded_len).sum();
     let mut buf = Vec::with_capacity(total);
 

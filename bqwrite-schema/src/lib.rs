@@ -26,6 +26,7 @@
 //! ```
 
 mod json;
+pub mod nested;
 
 pub use json::{JsonError, parse_json};
 

@@ -725,6 +725,12 @@ pub mod with {
     pub const fn field_type<A: ?Sized, B: BqField>(_: fn(&A) -> B) -> super::FieldType {
         B::__BQ_TYPE
     }
+    /// The sub-columns of `B`, when it is a STRUCT.
+    pub const fn columns<A: ?Sized, B: BqField>(
+        _: fn(&A) -> B,
+    ) -> &'static [super::schema_file::StaticColumn] {
+        B::__BQ_COLUMNS
+    }
     /// The length of a converted value.
     #[inline]
     pub fn len<B: BqField>(value: &B) -> usize {
@@ -968,13 +974,19 @@ pub const fn max_depth(depths: &[usize]) -> usize {
 /// The compile-time check of `#[bq(schema = "...")]` for the types the
 /// derive cannot read from the source: evaluated in a `const`.
 pub mod schema_file {
-    pub use bqwrite_schema::Type;
+    pub use bqwrite_schema::nested::{StaticColumn, first_mismatch_in};
+    pub use bqwrite_schema::{Mode, Type};
 
     use super::FieldType;
 
     /// Whether a field whose values are `field` writes a `column` column.
     pub const fn writes(field: FieldType, column: Type) -> bool {
         bqwrite_schema::writable(crate::compat::rule_type(field), column)
+    }
+
+    /// `ty` in the terms of the rules.
+    pub const fn rule(ty: FieldType) -> Type {
+        crate::compat::rule_type(ty)
     }
 }
 

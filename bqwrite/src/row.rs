@@ -412,6 +412,9 @@ pub trait BqField {
     /// The column type (for the compile-time check against a schema file).
     #[doc(hidden)]
     const __BQ_TYPE: FieldType;
+    /// The columns of a STRUCT, as static data (for the same check).
+    #[doc(hidden)]
+    const __BQ_COLUMNS: &'static [__private::schema_file::StaticColumn] = &[];
     #[doc(hidden)]
     fn __bq_schema(name: String, mode: Mode) -> FieldSchema;
 }
@@ -521,6 +524,7 @@ macro_rules! deref_fields {
             type __Encoder = enc::Deref<T::__Encoder>;
             const __BQ_DEPTH: usize = T::__BQ_DEPTH;
             const __BQ_TYPE: FieldType = T::__BQ_TYPE;
+            const __BQ_COLUMNS: &'static [__private::schema_file::StaticColumn] = T::__BQ_COLUMNS;
             fn __bq_schema(name: String, mode: Mode) -> FieldSchema {
                 T::__bq_schema(name, mode)
             }

@@ -58,6 +58,9 @@ fn newtype(input: &DeriveInput, inner: &syn::Type) -> TokenStream {
             #[doc(hidden)]
             const __BQ_TYPE: ::bqwrite::__private::FieldType = #bound::__BQ_TYPE;
             #[doc(hidden)]
+            const __BQ_COLUMNS: &'static [::bqwrite::__private::schema_file::StaticColumn] =
+                #bound::__BQ_COLUMNS;
+            #[doc(hidden)]
             fn __bq_schema(
                 name: ::std::string::String,
                 mode: ::bqwrite::__private::Mode,

@@ -49,6 +49,7 @@ fn generate(row: &Row<'_>, schema_file: Option<&schema_file::SchemaFile>) -> Tok
     let encode = encode::expand(row);
     let schema = schema::expand(row);
     let depth = schema::depth(row);
+    let columns = schema::static_columns(row);
     let with = with::expand(row);
     let schema_check = schema_consts::expand(row, schema_file);
     let static_lifetimes = row.generics.lifetimes().map(|_| quote!('static));
@@ -76,6 +77,8 @@ fn generate(row: &Row<'_>, schema_file: Option<&schema_file::SchemaFile>) -> Tok
             const __BQ_DEPTH: usize = #depth;
             #[doc(hidden)]
             const __BQ_TYPE: ::bqwrite::__private::FieldType = ::bqwrite::__private::FieldType::Struct;
+            #[doc(hidden)]
+            const __BQ_COLUMNS: &'static [::bqwrite::__private::schema_file::StaticColumn] = #columns;
             #[doc(hidden)]
             fn __bq_schema(
                 name: ::std::string::String,

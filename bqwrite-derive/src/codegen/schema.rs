@@ -77,3 +77,44 @@ pub(super) fn depth(row: &Row<'_>) -> TokenStream {
         });
     quote!(1 + ::bqwrite::__private::max_depth(&[#(#depths),*]))
 }
+
+/// `BqField::__BQ_COLUMNS`: the columns as static data, for the
+/// compile-time check of a STRUCT column against a schema file.
+pub(super) fn static_columns(row: &Row<'_>) -> TokenStream {
+    let private = quote!(::bqwrite::__private::schema_file);
+    let columns = row.fields.iter().map(|field| {
+        let elem = field.elem;
+        let column = &field.column;
+        let mode = match field.mode {
+            Mode::Required => quote!(Required),
+            Mode::Nullable => quote!(Nullable),
+            Mode::Repeated => quote!(Repeated),
+        };
+        let (ty, fields) = match (&field.with, field.kind) {
+            (Some(module), _) => (
+                quote_spanned!(field.elem_site()=> ::bqwrite::__private::with::field_type::<#elem, _>(#module::to_bq)),
+                quote_spanned!(field.elem_site()=> ::bqwrite::__private::with::columns::<#elem, _>(#module::to_bq)),
+            ),
+            (None, Some(kind)) => {
+                let marker = format_ident!("{}", kind.marker());
+                (
+                    quote!(<::bqwrite::__private::kind::#marker as ::bqwrite::__private::Kind>::FIELD_TYPE),
+                    quote!(&[]),
+                )
+            }
+            (None, None) => (
+                quote_spanned!(field.elem_site()=> <#elem as ::bqwrite::BqField>::__BQ_TYPE),
+                quote_spanned!(field.elem_site()=> <#elem as ::bqwrite::BqField>::__BQ_COLUMNS),
+            ),
+        };
+        quote! {
+            #private::StaticColumn {
+                name: #column,
+                ty: #private::rule(#ty),
+                mode: #private::Mode::#mode,
+                fields: #fields,
+            }
+        }
+    });
+    quote!(&[#(#columns),*])
+}

@@ -110,18 +110,25 @@ macro_rules! via {
     };
 }
 
-/// `TryFrom` by value, for `Copy` types whose error is a [`ValueError`].
+/// The exact conversion to `B`: the `TryFrom` impl, or a faster path to the
+/// same result where that one allocates (it runs twice per value encoded).
 pub trait ExactInto<B>: Copy {
     /// The exact conversion.
     fn exact_into(self) -> Result<B, ValueError>;
 }
 
-impl<T: Copy, B: TryFrom<T, Error = ValueError>> ExactInto<B> for T {
-    #[inline]
-    fn exact_into(self) -> Result<B, ValueError> {
-        B::try_from(self)
-    }
+/// `ExactInto` through `TryFrom`.
+macro_rules! exact_via_try_from {
+    ($($ty:ty => $to:ty),* $(,)?) => {$(
+        impl $crate::__private::convert::ExactInto<$to> for $ty {
+            #[inline]
+            fn exact_into(self) -> Result<$to, $crate::types::ValueError> {
+                <$to>::try_from(self)
+            }
+        }
+    )*};
 }
+pub(crate) use exact_via_try_from;
 
 /// `From` by value, for `Copy` types.
 pub trait LosslessInto<B>: Copy {

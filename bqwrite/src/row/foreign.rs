@@ -36,6 +36,11 @@ macro_rules! foreign_fields {
     )*};
 }
 
+crate::__private::convert::exact_via_try_from! {
+    std::time::SystemTime => types::Timestamp,
+    std::time::Duration => types::Interval,
+}
+
 foreign_fields! {
     std::net::IpAddr => DisplayText, String, STRING;
     std::time::SystemTime => Exact<types::Timestamp>, Timestamp, TIMESTAMP,
@@ -118,6 +123,14 @@ mod chrono_fields {
 
     use super::*;
 
+    crate::__private::convert::exact_via_try_from! {
+        chrono::DateTime<Utc> => types::Timestamp,
+        chrono::DateTime<FixedOffset> => types::Timestamp,
+        NaiveDateTime => types::DateTime,
+        NaiveDate => types::Date,
+        NaiveTime => types::Time,
+    }
+
     foreign_fields! {
         chrono::DateTime<Utc> => Exact<types::Timestamp>, Timestamp, TIMESTAMP,
             truncate Truncated<types::Timestamp>;
@@ -163,6 +176,13 @@ mod time_fields {
     use time::{OffsetDateTime, PrimitiveDateTime};
 
     use super::*;
+
+    crate::__private::convert::exact_via_try_from! {
+        OffsetDateTime => types::Timestamp,
+        PrimitiveDateTime => types::DateTime,
+        time::Date => types::Date,
+        time::Time => types::Time,
+    }
 
     foreign_fields! {
         OffsetDateTime => Exact<types::Timestamp>, Timestamp, TIMESTAMP,
@@ -217,6 +237,28 @@ mod rust_decimal_fields {
     /// Every `Decimal` is a BIGNUMERIC exactly.
     impl __private::BqFieldAs<kind::BIGNUMERIC> for Decimal {
         type Encoder = Lossless<types::BigNumeric>;
+    }
+
+    /// Without the text round trip of `Numeric::try_from`, which allocates:
+    /// the mantissa (below 2⁹⁶) scaled to 9 digits after the point always
+    /// fits NUMERIC; more digits only when the extra ones are zeros.
+    impl crate::__private::convert::ExactInto<types::Numeric> for Decimal {
+        #[inline]
+        fn exact_into(self) -> Result<types::Numeric, ValueError> {
+            let mantissa = self.mantissa();
+            let scale = self.scale();
+            let scaled = if scale <= types::Numeric::SCALE {
+                Some(mantissa * 10_i128.pow(types::Numeric::SCALE - scale))
+            } else {
+                let divisor = 10_i128.pow(scale - types::Numeric::SCALE);
+                (mantissa % divisor == 0).then(|| mantissa / divisor)
+            };
+            match scaled.map(types::Numeric::from_scaled) {
+                Some(Ok(numeric)) => Ok(numeric),
+                // The error, as the conversion words it.
+                _ => types::Numeric::try_from(self),
+            }
+        }
     }
 
     impl TruncateTo<types::Numeric> for Decimal {
