@@ -338,3 +338,40 @@ fn with_writes_what_to_bq_returns() {
     let lossy = Invoice { at: 1, ..row };
     assert_eq!(lossy.validate().expect_err("a nanosecond").column, "at");
 }
+
+#[test]
+fn a_type_override_may_restate_the_column_type() {
+    #[derive(BqRow)]
+    struct Stated {
+        #[bq(type = "TIMESTAMP")]
+        at: DateTime<Utc>,
+        #[bq(type = "DATE")]
+        day: Option<NaiveDate>,
+        #[bq(type = "NUMERIC")]
+        amount: Vec<Decimal>,
+        #[bq(type = "STRING")]
+        status: Status,
+    }
+    #[derive(BqRow)]
+    struct Plain {
+        at: DateTime<Utc>,
+        day: Option<NaiveDate>,
+        amount: Vec<Decimal>,
+        status: Status,
+    }
+    let at = utc(1, 2_000);
+    let stated = Stated {
+        at,
+        day: None,
+        amount: vec![Decimal::ONE],
+        status: Status::Active,
+    };
+    let plain = Plain {
+        at,
+        day: None,
+        amount: vec![Decimal::ONE],
+        status: Status::Active,
+    };
+    assert_eq!(encoded(&stated), encoded(&plain));
+    assert_eq!(Stated::table_schema(), Plain::table_schema());
+}

@@ -7,9 +7,10 @@
 //! overrides in the source; those are checked here. The type of any other
 //! field is known only to the compiler: for each such field the generated
 //! code holds a `const` that compares `<T as BqField>::__BQ_TYPE` with the
-//! column's type (see `codegen::schema_file`). The sub-columns of a STRUCT
-//! column, a RANGE's element type, and the fields of a nested struct, are
-//! not checked at compile time; the writer checks them before its first row.
+//! column's type and, for a STRUCT column, `<T as BqField>::__BQ_COLUMNS`
+//! with its sub-columns (`bqwrite_schema::nested`, the same rules as
+//! `const fn`s; see `codegen::schema_consts`). A RANGE's element type is
+//! not checked at compile time; the writer checks it before its first row.
 
 use std::path::PathBuf;
 

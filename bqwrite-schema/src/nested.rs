@@ -71,7 +71,7 @@ const fn eq_ignore_case(a: &str, b: &str) -> bool {
     }
     let mut i = 0;
     while i < a.len() {
-        if a[i].to_ascii_lowercase() != b[i].to_ascii_lowercase() {
+        if !a[i].eq_ignore_ascii_case(&b[i]) {
             return false;
         }
         i += 1;
@@ -214,6 +214,9 @@ mod tests {
         }
     }
 
+    const LAT: StaticColumn = col("lat", Type::Float64, Mode::Nullable);
+    const LAT_TEXT: StaticColumn = col("lat", Type::String, Mode::Nullable);
+
     #[test]
     fn messages_match_the_runtime_check() {
         let table = [
@@ -222,7 +225,7 @@ mod tests {
                 name: "geo",
                 ty: Type::Struct,
                 mode: Mode::Nullable,
-                fields: &[col("lat", Type::Float64, Mode::Nullable)],
+                fields: &[LAT],
             },
         ];
         let ok = [col("STREET", Type::String, Mode::Required)];
@@ -243,7 +246,7 @@ mod tests {
                         name: "geo",
                         ty: Type::Struct,
                         mode: Mode::Nullable,
-                        fields: &[col("lat", Type::String, Mode::Nullable)],
+                        fields: &[LAT_TEXT],
                     },
                 ],
                 "column `address.geo.lat` is FLOAT64, the struct writes STRING",

@@ -271,10 +271,11 @@
 //! What the compile-time check sees: names, modes and `type = "..."`
 //! overrides come from the source; every other field type is compared in a
 //! generated `const` (`<T as BqField>`'s column type against the column's),
-//! so newtypes, enums, foreign types and `with` fields are checked too. It
-//! does not look inside a STRUCT column (the nested struct's fields against
-//! the sub-columns) nor at a RANGE's element type: the writer's run-time
-//! check covers those before its first row. `bqwrite struct --schema FILE
+//! so newtypes, enums, foreign types and `with` fields are checked too, and
+//! a nested struct's columns are compared with the sub-columns of its
+//! STRUCT column the same way (only the first mismatch inside a STRUCT is
+//! reported). It does not compare a RANGE's element type: the writer's
+//! run-time check covers that before its first row. `bqwrite struct --schema FILE
 //! --name NAME` (the `bqwrite-cli` crate) prints a struct for a schema file
 //! that passes this check.
 //!
