@@ -375,3 +375,56 @@ fn a_type_override_may_restate_the_column_type() {
     assert_eq!(encoded(&stated), encoded(&plain));
     assert_eq!(Stated::table_schema(), Plain::table_schema());
 }
+
+#[test]
+fn ranges_of_foreign_types() {
+    use bqwrite::types::Range;
+    #[derive(BqRow)]
+    struct Periods {
+        days: Range<NaiveDate>,
+        instants: Option<Range<DateTime<Utc>>>,
+        civil: Vec<Range<time::PrimitiveDateTime>>,
+    }
+    #[derive(BqRow)]
+    struct Periods2 {
+        days: Range<types::Date>,
+        instants: Option<Range<types::Timestamp>>,
+        civil: Vec<Range<types::DateTime>>,
+    }
+    let leap = NaiveDate::from_ymd_opt(2024, 2, 29).expect("date");
+    let row = Periods {
+        days: Range::new(Some(leap), None).expect("range"),
+        instants: Some(Range::new(None, Some(utc(5, 6_000))).expect("range")),
+        civil: vec![
+            Range::new(
+                Some(time::macros::datetime!(2024-01-01 0:00)),
+                Some(time::macros::datetime!(2024-12-31 23:59:59.999999)),
+            )
+            .expect("range"),
+        ],
+    };
+    let expected = Periods2 {
+        days: Range::new(Some(leap.try_into().expect("date")), None).expect("range"),
+        instants: Some(
+            Range::new(None, Some(utc(5, 6_000).try_into().expect("ts"))).expect("range"),
+        ),
+        civil: vec![
+            Range::new(
+                Some(types::DateTime::new(2024, 1, 1, 0, 0, 0, 0).expect("dt")),
+                Some(types::DateTime::new(2024, 12, 31, 23, 59, 59, 999_999).expect("dt")),
+            )
+            .expect("range"),
+        ],
+    };
+    assert_eq!(encoded(&row), expected.encode_to_vec());
+    assert_eq!(Periods::table_schema(), Periods2::table_schema());
+    assert_eq!(Periods::descriptor().field, Periods2::descriptor().field);
+    const { assert!(<Periods as BqRow>::__BQ_FALLIBLE) };
+    let far = NaiveDate::from_ymd_opt(10_000, 1, 1).expect("date");
+    let lossy = Periods {
+        days: Range::new(None, Some(far)).expect("range"),
+        ..row
+    };
+    let err = lossy.validate().expect_err("year 10000");
+    assert_eq!(err.column, "days");
+}

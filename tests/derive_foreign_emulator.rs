@@ -53,6 +53,7 @@ struct Foreign {
     amounts: Vec<Decimal>,
     statuses: Vec<Status>,
     period: Range<types::Date>,
+    periods: Vec<Range<DateTime<Utc>>>,
     nested: Option<Leg>,
     legs: Vec<Leg>,
 }
@@ -89,6 +90,7 @@ struct Counterpart {
     amounts: Vec<Numeric>,
     statuses: Vec<String>,
     period: Range<types::Date>,
+    periods: Vec<Range<Timestamp>>,
     nested: Option<LegCounterpart>,
     legs: Vec<LegCounterpart>,
 }
@@ -146,6 +148,11 @@ fn counterpart(row: &Foreign) -> Counterpart {
             })
             .collect(),
         period: row.period,
+        periods: row
+            .periods
+            .iter()
+            .map(|r| Range::new(r.start().map(exact), r.end().map(exact)).expect("range"))
+            .collect(),
         nested: row.nested.as_ref().map(leg),
         legs: row.legs.iter().map(leg).collect(),
     }
@@ -223,6 +230,9 @@ fn rows() -> Vec<Foreign> {
                 amounts: vec![dec("-1.5"); n],
                 statuses: vec![Status::OnHold; n],
                 period: Range::new(Some(exact(leap)), None).expect("range"),
+                periods: (0..n)
+                    .map(|i| Range::new(Some(min), Some(utc(i as i64, 1))).expect("range"))
+                    .collect(),
                 nested: (n != 1).then(|| Leg {
                     from: max,
                     price: Some(dec("-0.5")),

@@ -585,6 +585,11 @@ pub mod enc {
             ];
             Some(cx.nested_type(&format!("Range{:?}", T::ELEMENT_TYPE), fields))
         }
+        const FALLIBLE: bool = <T::__Encoder as Encoder<T>>::FALLIBLE;
+        fn check(value: &types::Range<T>) -> Result<(), ColumnValueError> {
+            optional::validate::<T::__Encoder, T>("", &value.start())?;
+            optional::validate::<T::__Encoder, T>("", &value.end())
+        }
     }
 
     #[inline]

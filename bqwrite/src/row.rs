@@ -154,7 +154,9 @@
 //! # The types applications already have
 //!
 //! With the feature of the same name on, these are columns directly, and
-//! inside `Option`, `Vec` and nested structs:
+//! inside `Option`, `Vec` and nested structs; the date and time ones are
+//! also the elements of a [`types::Range`] (`Range<NaiveDate>`,
+//! `Range<DateTime<Utc>>`, ...):
 //!
 //! | Rust type | BigQuery type | feature |
 //! | --- | --- | --- |
