@@ -40,7 +40,23 @@ struct Row<'a> {
     child: Child,
     children: Vec<Child>,
     maybe_child: Option<Child>,
+    // Converted while encoding, without allocating either.
+    instant: chrono::DateTime<chrono::Utc>,
+    civil_day: chrono::NaiveDate,
+    decimal: rust_decimal::Decimal,
+    ip: std::net::IpAddr,
+    took: std::time::Duration,
+    status: Status,
+    user: UserId,
 }
+
+#[derive(bqwrite::BqField)]
+enum Status {
+    Active,
+}
+
+#[derive(bqwrite::BqField)]
+struct UserId(i64);
 
 #[derive(BqRow)]
 struct Child {
@@ -94,28 +110,51 @@ fn encoding_allocates_only_the_output_buffer() {
             child: child(n),
             children: (0..3).map(child).collect(),
             maybe_child: None,
+            instant: chrono::DateTime::from_timestamp_micros(n * 1_000_003).expect("instant"),
+            civil_day: chrono::NaiveDate::from_ymd_opt(2024, 2, 29).expect("date"),
+            decimal: rust_decimal::Decimal::new(-n * 12_345_000, (n % 13) as u32),
+            ip: std::net::IpAddr::from([n as u8, 0, 0, 1]),
+            took: std::time::Duration::from_micros(n as u64 * 7),
+            status: Status::Active,
+            user: UserId(n),
         })
         .collect();
     // The descriptor is built on first use: build it before measuring.
     let _ = Row::descriptor();
+    for row in &rows {
+        row.validate().expect("exact values");
+    }
     let total: usize = rows.iter().map(BqRow::encoded_len).sum();
     let mut buf = Vec::with_capacity(total);
 
-    let region = Region::new(GLOBAL);
-    let mut lengths = 0;
-    for row in &rows {
-        lengths += row.encoded_len();
-        row.encode(&mut buf);
+    // The allocator counts every thread of the process, and the test
+    // harness's own threads may allocate while we measure (seen once on a
+    // loaded machine). An allocation in encoding happens on every pass, a
+    // stray one from another thread does not: the fewest over a few passes
+    // is encoding's own.
+    let mut fewest = None;
+    for _ in 0..5 {
+        buf.clear();
+        let region = Region::new(GLOBAL);
+        let mut lengths = 0;
+        for row in &rows {
+            lengths += row.encoded_len();
+            row.encode(&mut buf);
+        }
+        let _ = Row::descriptor();
+        let stats = region.change();
+        assert_eq!(buf.len(), total);
+        assert_eq!(lengths, total);
+        let count = stats.allocations + stats.reallocations;
+        if fewest.is_none_or(|(n, _)| count < n) {
+            fewest = Some((count, stats));
+        }
     }
-    let _ = Row::descriptor();
-    let stats = region.change();
-
-    assert_eq!(buf.len(), total);
-    assert_eq!(lengths, total);
+    let (count, stats) = fewest.expect("five passes");
     assert_eq!(
-        stats.allocations + stats.reallocations,
+        count,
         0,
-        "encoding {} rows allocated: {stats:?}",
+        "encoding {} rows allocated on every pass: {stats:?}",
         rows.len()
     );
 }

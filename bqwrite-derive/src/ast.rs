@@ -22,6 +22,8 @@ pub(crate) struct Row<'a> {
     /// Whether any field is meant as a column, including fields whose type
     /// was rejected (so their error is not followed by a "no columns" one).
     pub(crate) declares_columns: bool,
+    /// `#[bq(schema = "...")]`: the table schema file to check against.
+    pub(crate) schema: Option<syn::LitStr>,
 }
 
 /// BigQuery column mode, decided from the field's type.
@@ -48,6 +50,8 @@ pub(crate) struct Field<'a> {
     pub(crate) proto_name: String,
     /// Where to report problems with the column name.
     pub(crate) column_span: Span,
+    /// Whether the name comes from `#[bq(rename = "...")]`.
+    pub(crate) renamed: bool,
     /// The proto field number.
     pub(crate) tag: u32,
     pub(crate) mode: Mode,
@@ -55,6 +59,10 @@ pub(crate) struct Field<'a> {
     pub(crate) elem: &'a Type,
     /// `type = "..."` / `bytes`, when given.
     pub(crate) kind: Option<Kind>,
+    /// `truncate`: precision is truncated toward zero.
+    pub(crate) truncate: bool,
+    /// `with = "module"`: the module whose `to_bq` converts each value.
+    pub(crate) with: Option<syn::Path>,
     pub(crate) description: Option<String>,
 }
 
@@ -107,7 +115,12 @@ impl<'a> Row<'a> {
             };
             let attrs = attr::Field::from_attrs(cx, &field.attrs);
             if let Some(skip) = attrs.skip {
-                if attrs.rename.is_some() || attrs.kind.is_some() || attrs.description.is_some() {
+                if attrs.rename.is_some()
+                    || attrs.kind.is_some()
+                    || attrs.description.is_some()
+                    || attrs.truncate.is_some()
+                    || attrs.with.is_some()
+                {
                     cx.syn_error(syn::Error::new(
                         skip,
                         "`skip` cannot be combined with other `bq` attributes: a skipped field is not a column",
@@ -129,6 +142,7 @@ impl<'a> Row<'a> {
                 }
             };
             let kind = attrs.kind.map(|(kind, _)| kind);
+            check_conversions(cx, &attrs);
             let Some((mode, elem)) = mode_and_elem(cx, &field.ty, kind) else {
                 continue;
             };
@@ -138,10 +152,13 @@ impl<'a> Row<'a> {
                 column,
                 proto_name: String::new(),
                 column_span,
+                renamed: attrs.rename.is_some(),
                 tag,
                 mode,
                 elem,
                 kind,
+                truncate: attrs.truncate.is_some(),
+                with: attrs.with,
                 description: attrs.description,
             });
         }
@@ -160,7 +177,27 @@ impl<'a> Row<'a> {
             message_name,
             fields,
             declares_columns,
+            schema: container.schema,
         })
+    }
+}
+
+/// `type`, `truncate` and `with` each say how values are written: at most
+/// one of them applies.
+fn check_conversions(cx: &Ctxt, attrs: &attr::Field) {
+    if let (Some(truncate), Some(_)) = (attrs.truncate, &attrs.kind) {
+        cx.syn_error(syn::Error::new(
+            truncate,
+            "`truncate` cannot be combined with `type` or `bytes`: it applies to the field's own column type",
+        ));
+    }
+    if let Some(with) = &attrs.with
+        && (attrs.kind.is_some() || attrs.truncate.is_some())
+    {
+        cx.error_spanned_by(
+            with,
+            "`with` cannot be combined with `type`, `bytes` or `truncate`: the column type is the one `to_bq` returns",
+        );
     }
 }
 
@@ -287,6 +324,18 @@ fn mode_and_elem<'a>(cx: &Ctxt, ty: &'a Type, kind: Option<Kind>) -> Option<(Mod
         }
         return Some((Mode::Nullable, inner));
     }
+    if let Some(elem) = slice_elem(ty)
+        && !is_u8(elem)
+    {
+        if generic_arg(elem, "Option").is_some() || slice_elem(elem).is_some() {
+            cx.error_spanned_by(
+                ty,
+                "a slice of `Option`s or of slices is not a BigQuery column: array elements cannot be NULL nor arrays",
+            );
+            return None;
+        }
+        return Some((Mode::Repeated, elem));
+    }
     if let Some(elem) = generic_arg(ty, "Vec") {
         if is_u8(elem) {
             return match kind {
@@ -351,6 +400,20 @@ fn generic_arg<'a>(ty: &'a Type, name: &str) -> Option<&'a Type> {
         return None;
     }
     Some(first)
+}
+
+/// `Some(T)` when `ty` is `&[T]` (any lifetime): a REPEATED column, like `Vec<T>`.
+fn slice_elem(ty: &Type) -> Option<&Type> {
+    let Type::Reference(reference) = ungroup(ty) else {
+        return None;
+    };
+    if reference.mutability.is_some() {
+        return None;
+    }
+    match ungroup(&reference.elem) {
+        Type::Slice(slice) => Some(&slice.elem),
+        _ => None,
+    }
 }
 
 fn is_u8(ty: &Type) -> bool {
@@ -448,10 +511,13 @@ mod tests {
                 column: (*column).to_owned(),
                 proto_name: String::new(),
                 column_span: Span::call_site(),
+                renamed: false,
                 tag,
                 mode: Mode::Required,
                 elem: &ty,
                 kind: None,
+                truncate: false,
+                with: None,
                 description: None,
             })
             .collect();
@@ -515,6 +581,12 @@ mod tests {
             mode_of("Option<Vec<u8>>", Some(Kind::Bytes)),
             Some((true, false, "Vec<u8>".into()))
         );
+        assert_eq!(
+            mode_of("&'a [String]", None),
+            Some((false, true, "String".into()))
+        );
+        assert_eq!(mode_of("&[&str]", None), Some((false, true, "&str".into())));
+        assert_eq!(mode_of("&[u8]", None), Some((false, false, "&[u8]".into())));
         assert_eq!(
             mode_of("Vec<u8>", Some(Kind::Int64)),
             Some((false, true, "u8".into()))

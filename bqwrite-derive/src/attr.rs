@@ -11,6 +11,8 @@ use crate::ctxt::Ctxt;
 #[derive(Default)]
 pub(crate) struct Container {
     pub(crate) rename_all: Option<RenameRule>,
+    /// `schema = "path.json"`: the table schema file to check against.
+    pub(crate) schema: Option<LitStr>,
 }
 
 /// Attributes on one field.
@@ -24,6 +26,10 @@ pub(crate) struct Field {
     pub(crate) kind: Option<(Kind, Span)>,
     /// `description = "..."`: the column description in the table schema.
     pub(crate) description: Option<String>,
+    /// `truncate`: truncate precision toward zero instead of rejecting.
+    pub(crate) truncate: Option<Span>,
+    /// `with = "module"`: functions converting the field's type.
+    pub(crate) with: Option<syn::Path>,
 }
 
 /// Case conventions of `rename_all`, applied to the Rust field name.
@@ -62,6 +68,72 @@ impl RenameRule {
                 }
             }
         }
+    }
+}
+
+impl RenameRule {
+    /// Applies the rule to a Rust variant name (PascalCase by convention),
+    /// as serde does for unit variants.
+    pub(crate) fn apply_to_variant(self, variant: &str) -> String {
+        match self {
+            RenameRule::Pascal => variant.to_owned(),
+            RenameRule::Lower => variant.to_ascii_lowercase(),
+            RenameRule::Upper => variant.to_ascii_uppercase(),
+            RenameRule::Camel => {
+                let mut chars = variant.chars();
+                match chars.next() {
+                    Some(first) => first.to_lowercase().chain(chars).collect(),
+                    None => String::new(),
+                }
+            }
+            RenameRule::Snake | RenameRule::ScreamingSnake => {
+                let mut snake = String::with_capacity(variant.len() + 4);
+                for (i, c) in variant.char_indices() {
+                    if c.is_uppercase() && i > 0 {
+                        snake.push('_');
+                    }
+                    snake.extend(c.to_lowercase());
+                }
+                match self {
+                    RenameRule::ScreamingSnake => snake.to_ascii_uppercase(),
+                    _ => snake,
+                }
+            }
+        }
+    }
+}
+
+/// Attributes on an enum variant (`#[derive(BqField)]`).
+#[derive(Default)]
+pub(crate) struct Variant {
+    /// `rename = "TEXT"`: the text written for the variant.
+    pub(crate) rename: Option<LitStr>,
+}
+
+impl Variant {
+    pub(crate) fn from_attrs(cx: &Ctxt, attrs: &[Attribute]) -> Variant {
+        let mut out = Variant::default();
+        for attr in attrs.iter().filter(|attr| is_bq(attr)) {
+            let result = attr.parse_nested_meta(|meta| {
+                if meta.path.is_ident("rename") {
+                    let lit: LitStr = meta.value()?.parse()?;
+                    if out.rename.is_some() {
+                        cx.error_spanned_by(&meta.path, "duplicate `bq` attribute `rename`");
+                    }
+                    out.rename = Some(lit);
+                    Ok(())
+                } else {
+                    Err(meta.error(format!(
+                        "unknown `bq` attribute `{}` on a variant; expected `rename`",
+                        path_text(&meta.path)
+                    )))
+                }
+            });
+            if let Err(error) = result {
+                cx.syn_error(error);
+            }
+        }
+        out
     }
 }
 
@@ -175,7 +247,25 @@ fn is_bq(attr: &Attribute) -> bool {
 }
 
 impl Container {
+    /// The attributes of a struct (`what` names it in errors; `schema` is
+    /// only accepted where `expected` lists it).
     pub(crate) fn from_attrs(cx: &Ctxt, attrs: &[Attribute]) -> Container {
+        Self::parse(cx, attrs, "struct", "`rename_all` or `schema`")
+    }
+
+    /// The attributes of an enum deriving `BqField`.
+    pub(crate) fn from_enum_attrs(cx: &Ctxt, attrs: &[Attribute]) -> Container {
+        let out = Self::parse(cx, attrs, "enum", "`rename_all`");
+        if let Some(schema) = &out.schema {
+            cx.error_spanned_by(
+                schema,
+                "`schema` applies to a struct that derives `BqRow`, not to an enum",
+            );
+        }
+        out
+    }
+
+    fn parse(cx: &Ctxt, attrs: &[Attribute], what: &str, expected: &str) -> Container {
         let mut out = Container::default();
         for attr in attrs.iter().filter(|attr| is_bq(attr)) {
             let result = attr.parse_nested_meta(|meta| {
@@ -202,9 +292,16 @@ impl Container {
                     }
                     out.rename_all = Some(*rule);
                     Ok(())
+                } else if meta.path.is_ident("schema") {
+                    let lit: LitStr = meta.value()?.parse()?;
+                    if out.schema.is_some() {
+                        cx.error_spanned_by(&meta.path, "duplicate `bq` attribute `schema`");
+                    }
+                    out.schema = Some(lit);
+                    Ok(())
                 } else {
                     Err(meta.error(format!(
-                        "unknown `bq` attribute `{}` on a struct; expected `rename_all`",
+                        "unknown `bq` attribute `{}` on a {what}; expected {expected}",
                         path_text(&meta.path)
                     )))
                 }
@@ -261,9 +358,23 @@ impl Field {
                         duplicate("description");
                     }
                     out.description = Some(lit.value());
+                } else if path.is_ident("truncate") {
+                    if out.truncate.is_some() {
+                        duplicate("truncate");
+                    }
+                    out.truncate = Some(path.span());
+                } else if path.is_ident("with") {
+                    let lit: LitStr = meta.value()?.parse()?;
+                    let module: syn::Path = lit.parse().map_err(|_| {
+                        syn::Error::new(lit.span(), "`with` takes the path of a module, such as `\"my_types::as_string\"`")
+                    })?;
+                    if out.with.is_some() {
+                        duplicate("with");
+                    }
+                    out.with = Some(module);
                 } else {
                     return Err(meta.error(format!(
-                        "unknown `bq` attribute `{}` on a field; expected one of `rename`, `skip`, `bytes`, `type`, `description`",
+                        "unknown `bq` attribute `{}` on a field; expected one of `rename`, `skip`, `bytes`, `type`, `truncate`, `with`, `description`",
                         path_text(path)
                     )));
                 }
@@ -305,6 +416,21 @@ mod tests {
         ];
         for (rule, field, column) in cases {
             assert_eq!(rule.apply(field), column, "{field}");
+        }
+    }
+
+    #[test]
+    fn variant_rename_rules_follow_serde() {
+        let cases = [
+            (RenameRule::Snake, "InProgress", "in_progress"),
+            (RenameRule::ScreamingSnake, "InProgress", "IN_PROGRESS"),
+            (RenameRule::Camel, "InProgress", "inProgress"),
+            (RenameRule::Pascal, "InProgress", "InProgress"),
+            (RenameRule::Lower, "InProgress", "inprogress"),
+            (RenameRule::Upper, "InProgress", "INPROGRESS"),
+        ];
+        for (rule, variant, text) in cases {
+            assert_eq!(rule.apply_to_variant(variant), text, "{variant}");
         }
     }
 

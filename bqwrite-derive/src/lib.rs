@@ -8,7 +8,9 @@
 mod ast;
 mod attr;
 mod codegen;
+mod column;
 mod ctxt;
+mod schema_file;
 mod valid;
 
 use proc_macro::TokenStream;
@@ -20,4 +22,14 @@ use syn::{DeriveInput, parse_macro_input};
 pub fn derive_bq_row(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
     codegen::expand(&input).into()
+}
+
+/// Derives `bqwrite::BqField` for a newtype (`struct UserId(i64);`, the
+/// column of the type it wraps) or a fieldless enum (a STRING column of its
+/// variant names, renamed with `#[bq(rename_all = "...")]` on the enum or
+/// `#[bq(rename = "...")]` on a variant).
+#[proc_macro_derive(BqField, attributes(bq))]
+pub fn derive_bq_field(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    codegen::expand_field(&input).into()
 }

@@ -71,12 +71,18 @@ fn check_column_names(cx: &Ctxt, row: &Row<'_>) {
             .chars()
             .find(|c| FORBIDDEN_CHARS.contains(*c) || c.is_control())
         {
+            let nested = if c == '.' {
+                "; a `.` does not reach into a STRUCT column: make the field a struct that derives `BqRow`"
+            } else {
+                ""
+            };
             cx.syn_error(Error::new(
                 field.column_span,
                 format!(
-                    "column name `{}` contains {}, which BigQuery does not allow in column names (nor any of {FORBIDDEN_CHARS} or control characters); use `#[bq(rename = \"...\")]`",
+                    "column name `{}` contains {}, which BigQuery does not allow in column names (nor any of {FORBIDDEN_CHARS} or control characters); {}{nested}",
                     field.column.escape_debug(),
-                    describe(c)
+                    describe(c),
+                    fix(field),
                 ),
             ));
         } else if len > MAX_COLUMN_NAME_LEN {
@@ -88,6 +94,16 @@ fn check_column_names(cx: &Ctxt, row: &Row<'_>) {
                 ),
             ));
         }
+    }
+}
+
+/// How to change a rejected name: pick another in the `rename` already
+/// there, or add one.
+fn fix(field: &crate::ast::Field<'_>) -> &'static str {
+    if field.renamed {
+        "choose another name in `rename`"
+    } else {
+        "give the column another name with `#[bq(rename = \"...\")]`"
     }
 }
 
@@ -107,8 +123,9 @@ fn check_reserved_prefixes(cx: &Ctxt, row: &Row<'_>) {
             cx.syn_error(Error::new(
                 field.column_span,
                 format!(
-                    "column name `{}` starts with `{prefix}`, a prefix BigQuery reserves; use `#[bq(rename = \"...\")]`",
-                    field.column
+                    "column name `{}` starts with `{prefix}`, a prefix BigQuery reserves; {}",
+                    field.column,
+                    fix(field),
                 ),
             ));
         }

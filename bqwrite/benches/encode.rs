@@ -6,8 +6,12 @@
 //! prost's `encode_raw`, neither pre-computing the top-level length) and
 //! into a new exact-size `Vec` (`encode_to_vec` on both sides).
 //!
-//! `cargo bench -p bqwrite --bench encode` (a few seconds per case; add
-//! `-- --measurement-time 1` for a quicker run).
+//! A third row holds chrono and rust_decimal values, converted while they
+//! are encoded, against prost with the same values converted beforehand
+//! (with `--features chrono,rust_decimal`).
+//!
+//! `cargo bench -p bqwrite --bench encode --features chrono,rust_decimal` (a
+//! few seconds per case; add `-- --measurement-time 1` for a quicker run).
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -310,6 +314,87 @@ fn wide() -> (Wide, WideProst) {
     (row, prost)
 }
 
+// --- chrono and rust_decimal columns ---------------------------------------
+
+/// A row of the types applications hold (converted while encoding) against
+/// prost with the same values converted beforehand. Needs the `chrono` and
+/// `rust_decimal` features.
+#[cfg(all(feature = "chrono", feature = "rust_decimal"))]
+mod foreign {
+    use bqwrite::BqRow;
+    use bqwrite::types::{Date, DateTime, Numeric, Timestamp};
+    use chrono::{NaiveDate, NaiveDateTime, Utc};
+    use rust_decimal::Decimal;
+
+    #[derive(BqRow)]
+    pub struct Payment {
+        id: i64,
+        at: chrono::DateTime<Utc>,
+        day: NaiveDate,
+        booked: NaiveDateTime,
+        amount: Decimal,
+        fee: Option<Decimal>,
+        settled: Option<chrono::DateTime<Utc>>,
+        due: Vec<NaiveDate>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct PaymentProst {
+        #[prost(int64, required, tag = "1")]
+        id: i64,
+        #[prost(int64, required, tag = "2")]
+        at: i64,
+        #[prost(int32, required, tag = "3")]
+        day: i32,
+        #[prost(int64, required, tag = "4")]
+        booked: i64,
+        #[prost(bytes = "vec", required, tag = "5")]
+        amount: Vec<u8>,
+        #[prost(bytes = "vec", optional, tag = "6")]
+        fee: Option<Vec<u8>>,
+        #[prost(int64, optional, tag = "7")]
+        settled: Option<i64>,
+        #[prost(int32, repeated, packed = "true", tag = "8")]
+        due: Vec<i32>,
+    }
+
+    fn numeric(d: Decimal) -> Vec<u8> {
+        Numeric::try_from(d)
+            .expect("exact")
+            .to_le_bytes()
+            .as_ref()
+            .to_vec()
+    }
+
+    pub fn payment() -> (Payment, PaymentProst) {
+        let at = chrono::DateTime::from_timestamp(1_704_164_645, 6_000).expect("instant");
+        let day = NaiveDate::from_ymd_opt(2024, 2, 29).expect("date");
+        let row = Payment {
+            id: 42,
+            at,
+            day,
+            booked: at.naive_utc(),
+            amount: "-1234.56".parse().expect("decimal"),
+            fee: Some("0.35".parse().expect("decimal")),
+            settled: Some(at),
+            due: vec![day, day.succ_opt().expect("date")],
+        };
+        let ts = |t: chrono::DateTime<Utc>| Timestamp::try_from(t).expect("exact").micros();
+        let date = |d: NaiveDate| Date::try_from(d).expect("exact").days();
+        let prost = PaymentProst {
+            id: row.id,
+            at: ts(row.at),
+            day: date(row.day),
+            booked: DateTime::try_from(row.booked).expect("exact").packed(),
+            amount: numeric(row.amount),
+            fee: row.fee.map(numeric),
+            settled: row.settled.map(ts),
+            due: row.due.iter().copied().map(date).collect(),
+        };
+        (row, prost)
+    }
+}
+
 // --- benchmarks -------------------------------------------------------------
 
 fn compare<R: BqRow, P: Message>(c: &mut Criterion, name: &str, row: &R, prost: &P) {
@@ -356,6 +441,11 @@ fn encode(c: &mut Criterion) {
     compare(c, "row_5_columns", &row, &prost);
     let (row, prost) = wide();
     compare(c, "row_30_columns_nested", &row, &prost);
+    #[cfg(all(feature = "chrono", feature = "rust_decimal"))]
+    {
+        let (row, prost) = foreign::payment();
+        compare(c, "row_8_columns_chrono_decimal", &row, &prost);
+    }
 }
 
 criterion_group! {

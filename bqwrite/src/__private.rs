@@ -9,8 +9,13 @@
 
 use std::marker::PhantomData;
 
-use prost::encoding::{WireType, encode_key, encode_varint, encoded_len_varint, key_len};
-use prost_types::field_descriptor_proto::Type as ProtoType;
+pub mod convert;
+pub use convert::BqFieldTruncate;
+
+use prost::encoding::{encode_key, encode_varint, encoded_len_varint, key_len};
+
+pub use prost::encoding::WireType;
+pub use prost_types::field_descriptor_proto::Type as ProtoType;
 
 pub use bytes::BufMut;
 pub use prost_types::DescriptorProto;
@@ -19,7 +24,7 @@ pub use prost_types::field_descriptor_proto::Label;
 use crate::proto::descriptor::FieldOptions;
 pub use crate::proto::descriptor::{DescriptorProto as WireDescriptorProto, FieldDescriptorProto};
 
-use crate::row::{BqField, BqRow};
+use crate::row::{BqField, BqRow, ColumnValueError};
 pub use crate::schema::{FieldSchema, FieldType, Mode, TableSchema};
 use crate::types;
 
@@ -41,6 +46,17 @@ pub trait Encoder<T: ?Sized> {
     fn type_name(cx: &mut DescriptorCx) -> Option<String> {
         let _ = cx;
         None
+    }
+    /// Whether some value cannot be written exactly, so that
+    /// [`check`](Encoder::check) must pass before [`len`](Encoder::len) and
+    /// [`put`](Encoder::put) are called (they panic on such a value rather
+    /// than write a rounded one).
+    const FALLIBLE: bool = false;
+    /// Whether `value` can be written exactly. On error, `column` is the path
+    /// below this value (empty for a scalar), completed by the caller.
+    fn check(value: &T) -> Result<(), ColumnValueError> {
+        let _ = value;
+        Ok(())
     }
 }
 
@@ -98,7 +114,7 @@ pub mod kind {
 
 /// REQUIRED columns (`T`): always written.
 pub mod required {
-    use super::{BufMut, Encoder, encode_key, key_len};
+    use super::{BufMut, ColumnValueError, Encoder, encode_key, key_len};
 
     /// Key and value length.
     #[inline]
@@ -112,12 +128,24 @@ pub mod required {
         encode_key(tag, E::WIRE, buf);
         E::put(value, buf);
     }
+
+    /// Checks the value of the column `column`.
+    #[inline]
+    pub fn validate<E: Encoder<T>, T: ?Sized>(
+        column: &str,
+        value: &T,
+    ) -> Result<(), ColumnValueError> {
+        if !E::FALLIBLE {
+            return Ok(());
+        }
+        E::check(value).map_err(|error| super::in_column(column, error))
+    }
 }
 
 /// NULLABLE columns (`Option<T>`): `None` is an absent field, which proto2
 /// readers (BigQuery among them) take as NULL.
 pub mod optional {
-    use super::{BufMut, Encoder, required};
+    use super::{BufMut, ColumnValueError, Encoder, required};
 
     /// Key and value length, or 0 for `None`.
     #[inline]
@@ -135,13 +163,26 @@ pub mod optional {
             required::encode::<E, T>(tag, value, buf);
         }
     }
+
+    /// Checks the value, if any, of the column `column`.
+    #[inline]
+    pub fn validate<E: Encoder<T>, T>(
+        column: &str,
+        value: &Option<T>,
+    ) -> Result<(), ColumnValueError> {
+        match value {
+            Some(value) => required::validate::<E, T>(column, value),
+            None => Ok(()),
+        }
+    }
 }
 
 /// REPEATED columns (`Vec<T>`): numeric scalars packed, everything else one
 /// key and value per element; an empty array writes nothing.
 pub mod repeated {
     use super::{
-        BufMut, Encoder, WireType, encode_key, encode_varint, encoded_len_varint, key_len,
+        BufMut, ColumnValueError, Encoder, WireType, encode_key, encode_varint, encoded_len_varint,
+        key_len,
     };
 
     #[inline]
@@ -182,6 +223,17 @@ pub mod repeated {
             }
         }
     }
+
+    /// Checks every element of the column `column`.
+    #[inline]
+    pub fn validate<E: Encoder<T>, T>(column: &str, values: &[T]) -> Result<(), ColumnValueError> {
+        if !E::FALLIBLE {
+            return Ok(());
+        }
+        values
+            .iter()
+            .try_for_each(|value| super::required::validate::<E, T>(column, value))
+    }
 }
 
 /// The encoders, one per wire representation.
@@ -206,6 +258,48 @@ pub mod enc {
     pub enum IntAsNumeric {}
     /// Whatever a pointer points to, written by `E`.
     pub struct Deref<E: ?Sized>(PhantomData<E>);
+    /// The value a newtype wraps, written by `E`.
+    pub struct Inner<E: ?Sized>(PhantomData<E>);
+    /// A fieldless enum as proto `string`: the variant's text.
+    pub enum EnumText {}
+
+    impl<T: UnitEnum + ?Sized> Encoder<T> for EnumText {
+        const PROTO: ProtoType = ProtoType::String;
+        const WIRE: WireType = WireType::LengthDelimited;
+        #[inline]
+        fn len(value: &T) -> usize {
+            delimited_len(value.__bq_name().len())
+        }
+        #[inline]
+        fn put(value: &T, buf: &mut impl BufMut) {
+            put_delimited(value.__bq_name().as_bytes(), buf);
+        }
+    }
+
+    impl<W, E> Encoder<W> for Inner<E>
+    where
+        W: Newtype + ?Sized,
+        E: Encoder<W::Inner> + ?Sized,
+    {
+        const PROTO: ProtoType = E::PROTO;
+        const WIRE: WireType = E::WIRE;
+        const PACKED: bool = E::PACKED;
+        const FALLIBLE: bool = E::FALLIBLE;
+        #[inline]
+        fn len(value: &W) -> usize {
+            E::len(value.__bq_inner())
+        }
+        #[inline]
+        fn put(value: &W, buf: &mut impl BufMut) {
+            E::put(value.__bq_inner(), buf);
+        }
+        fn type_name(cx: &mut DescriptorCx) -> Option<String> {
+            E::type_name(cx)
+        }
+        fn check(value: &W) -> Result<(), ColumnValueError> {
+            E::check(value.__bq_inner())
+        }
+    }
     /// A struct that derives `BqRow`, as a nested message (STRUCT).
     pub struct Message<T: ?Sized>(PhantomData<fn(&T)>);
 
@@ -491,6 +585,11 @@ pub mod enc {
             ];
             Some(cx.nested_type(&format!("Range{:?}", T::ELEMENT_TYPE), fields))
         }
+        const FALLIBLE: bool = <T::__Encoder as Encoder<T>>::FALLIBLE;
+        fn check(value: &types::Range<T>) -> Result<(), ColumnValueError> {
+            optional::validate::<T::__Encoder, T>("", &value.start())?;
+            optional::validate::<T::__Encoder, T>("", &value.end())
+        }
     }
 
     #[inline]
@@ -570,6 +669,11 @@ pub mod enc {
         fn type_name(cx: &mut DescriptorCx) -> Option<String> {
             E::type_name(cx)
         }
+        const FALLIBLE: bool = E::FALLIBLE;
+        #[inline]
+        fn check(value: &D) -> Result<(), ColumnValueError> {
+            E::check(value)
+        }
     }
 
     impl<T: BqRow + ?Sized> Encoder<T> for Message<T> {
@@ -587,7 +691,101 @@ pub mod enc {
         fn type_name(cx: &mut DescriptorCx) -> Option<String> {
             Some(cx.message::<T>())
         }
+        const FALLIBLE: bool = T::__BQ_FALLIBLE;
+        #[inline]
+        fn check(value: &T) -> Result<(), ColumnValueError> {
+            value.validate()
+        }
     }
+}
+
+/// The helpers of `#[bq(with = "module")]`: `module::to_bq(&T) -> B` turns
+/// each value into a `B` that is a column type; `B` is inferred from the
+/// function and written with its own encoder.
+pub mod with {
+    use super::{BufMut, DescriptorCx, Encoder, FieldSchema, Mode, ProtoType, WireType};
+    use crate::row::{BqField, ColumnValueError};
+
+    /// The proto type of `B`.
+    pub const fn proto<A: ?Sized, B: BqField>(_: fn(&A) -> B) -> ProtoType {
+        <B::__Encoder as Encoder<B>>::PROTO
+    }
+    /// The wire type of `B`.
+    pub const fn wire<A: ?Sized, B: BqField>(_: fn(&A) -> B) -> WireType {
+        <B::__Encoder as Encoder<B>>::WIRE
+    }
+    /// Whether `B` is packed when repeated.
+    pub const fn packed<A: ?Sized, B: BqField>(_: fn(&A) -> B) -> bool {
+        <B::__Encoder as Encoder<B>>::PACKED
+    }
+    /// Whether some `B` cannot be written exactly.
+    pub const fn fallible<A: ?Sized, B: BqField>(_: fn(&A) -> B) -> bool {
+        <B::__Encoder as Encoder<B>>::FALLIBLE
+    }
+    /// The STRUCT depth of `B`.
+    pub const fn depth<A: ?Sized, B: BqField>(_: fn(&A) -> B) -> usize {
+        B::__BQ_DEPTH
+    }
+    /// The column type of `B`.
+    pub const fn field_type<A: ?Sized, B: BqField>(_: fn(&A) -> B) -> super::FieldType {
+        B::__BQ_TYPE
+    }
+    /// The sub-columns of `B`, when it is a STRUCT.
+    pub const fn columns<A: ?Sized, B: BqField>(
+        _: fn(&A) -> B,
+    ) -> &'static [super::schema_file::StaticColumn] {
+        B::__BQ_COLUMNS
+    }
+    /// The length of a converted value.
+    #[inline]
+    pub fn len<B: BqField>(value: &B) -> usize {
+        <B::__Encoder as Encoder<B>>::len(value)
+    }
+    /// Writes a converted value.
+    #[inline]
+    pub fn put<B: BqField>(value: &B, buf: &mut impl BufMut) {
+        <B::__Encoder as Encoder<B>>::put(value, buf);
+    }
+    /// Checks a converted value.
+    pub fn check<B: BqField>(value: &B) -> Result<(), ColumnValueError> {
+        <B::__Encoder as Encoder<B>>::check(value)
+    }
+    /// The message type of `B`, if any.
+    pub fn type_name<A: ?Sized, B: BqField>(
+        _: fn(&A) -> B,
+        cx: &mut DescriptorCx,
+    ) -> Option<String> {
+        <B::__Encoder as Encoder<B>>::type_name(cx)
+    }
+    /// The column of `B`.
+    pub fn schema<A: ?Sized, B: BqField>(_: fn(&A) -> B, name: String, mode: Mode) -> FieldSchema {
+        B::__bq_schema(name, mode)
+    }
+}
+
+/// Fieldless enums that derive `BqField`: the text of each variant.
+pub trait UnitEnum {
+    /// The text written for this variant.
+    fn __bq_name(&self) -> &'static str;
+}
+
+/// Newtypes that derive `BqField`: the wrapped value.
+pub trait Newtype {
+    /// The wrapped type.
+    type Inner: ?Sized;
+    /// The wrapped value.
+    fn __bq_inner(&self) -> &Self::Inner;
+}
+
+/// `error` found in the column `column`: its path is completed with the
+/// column name.
+pub fn in_column(column: &str, mut error: ColumnValueError) -> ColumnValueError {
+    error.column = if error.column.is_empty() {
+        column.to_owned()
+    } else {
+        format!("{column}.{}", error.column)
+    };
+    error
 }
 
 /// 10⁹, the scale of NUMERIC.
@@ -776,6 +974,25 @@ pub const fn max_depth(depths: &[usize]) -> usize {
         i += 1;
     }
     max
+}
+
+/// The compile-time check of `#[bq(schema = "...")]` for the types the
+/// derive cannot read from the source: evaluated in a `const`.
+pub mod schema_file {
+    pub use bqwrite_schema::nested::{StaticColumn, first_mismatch_in};
+    pub use bqwrite_schema::{Mode, Type};
+
+    use super::FieldType;
+
+    /// Whether a field whose values are `field` writes a `column` column.
+    pub const fn writes(field: FieldType, column: Type) -> bool {
+        bqwrite_schema::writable(crate::compat::rule_type(field), column)
+    }
+
+    /// `ty` in the terms of the rules.
+    pub const fn rule(ty: FieldType) -> Type {
+        crate::compat::rule_type(ty)
+    }
 }
 
 #[cfg(test)]

@@ -1,97 +1,89 @@
 //! Can a row type write to a table? The check a writer runs before its first
-//! row is sent.
+//! row is sent. The rules are `bqwrite_schema`'s, the same ones
+//! `#[bq(schema = "...")]` applies at compile time.
+
+use bqwrite_schema::{Column, Mismatch};
 
 use crate::error::SchemaMismatch;
 use crate::schema::{FieldSchema, FieldType, Mode, TableSchema};
 
 /// Every reason the rows described by `row` cannot be written to `table`.
 pub(crate) fn check(row: &TableSchema, table: &TableSchema) -> Vec<SchemaMismatch> {
-    let mut mismatches = Vec::new();
-    check_fields(&row.fields, &table.fields, "", &mut mismatches);
-    mismatches
+    bqwrite_schema::check(&columns(&row.fields), &columns(&table.fields))
+        .into_iter()
+        .map(mismatch)
+        .collect()
 }
 
-fn check_fields(
-    row: &[FieldSchema],
-    table: &[FieldSchema],
-    prefix: &str,
-    out: &mut Vec<SchemaMismatch>,
-) {
-    for field in row {
-        let path = format!("{prefix}{}", field.name);
-        match table
-            .iter()
-            .find(|c| c.name.eq_ignore_ascii_case(&field.name))
-        {
-            None => out.push(SchemaMismatch::MissingColumn { field: path }),
-            Some(column) => check_field(field, column, &path, out),
-        }
-    }
-    for column in table {
-        if column.mode == Mode::Required
-            && !row
-                .iter()
-                .any(|f| f.name.eq_ignore_ascii_case(&column.name))
-        {
-            out.push(SchemaMismatch::MissingRequiredField {
-                column: format!("{prefix}{}", column.name),
-            });
-        }
+fn columns(fields: &[FieldSchema]) -> Vec<Column> {
+    fields
+        .iter()
+        .map(|field| Column {
+            name: field.name.clone(),
+            ty: Some(rule_type(field.field_type)),
+            mode: rule_mode(field.mode),
+            range_element: field.range_element_type.map(rule_type),
+            fields: columns(&field.fields),
+        })
+        .collect()
+}
+
+/// The same type in `bqwrite_schema`'s terms.
+pub(crate) const fn rule_type(ty: FieldType) -> bqwrite_schema::Type {
+    use bqwrite_schema::Type as T;
+    match ty {
+        FieldType::String => T::String,
+        FieldType::Int64 => T::Int64,
+        FieldType::Float64 => T::Float64,
+        FieldType::Bool => T::Bool,
+        FieldType::Bytes => T::Bytes,
+        FieldType::Numeric => T::Numeric,
+        FieldType::BigNumeric => T::BigNumeric,
+        FieldType::Date => T::Date,
+        FieldType::DateTime => T::DateTime,
+        FieldType::Time => T::Time,
+        FieldType::Timestamp => T::Timestamp,
+        FieldType::Geography => T::Geography,
+        FieldType::Json => T::Json,
+        FieldType::Interval => T::Interval,
+        FieldType::Range => T::Range,
+        FieldType::Struct => T::Struct,
     }
 }
 
-fn check_field(
-    field: &FieldSchema,
-    column: &FieldSchema,
-    path: &str,
-    out: &mut Vec<SchemaMismatch>,
-) {
-    let field_repeated = field.mode == Mode::Repeated;
-    if field_repeated != (column.mode == Mode::Repeated) {
-        out.push(SchemaMismatch::RepeatedMismatch {
-            column: path.to_owned(),
+fn rule_mode(mode: Mode) -> bqwrite_schema::Mode {
+    match mode {
+        Mode::Nullable => bqwrite_schema::Mode::Nullable,
+        Mode::Required => bqwrite_schema::Mode::Required,
+        Mode::Repeated => bqwrite_schema::Mode::Repeated,
+    }
+}
+
+fn mismatch(mismatch: Mismatch) -> SchemaMismatch {
+    match mismatch {
+        Mismatch::MissingColumn { field } => SchemaMismatch::MissingColumn { field },
+        Mismatch::MissingRequiredField { column } => {
+            SchemaMismatch::MissingRequiredField { column }
+        }
+        Mismatch::TypeMismatch {
+            column,
+            field_type,
+            column_type,
+        } => SchemaMismatch::TypeMismatch {
+            column,
+            field_type,
+            column_type,
+        },
+        Mismatch::NullableIntoRequired { column } => {
+            SchemaMismatch::NullableIntoRequired { column }
+        }
+        Mismatch::RepeatedMismatch {
+            column,
             field_repeated,
-        });
-        return;
-    }
-    if field.mode == Mode::Nullable && column.mode == Mode::Required {
-        out.push(SchemaMismatch::NullableIntoRequired {
-            column: path.to_owned(),
-        });
-    }
-    if !writable(field, column) {
-        out.push(SchemaMismatch::TypeMismatch {
-            column: path.to_owned(),
-            field_type: type_name(field),
-            column_type: type_name(column),
-        });
-        return;
-    }
-    if field.field_type == FieldType::Struct {
-        check_fields(&field.fields, &column.fields, &format!("{path}."), out);
-    }
-}
-
-/// Whether the wire form the row type sends for `field` is accepted for `column`.
-///
-/// Exact types always are. A STRING field also writes the columns that take
-/// text (JSON, GEOGRAPHY, and the text forms of the other types); nothing else
-/// is widened, so that, say, NUMERIC bytes (scale 9) never land in a
-/// BIGNUMERIC column (scale 38).
-fn writable(field: &FieldSchema, column: &FieldSchema) -> bool {
-    use FieldType as T;
-    match (field.field_type, column.field_type) {
-        (T::Range, T::Range) => field.range_element_type == column.range_element_type,
-        (a, b) if a == b => true,
-        (T::String, T::Json | T::Geography) => true,
-        _ => false,
-    }
-}
-
-fn type_name(field: &FieldSchema) -> String {
-    match (field.field_type, field.range_element_type) {
-        (FieldType::Range, Some(element)) => format!("RANGE<{element:?}>").to_uppercase(),
-        (ty, _) => format!("{ty:?}").to_uppercase(),
+        } => SchemaMismatch::RepeatedMismatch {
+            column,
+            field_repeated,
+        },
     }
 }
 

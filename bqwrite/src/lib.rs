@@ -82,6 +82,7 @@
 //! - `server`: the gRPC server half of [`proto`] (for emulators).
 
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod auth;
 pub mod client;
@@ -104,6 +105,9 @@ pub use writer::{
     AppendTicket, Buffered, Committed, DefaultStream, Pending, Writer, WriterOptions, WriterStats,
 };
 
+/// Derives [`BqField`] for a newtype or a fieldless enum: see
+/// [Your own types](row#your-own-types).
+pub use bqwrite_derive::BqField;
 /// Derives [`BqRow`] for a struct: see [`row`] for columns and attributes.
 pub use bqwrite_derive::BqRow;
 pub use row::{BqField, BqRow, ColumnValueError};

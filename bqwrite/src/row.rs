@@ -151,13 +151,146 @@
 //! compiler reports a cycle in evaluating `__BQ_DEPTH`). The descriptor holds
 //! every nested message inside the root message, so it is self-contained.
 //!
+//! # The types applications already have
+//!
+//! With the feature of the same name on, these are columns directly, and
+//! inside `Option`, `Vec` and nested structs; the date and time ones are
+//! also the elements of a [`types::Range`] (`Range<NaiveDate>`,
+//! `Range<DateTime<Utc>>`, ...):
+//!
+//! | Rust type | BigQuery type | feature |
+//! | --- | --- | --- |
+//! | `chrono::DateTime<Utc>`, `chrono::DateTime<FixedOffset>` | TIMESTAMP | `chrono` |
+//! | `chrono::NaiveDateTime` / `NaiveDate` / `NaiveTime` | DATETIME / DATE / TIME | `chrono` |
+//! | `time::OffsetDateTime` | TIMESTAMP | `time` |
+//! | `time::PrimitiveDateTime` / `Date` / `Time` | DATETIME / DATE / TIME | `time` |
+//! | `rust_decimal::Decimal` | NUMERIC (`#[bq(type = "BIGNUMERIC")]`: BIGNUMERIC) | `rust_decimal` |
+//! | `uuid::Uuid` | STRING | `uuid` |
+//! | `serde_json::Value` | JSON | |
+//! | `std::net::IpAddr` | STRING | |
+//! | `std::time::Duration` | INTERVAL (hours, minutes, seconds) | |
+//! | `std::time::SystemTime` | TIMESTAMP | |
+//! | `&[T]` (`&[String]`, `&[&str]`, ...) | REPEATED, as `Vec<T>` | |
+//!
+//! Each is written as its [`types`] counterpart (the same
+//! bytes), converted while it is encoded. A value BigQuery cannot hold
+//! exactly (a chrono instant with nanoseconds, a `Decimal` with 10
+//! fractional digits, a date past 9999, a `Duration` beyond INTERVAL's
+//! range) is never rounded or truncated silently:
+//!
+//! - [`BqRow::validate`] returns a [`ColumnValueError`] naming the column
+//!   (`address.since` for nested fields) and the value. The writer calls it
+//!   on every row of such a struct: `append` fails with
+//!   [`ErrorKind::InvalidValue`](crate::ErrorKind::InvalidValue), its
+//!   [`row_errors`](crate::Error::row_errors) give the row index, the column
+//!   and the value, and every row before it is written.
+//! - `#[bq(truncate)]` on a field opts into truncating precision toward zero
+//!   (nanoseconds to microseconds, decimal digits past the ninth); a value out
+//!   of range is still rejected.
+//! - Only those types make a struct fallible: for the others `validate` is a
+//!   constant `Ok(())` and the writer does not call it.
+//!
+//! # Your own types
+//!
+//! `#[derive(BqField)]` makes a newtype the column of the type it wraps, and
+//! a fieldless enum a STRING column of its variant names, renamed as serde
+//! renames unit variants (`#[bq(rename_all = "...")]` on the enum,
+//! `#[bq(rename = "...")]` on a variant):
+//!
+//! ```
+//! # #[cfg(all(feature = "chrono", feature = "rust_decimal"))] {
+//! use bqwrite::{BqField, BqRow};
+//! use chrono::{DateTime, NaiveDate, Utc};
+//! use rust_decimal::Decimal;
+//!
+//! #[derive(BqField)]
+//! struct UserId(i64);                     // INT64
+//!
+//! #[derive(BqField)]
+//! #[bq(rename_all = "snake_case")]
+//! enum Status {                           // STRING: "active", "on_hold", "closed"
+//!     Active,
+//!     OnHold,
+//!     #[bq(rename = "closed")]
+//!     Done,
+//! }
+//!
+//! #[derive(BqRow)]
+//! struct Payment {
+//!     user: UserId,                       // user    INT64     REQUIRED
+//!     status: Status,                     // status  STRING    REQUIRED
+//!     at: DateTime<Utc>,                  // at      TIMESTAMP REQUIRED
+//!     due: Option<NaiveDate>,             // due     DATE      NULLABLE
+//!     amount: Decimal,                    // amount  NUMERIC   REQUIRED
+//!     #[bq(truncate)]
+//!     seen: DateTime<Utc>,                // nanoseconds truncated, not rejected
+//! }
+//!
+//! let at = DateTime::from_timestamp(1_704_164_645, 6_000).unwrap();
+//! let mut row = Payment {
+//!     user: UserId(7),
+//!     status: Status::OnHold,
+//!     at,
+//!     due: NaiveDate::from_ymd_opt(2024, 2, 29),
+//!     amount: "-19.99".parse().unwrap(),
+//!     seen: DateTime::from_timestamp(0, 1).unwrap(),
+//! };
+//! assert!(row.validate().is_ok());
+//! row.amount = "0.0123456789".parse().unwrap();
+//! let err = row.validate().unwrap_err();
+//! assert_eq!(err.column, "amount");
+//! # }
+//! ```
+//!
+//! For another crate's type, `#[bq(with = "module")]` on the field names a
+//! module with one function, `pub fn to_bq(value: &Foreign) -> T`, where `T`
+//! is any owned column type (`i64`, `String`, a [`types`]
+//! value, ...); the column is `T`'s, and `to_bq` is called while the row is
+//! encoded (twice per value: for the length, then for the bytes) and by
+//! `validate`. `Option<Foreign>` and `Vec<Foreign>` work as usual.
+//!
+//! # Checking against the table's schema file
+//!
+//! `#[bq(schema = "schemas/customer_records.json")]` on the struct reads a
+//! BigQuery JSON schema (what `bq show --schema --format=prettyjson` prints;
+//! the path is relative to the crate's `Cargo.toml`) when the struct
+//! compiles, and every mismatch is a compile error on the field: a field
+//! with no column, an `Option` for a REQUIRED column, a `Vec` for a column
+//! that is not REPEATED (or the reverse), a REQUIRED column the struct does
+//! not write, and a type that cannot write the column. The rules are those
+//! the writer checks at run time (both use the `bqwrite-schema` crate).
+//! Editing the file rebuilds the crate.
+//!
+//! ```ignore
+//! #[derive(BqRow)]
+//! #[bq(schema = "schemas/customer_records.json")]
+//! struct CustomerRecord {
+//!     row_num: i64,
+//!     customer_name: Option<String>,
+//! }
+//! ```
+//!
+//! What the compile-time check sees: names, modes and `type = "..."`
+//! overrides come from the source; every other field type is compared in a
+//! generated `const` (`<T as BqField>`'s column type against the column's),
+//! so newtypes, enums, foreign types and `with` fields are checked too, and
+//! a nested struct's columns are compared with the sub-columns of its
+//! STRUCT column the same way (only the first mismatch inside a STRUCT is
+//! reported). It does not compare a RANGE's element type: the writer's
+//! run-time check covers that before its first row. `bqwrite struct --schema FILE
+//! --name NAME` (the `bqwrite-cli` crate) prints a struct for a schema file
+//! that passes this check.
+//!
 //! # Encoding
 //!
 //! [`BqRow::encode`] writes the row straight into the buffer in one pass, with
 //! no intermediate message and no heap allocation: nested lengths are computed
-//! before they are written, as prost does. Conversions that can fail (a
-//! `chrono::NaiveDate` outside BigQuery's range, say) happen when building
-//! `bqwrite::types` values, never during encoding.
+//! before they are written, as prost does. For a struct whose columns can
+//! hold values BigQuery cannot (see above), `encode` and `encoded_len` expect
+//! a row that [`BqRow::validate`] accepts, as the writer ensures: given
+//! another they panic rather than write a rounded value.
+
+mod foreign;
 
 use bytes::BufMut;
 use prost_types::DescriptorProto;
@@ -198,6 +331,12 @@ pub trait BqRow {
 
     /// Writes the row as a serialized proto message (without a length
     /// prefix), in one pass.
+    ///
+    /// # Panics
+    /// On a value [`validate`](BqRow::validate) rejects (only possible for
+    /// the columns listed in [the types applications already
+    /// have](crate::row#the-types-applications-already-have)): nothing is
+    /// ever rounded. The writer validates every such row first.
     fn encode(&self, buf: &mut impl BufMut);
 
     /// Checks that every value of the row can be written exactly, before
@@ -263,8 +402,9 @@ impl std::error::Error for ColumnValueError {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be a BigQuery column",
     label = "unsupported column type",
-    note = "columns are: integers except `u64`/`usize`/`u128` (INT64), `f64`/`f32` (FLOAT64), `bool`, `String`/`&str`/`Cow<str>` (STRING), `bytes::Bytes`/`&[u8]` or `Vec<u8>` with `#[bq(bytes)]` (BYTES), the types in `bqwrite::types` (DATE, TIMESTAMP, NUMERIC, JSON, RANGE, ...) and structs that derive `BqRow` (STRUCT)",
-    note = "`Option<T>` makes a NULLABLE column and `Vec<T>` a REPEATED one; `#[bq(type = \"...\")]` writes a value as another type, e.g. `u64` as NUMERIC or `String` as JSON"
+    note = "columns are: integers except `u64`/`usize`/`u128` (INT64), `f64`/`f32` (FLOAT64), `bool`, `String`/`&str`/`Cow<str>` (STRING), `bytes::Bytes`/`&[u8]` or `Vec<u8>` with `#[bq(bytes)]` (BYTES), the types in `bqwrite::types` (DATE, TIMESTAMP, NUMERIC, JSON, RANGE, ...), chrono, time and rust_decimal values (with the feature of the same name), `IpAddr`, `Duration`, `SystemTime`, and structs that derive `BqRow` (STRUCT)",
+    note = "`Option<T>` makes a NULLABLE column and `Vec<T>` a REPEATED one; `#[bq(type = \"...\")]` writes a value as another type, e.g. `u64` as NUMERIC or `String` as JSON",
+    note = "for your own types, `#[derive(BqField)]` on a newtype or a fieldless enum; for another crate's type, `#[bq(with = \"module\")]` on the field"
 )]
 pub trait BqField {
     #[doc(hidden)]
@@ -272,6 +412,12 @@ pub trait BqField {
     /// STRUCT nesting depth: 0 for scalars.
     #[doc(hidden)]
     const __BQ_DEPTH: usize = 0;
+    /// The column type (for the compile-time check against a schema file).
+    #[doc(hidden)]
+    const __BQ_TYPE: FieldType;
+    /// The columns of a STRUCT, as static data (for the same check).
+    #[doc(hidden)]
+    const __BQ_COLUMNS: &'static [__private::schema_file::StaticColumn] = &[];
     #[doc(hidden)]
     fn __bq_schema(name: String, mode: Mode) -> FieldSchema;
 }
@@ -280,6 +426,7 @@ macro_rules! scalar_fields {
     ($($ty:ty => $encoder:ty, $field_type:ident, $kind:ident;)*) => {$(
         impl BqField for $ty {
             type __Encoder = $encoder;
+            const __BQ_TYPE: FieldType = FieldType::$field_type;
             fn __bq_schema(name: String, mode: Mode) -> FieldSchema {
                 FieldSchema::new(name, FieldType::$field_type, mode)
             }
@@ -320,12 +467,17 @@ scalar_fields! {
 }
 
 #[cfg(feature = "uuid")]
-scalar_fields! {
-    uuid::Uuid => enc::UuidText, String, STRING;
+#[cfg_attr(docsrs, doc(cfg(feature = "uuid")))]
+mod uuid_fields {
+    use super::*;
+    scalar_fields! {
+        uuid::Uuid => enc::UuidText, String, STRING;
+    }
 }
 
 impl<T: types::RangeElement + BqField> BqField for types::Range<T> {
     type __Encoder = enc::RangeMessage;
+    const __BQ_TYPE: FieldType = FieldType::Range;
     fn __bq_schema(name: String, mode: Mode) -> FieldSchema {
         FieldSchema::range(name, mode, T::ELEMENT_TYPE)
     }
@@ -374,6 +526,8 @@ macro_rules! deref_fields {
         {
             type __Encoder = enc::Deref<T::__Encoder>;
             const __BQ_DEPTH: usize = T::__BQ_DEPTH;
+            const __BQ_TYPE: FieldType = T::__BQ_TYPE;
+            const __BQ_COLUMNS: &'static [__private::schema_file::StaticColumn] = T::__BQ_COLUMNS;
             fn __bq_schema(name: String, mode: Mode) -> FieldSchema {
                 T::__bq_schema(name, mode)
             }
@@ -383,6 +537,12 @@ macro_rules! deref_fields {
             T: __private::BqFieldAs<K>,
         {
             type Encoder = enc::Deref<<T as __private::BqFieldAs<K>>::Encoder>;
+        }
+        impl<$($generics)*> __private::BqFieldTruncate for $ty
+        where
+            T: __private::BqFieldTruncate,
+        {
+            type Encoder = enc::Deref<<T as __private::BqFieldTruncate>::Encoder>;
         }
     )*};
 }

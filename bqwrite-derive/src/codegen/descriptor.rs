@@ -11,7 +11,7 @@ pub(super) fn expand(row: &Row<'_>) -> TokenStream {
     let proto_names = row.fields.iter().map(|field| &field.proto_name);
     let fields = row.fields.iter().map(|field| {
         let elem = field.elem;
-        let encoder = encoder(field);
+        let encoder = encoder(row, field);
         let proto_name = &field.proto_name;
         let column = if field.proto_name == field.column {
             quote!(::core::option::Option::None)

@@ -47,6 +47,41 @@ pub(super) fn expand(input: &DeriveInput, error: &syn::Error) -> TokenStream {
             #[doc(hidden)]
             type __Encoder = ::bqwrite::__private::enc::Message<Self>;
             #[doc(hidden)]
+            const __BQ_TYPE: ::bqwrite::__private::FieldType = ::bqwrite::__private::FieldType::Struct;
+            #[doc(hidden)]
+            fn __bq_schema(
+                _: ::std::string::String,
+                _: ::bqwrite::__private::Mode,
+            ) -> ::bqwrite::__private::FieldSchema {
+                ::core::unreachable!()
+            }
+        }
+    }
+}
+
+/// On error in `#[derive(BqField)]`: the errors, and an impl whose bodies
+/// never run.
+pub(super) fn expand_field(input: &DeriveInput, error: &syn::Error) -> TokenStream {
+    let errors = error.to_compile_error();
+    let ident = &input.ident;
+    let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
+    quote! {
+        #errors
+
+        #[automatically_derived]
+        impl #impl_generics ::bqwrite::__private::UnitEnum for #ident #ty_generics #where_clause {
+            fn __bq_name(&self) -> &'static str {
+                ::core::unreachable!()
+            }
+        }
+
+        #[automatically_derived]
+        impl #impl_generics ::bqwrite::BqField for #ident #ty_generics #where_clause {
+            #[doc(hidden)]
+            type __Encoder = ::bqwrite::__private::enc::EnumText;
+            #[doc(hidden)]
+            const __BQ_TYPE: ::bqwrite::__private::FieldType = ::bqwrite::__private::FieldType::String;
+            #[doc(hidden)]
             fn __bq_schema(
                 _: ::std::string::String,
                 _: ::bqwrite::__private::Mode,

@@ -9,30 +9,48 @@ use crate::schema::FieldType;
 
 mod sealed {
     pub trait Sealed {}
-    impl Sealed for super::Date {}
-    impl Sealed for super::DateTime {}
-    impl Sealed for super::Timestamp {}
 }
 
 /// The element types a BigQuery RANGE may have: [`Date`], [`DateTime`] and
-/// [`Timestamp`]. Sealed: no other type can implement it.
-pub trait RangeElement:
-    sealed::Sealed + Copy + Ord + Hash + fmt::Debug + fmt::Display + FromStr<Err = ValueError>
-{
+/// [`Timestamp`], and with the feature of the same name chrono's
+/// `NaiveDate`, `NaiveDateTime`, `DateTime<Utc>` and `DateTime<FixedOffset>`
+/// and time's `Date`, `PrimitiveDateTime` and `OffsetDateTime` (written as
+/// their counterparts, checked by `BqRow::validate` like any other column of
+/// those types). Sealed: no other type can implement it.
+pub trait RangeElement: sealed::Sealed + Copy + Ord + Hash + fmt::Debug + fmt::Display {
     /// The BigQuery type of the elements: DATE, DATETIME or TIMESTAMP.
     const ELEMENT_TYPE: FieldType;
 }
 
-impl RangeElement for Date {
-    const ELEMENT_TYPE: FieldType = FieldType::Date;
+macro_rules! range_elements {
+    ($($(#[$meta:meta])* $ty:ty => $element:ident;)*) => {$(
+        $(#[$meta])*
+        impl sealed::Sealed for $ty {}
+        $(#[$meta])*
+        impl RangeElement for $ty {
+            const ELEMENT_TYPE: FieldType = FieldType::$element;
+        }
+    )*};
 }
 
-impl RangeElement for DateTime {
-    const ELEMENT_TYPE: FieldType = FieldType::DateTime;
-}
-
-impl RangeElement for Timestamp {
-    const ELEMENT_TYPE: FieldType = FieldType::Timestamp;
+range_elements! {
+    Date => Date;
+    DateTime => DateTime;
+    Timestamp => Timestamp;
+    #[cfg(feature = "chrono")]
+    chrono::NaiveDate => Date;
+    #[cfg(feature = "chrono")]
+    chrono::NaiveDateTime => DateTime;
+    #[cfg(feature = "chrono")]
+    chrono::DateTime<chrono::Utc> => Timestamp;
+    #[cfg(feature = "chrono")]
+    chrono::DateTime<chrono::FixedOffset> => Timestamp;
+    #[cfg(feature = "time")]
+    time::Date => Date;
+    #[cfg(feature = "time")]
+    time::PrimitiveDateTime => DateTime;
+    #[cfg(feature = "time")]
+    time::OffsetDateTime => Timestamp;
 }
 
 /// A BigQuery `RANGE<T>`: the values from `start` (included) to `end`
@@ -116,7 +134,7 @@ impl<T: RangeElement> fmt::Display for Range<T> {
     }
 }
 
-impl<T: RangeElement> FromStr for Range<T> {
+impl<T: RangeElement + FromStr<Err: fmt::Display>> FromStr for Range<T> {
     type Err = ValueError;
 
     /// Parses `[start, end)`, each bound the element's text form or

@@ -1,0 +1,7 @@
+#[derive(bqwrite::BqRow)]
+struct Row {
+    #[bq(truncate, type = "STRING")]
+    name: String,
+}
+
+fn main() {}
