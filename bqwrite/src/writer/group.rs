@@ -110,8 +110,17 @@ impl Table {
                 "a pending group needs at least one stream",
             ));
         }
-        let made =
-            join_all((0..streams).map(|_| Writer::<T>::pending_with(self, options.clone()))).await;
+        // One connection per stream: streams sharing a connection share its
+        // bandwidth, which is what a group exists to get past.
+        let tables: Vec<Table> = (0..streams)
+            .map(|_| Table::new(self.client().with_own_connection(), self.path().clone()))
+            .collect();
+        let made = join_all(
+            tables
+                .iter()
+                .map(|table| Writer::<T>::pending_with(table, options.clone())),
+        )
+        .await;
         let mut writers = Vec::with_capacity(streams);
         let mut failure = None;
         for writer in made {
