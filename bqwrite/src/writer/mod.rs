@@ -120,7 +120,8 @@ pub use self::options::{
 pub use self::sink::{
     DEFAULT_LINGER, DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_MAX_BUFFERED_ROWS, Sink, SinkOptions,
 };
-pub use self::stats::WriterStats;
+pub(crate) use self::stats::Cause;
+pub use self::stats::{ByCause, WriterStats};
 pub use self::ticket::{AppendTicket, AppendTicketFuture};
 
 /// Writes rows of type `T` to one write stream of a table; `S` is the
