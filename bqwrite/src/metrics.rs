@@ -39,9 +39,9 @@ pub(crate) struct WriterInstruments {
 }
 
 impl WriterInstruments {
-    /// The instruments of a writer of `table` (its path) to a stream of
-    /// `stream_type` (`PENDING`, `COMMITTED`, `BUFFERED`, `_default`).
-    pub(crate) fn new(meter: &Meter, table: &str, stream_type: &'static str) -> Self {
+    /// The instruments of a writer of `table` (its path) to a stream of the
+    /// kind named `kind` (`StreamKind::NAME`).
+    pub(crate) fn new(meter: &Meter, table: &str, kind: &'static str) -> Self {
         let rows = |name: &'static str, description: &'static str| {
             meter
                 .u64_counter(name)
@@ -59,7 +59,7 @@ impl WriterInstruments {
         let table: std::sync::Arc<str> = table.into();
         let attributes = [
             KeyValue::new("table", table.clone()),
-            KeyValue::new("stream_type", stream_type),
+            KeyValue::new("stream_type", stream_type(kind)),
         ];
         let by_cause = Cause::ALL.map(|cause| {
             [
@@ -154,6 +154,16 @@ impl WriterInstruments {
     pub(crate) fn connection(&self, open: bool) {
         self.connections
             .add(if open { 1 } else { -1 }, &self.attributes);
+    }
+}
+
+/// The `stream_type` attribute: the service's name of the stream type.
+fn stream_type(kind: &'static str) -> &'static str {
+    match kind {
+        "Pending" => "PENDING",
+        "Committed" => "COMMITTED",
+        "Buffered" => "BUFFERED",
+        _ => "_default",
     }
 }
 
