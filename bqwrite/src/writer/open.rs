@@ -85,7 +85,7 @@ impl<T: BqRow, S: StreamKind> Writer<T, S> {
         };
         let handle = engine::spawn(
             cfg,
-            counters::<S>(table),
+            counters(table, S::NAME),
             options.max_inflight_requests,
             options.max_inflight_bytes,
             S::DROP_WARNING,
@@ -197,17 +197,18 @@ impl<T: BqRow, S: ExplicitStream> Writer<T, S> {
     }
 }
 
-/// The writer's counters, with its instruments when metrics are exported.
-fn counters<S: StreamKind>(table: &Table) -> Counters {
+/// The counters of a writer of `table` to a stream of kind `kind`
+/// (`StreamKind::NAME`), with its instruments when metrics are exported.
+fn counters(table: &Table, kind: &'static str) -> Counters {
     #[cfg(feature = "opentelemetry")]
     {
         let meter = table.client().instruments().meter();
         let path = table.path().to_string();
-        Counters::with_instruments(WriterInstruments::new(meter, &path, S::NAME))
+        Counters::with_instruments(WriterInstruments::new(meter, &path, kind))
     }
     #[cfg(not(feature = "opentelemetry"))]
     {
-        let _ = table;
+        let _ = (table, kind);
         Counters::default()
     }
 }

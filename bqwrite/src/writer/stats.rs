@@ -90,7 +90,6 @@ impl Cause {
     ];
 
     /// The value of the `cause` attribute.
-    #[cfg_attr(not(feature = "opentelemetry"), allow(dead_code))]
     pub(crate) fn as_str(self) -> &'static str {
         match self {
             Cause::Transport => "transport",
