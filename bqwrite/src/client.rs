@@ -79,6 +79,8 @@ struct Inner {
     request_timeout: Option<Duration>,
     trace_id: String,
     retry: RetryPolicy,
+    #[cfg(feature = "opentelemetry")]
+    instruments: crate::metrics::ClientInstruments,
 }
 
 #[derive(Clone)]
@@ -189,6 +191,8 @@ impl Client {
                 request_timeout: inner.request_timeout,
                 trace_id: inner.trace_id.clone(),
                 retry: inner.retry.clone(),
+                #[cfg(feature = "opentelemetry")]
+                instruments: inner.instruments.clone(),
             }),
         }
     }
@@ -196,6 +200,12 @@ impl Client {
     /// The endpoint this client talks to.
     pub fn endpoint(&self) -> &str {
         &self.inner.endpoint
+    }
+
+    /// The client's instruments, and the meter its writers use.
+    #[cfg(feature = "opentelemetry")]
+    pub(crate) fn instruments(&self) -> &crate::metrics::ClientInstruments {
+        &self.inner.instruments
     }
 
     /// The trace id sent on the first request of every AppendRows connection.
@@ -283,6 +293,10 @@ impl Client {
                 });
             }
             tracing::info!(attempt = budget.attempts(), reason = %error, "retrying");
+            #[cfg(feature = "opentelemetry")]
+            if let Some(code) = error.code() {
+                self.inner.instruments.retried(code);
+            }
         }
     }
 
@@ -555,6 +569,8 @@ pub struct ClientBuilder {
     credentials_file: Option<std::path::PathBuf>,
     /// PEM text of extra trusted roots.
     root_certificates: Vec<Vec<u8>>,
+    #[cfg(feature = "opentelemetry")]
+    meter: Option<opentelemetry::metrics::Meter>,
 }
 
 impl Default for ClientBuilder {
@@ -571,6 +587,8 @@ impl Default for ClientBuilder {
             retry: RetryPolicy::default(),
             credentials_file: None,
             root_certificates: Vec::new(),
+            #[cfg(feature = "opentelemetry")]
+            meter: None,
         }
     }
 }
@@ -647,6 +665,18 @@ impl ClientBuilder {
     /// build with [`ErrorKind::Config`].
     pub fn root_certificate(mut self, pem: impl AsRef<[u8]>) -> Self {
         self.root_certificates.push(pem.as_ref().to_vec());
+        self
+    }
+
+    /// The OpenTelemetry meter the client and its writers and sinks record
+    /// their [metrics](crate::writer#metrics) with (feature `opentelemetry`).
+    /// Without it, the global meter `opentelemetry::global::meter("bqwrite")`
+    /// is taken when the client is built: install the global meter provider
+    /// before building the client.
+    #[cfg(feature = "opentelemetry")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
+    pub fn meter(mut self, meter: opentelemetry::metrics::Meter) -> Self {
+        self.meter = Some(meter);
         self
     }
 
@@ -767,6 +797,12 @@ impl ClientBuilder {
                 request_timeout: self.request_timeout,
                 trace_id,
                 retry: self.retry,
+                #[cfg(feature = "opentelemetry")]
+                instruments: crate::metrics::ClientInstruments::new(
+                    self.meter.unwrap_or_else(|| {
+                        opentelemetry::global::meter(crate::metrics::METER_NAME)
+                    }),
+                ),
             }),
         })
     }

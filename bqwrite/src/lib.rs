@@ -80,6 +80,8 @@
 //! - `rust_decimal`: [`types::Numeric`] to and from `rust_decimal::Decimal`.
 //! - `uuid`: `uuid::Uuid` fields as STRING columns.
 //! - `server`: the gRPC server half of [`proto`] (for emulators).
+//! - `opentelemetry`: OpenTelemetry instruments for writers, sinks and unary
+//!   retries (see [Metrics](writer#metrics)).
 
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -88,6 +90,8 @@ mod auth;
 pub mod client;
 mod compat;
 pub mod error;
+#[cfg(feature = "opentelemetry")]
+mod metrics;
 pub mod proto;
 pub mod retry;
 pub mod row;

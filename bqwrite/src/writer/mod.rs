@@ -77,6 +77,42 @@
 //! subscriber is installed, a writer dropped with rows it cannot make
 //! visible also says so on standard error.
 //!
+//! # Metrics
+//! [`Writer::stats`] and [`Sink::stats`] return a writer's counters as a
+//! [`WriterStats`]. With the `opentelemetry` feature the same events are
+//! recorded as OpenTelemetry instruments, through the `opentelemetry`
+//! crate's metrics API: install a meter provider and an exporter, and either
+//! pass a meter to [`ClientBuilder::meter`](crate::ClientBuilder::meter) or
+//! set the global provider before building the client (which then takes
+//! `opentelemetry::global::meter("bqwrite")`). Instruments are made once
+//! per writer (a sink's too), their attributes once; without the feature
+//! nothing is recorded beyond the counters.
+//!
+//! Every writer instrument carries `table` (the table's path) and
+//! `stream_type` (`PENDING`, `COMMITTED`, `BUFFERED` or `_default`), never
+//! a stream id or a row value:
+//!
+//! | instrument | kind | unit | more attributes |
+//! | --- | --- | --- | --- |
+//! | `bqwrite.writer.sent.rows` | counter | `{row}` | |
+//! | `bqwrite.writer.sent.bytes` | counter | `By` | |
+//! | `bqwrite.writer.acknowledged.rows` | counter | `{row}` | |
+//! | `bqwrite.writer.acknowledged.bytes` | counter | `By` | |
+//! | `bqwrite.writer.requests.in_flight` | up-down counter | `{request}` | |
+//! | `bqwrite.writer.append.duration` | histogram: a request's first send to its acknowledgement | `s` | |
+//! | `bqwrite.writer.reconnects` | counter | `{reconnect}` | `cause` |
+//! | `bqwrite.writer.resent.requests` | counter | `{request}` | `cause` |
+//! | `bqwrite.writer.resent.rows` | counter | `{row}` | `cause` |
+//! | `bqwrite.writer.rejected.rows` | counter (row errors) | `{row}` | |
+//! | `bqwrite.writer.connections.open` | up-down counter | `{connection}` | |
+//! | `bqwrite.client.retries` | counter: unary calls retried (create, get, finalize, flush, commit) | `{retry}` | `code` only (`UNAVAILABLE`, ...) |
+//!
+//! `cause` is one of `transport` (the connection broke), `timeout` (no
+//! answer within the response timeout), `in_band` (a transient error
+//! answering a request) and `row_errors` (`_default`: good rows resent
+//! without the rejected ones); [`WriterStats::reconnects_by_cause`] and
+//! [`WriterStats::resent_requests_by_cause`] split the counters the same way.
+//!
 //! # Many tasks, many connections
 //! A [`Sink`] takes one row per `send` from any number of tasks and
 //! batches them into requests; a [`PendingGroup`] spreads calls over
@@ -120,7 +156,8 @@ pub use self::options::{
 pub use self::sink::{
     DEFAULT_LINGER, DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_MAX_BUFFERED_ROWS, Sink, SinkOptions,
 };
-pub use self::stats::WriterStats;
+pub(crate) use self::stats::Cause;
+pub use self::stats::{ByCause, WriterStats};
 pub use self::ticket::{AppendTicket, AppendTicketFuture};
 
 /// Writes rows of type `T` to one write stream of a table; `S` is the

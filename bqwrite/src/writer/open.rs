@@ -7,8 +7,11 @@ use std::sync::Arc;
 use super::batch::request_overhead;
 use super::engine::{self, Config};
 use super::kind::{ExplicitStream, StreamKind};
+use super::stats::Counters;
 use super::{Writer, WriterOptions};
 use crate::error::{Error, ErrorKind, Result};
+#[cfg(feature = "opentelemetry")]
+use crate::metrics::WriterInstruments;
 use crate::proto::storage::write_stream::Type as StreamType;
 use crate::proto::storage::{
     CreateWriteStreamRequest, GetWriteStreamRequest, WriteStream, WriteStreamView,
@@ -82,6 +85,7 @@ impl<T: BqRow, S: StreamKind> Writer<T, S> {
         };
         let handle = engine::spawn(
             cfg,
+            counters(table, S::NAME),
             options.max_inflight_requests,
             options.max_inflight_bytes,
             S::DROP_WARNING,
@@ -190,6 +194,22 @@ impl<T: BqRow, S: ExplicitStream> Writer<T, S> {
         check_schema::<T>(table, &found)?;
         tracing::info!(stream, next, "resuming");
         Self::start(table, found.name, options, next, true)
+    }
+}
+
+/// The counters of a writer of `table` to a stream of kind `kind`
+/// (`StreamKind::NAME`), with its instruments when metrics are exported.
+fn counters(table: &Table, kind: &'static str) -> Counters {
+    #[cfg(feature = "opentelemetry")]
+    {
+        let meter = table.client().instruments().meter();
+        let path = table.path().to_string();
+        Counters::with_instruments(WriterInstruments::new(meter, &path, kind))
+    }
+    #[cfg(not(feature = "opentelemetry"))]
+    {
+        let _ = (table, kind);
+        Counters::default()
     }
 }
 

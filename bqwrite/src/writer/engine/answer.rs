@@ -10,6 +10,7 @@ use crate::proto::storage::storage_error::StorageErrorCode;
 use crate::proto::storage::{AppendRowsResponse, ProtoRows, RowError as WireRowError};
 use crate::retry::{self, Retry};
 use crate::status;
+use crate::writer::Cause;
 
 /// A handler's failure: the request goes back to the head of the queue, to
 /// be resent after a reconnect or to carry the error that closes the writer.
@@ -86,7 +87,10 @@ impl Engine {
         } else {
             self.shared.add_acknowledged(count);
         }
-        self.counters().acknowledged(count, request.bytes);
+        let latency = request
+            .first_sent_at
+            .map_or(std::time::Duration::ZERO, |at| at.elapsed());
+        self.counters().acknowledged(count, request.bytes, latency);
         self.retry.progress();
         request.span.in_scope(|| tracing::debug!("{how}"));
         let offsets = if self.cfg.offsets {
@@ -138,7 +142,10 @@ impl Engine {
         }
         match retry::classify(code) {
             Retry::Permanent => Err(Box::new((front, Failure::Fatal(error)))),
-            retry if self.cfg.offsets => Err(Box::new((front, Failure::Retryable(error, retry)))),
+            retry if self.cfg.offsets => {
+                let failure = Failure::Retryable(error, retry, Cause::InBand);
+                Err(Box::new((front, failure)))
+            }
             retry => self.resend_alone(front, error, retry).await,
         }
     }
@@ -276,7 +283,7 @@ impl Engine {
         };
         let bytes = rows.serialized_rows.iter().map(|r| r.len() + 3).sum();
         let indices = good.iter().map(|&i| front.index_of(i)).collect();
-        self.counters().resent(good.len());
+        self.counters().resent(good.len(), Cause::RowErrors);
         self.inflight.push_back(InFlight {
             rows,
             indices: Some(indices),
@@ -296,7 +303,7 @@ impl Engine {
             let error = error.context(format!("gave up after {attempts} retries"));
             return Err(Box::new((front, Failure::Fatal(error))));
         }
-        self.counters().resent(front.count());
+        self.counters().resent(front.count(), Cause::InBand);
         self.inflight.push_back(front);
         let last = self.inflight.len() - 1;
         self.transmit(last);

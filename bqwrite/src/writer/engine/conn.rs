@@ -1,12 +1,14 @@
 //! What goes on the wire: one AppendRows call, its requests and answers.
 
+use std::sync::Arc;
+
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_stream::wrappers::UnboundedReceiverStream;
 
-use super::{Config, Failure};
+use super::{Config, Failure, Shared};
 use crate::error::{Error, Result};
 use crate::proto::storage::append_rows_request::{ProtoData, Rows};
 use crate::proto::storage::{AppendRowsRequest, AppendRowsResponse, ProtoRows, ProtoSchema};
@@ -16,6 +18,16 @@ use crate::proto::storage::{AppendRowsRequest, AppendRowsResponse, ProtoRows, Pr
 pub(super) struct Connection {
     tx: mpsc::UnboundedSender<AppendRowsRequest>,
     responses: Responses,
+    /// Counts the connection as open in the writer's counters while it lives.
+    _open: OpenSlot,
+}
+
+struct OpenSlot(Arc<Shared>);
+
+impl Drop for OpenSlot {
+    fn drop(&mut self) {
+        self.0.counters.connection(false);
+    }
 }
 
 enum Responses {
@@ -40,7 +52,7 @@ impl Connection {
     /// stream and the schema). The first request is queued before the call
     /// starts, so a server that waits for it before answering cannot
     /// deadlock the opening.
-    pub(super) fn open(cfg: &Config, first: AppendRowsRequest) -> Self {
+    pub(super) fn open(cfg: &Config, shared: &Arc<Shared>, first: AppendRowsRequest) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
         // The receiver is alive: this cannot fail.
         let _ = tx.send(first);
@@ -52,9 +64,11 @@ impl Connection {
                 .await
         }
         .boxed();
+        shared.counters.connection(true);
         Self {
             tx,
             responses: Responses::Opening(opening),
+            _open: OpenSlot(shared.clone()),
         }
     }
 
@@ -127,7 +141,7 @@ pub(super) async fn next_answer(
     };
     match tokio::time::timeout_at(deadline, read).await {
         Ok(answer) => answer,
-        Err(_elapsed) => Err(Failure::transport(
+        Err(_elapsed) => Err(Failure::timeout(
             "no answer from AppendRows within the response timeout".into(),
         )),
     }

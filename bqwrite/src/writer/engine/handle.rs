@@ -23,11 +23,11 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(super) fn new(start: i64) -> Self {
+    pub(super) fn new(start: i64, counters: Counters) -> Self {
         Self {
             acknowledged: AtomicI64::new(start),
             closed: Mutex::new(None),
-            counters: Counters::default(),
+            counters,
         }
     }
 

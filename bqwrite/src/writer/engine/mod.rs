@@ -24,7 +24,7 @@ use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
 use tokio::time::Instant;
 
 use self::conn::Connection;
-use super::stats::Counters;
+use super::stats::{Cause, Counters};
 use super::ticket::TicketCell;
 use crate::client::Client;
 use crate::error::{Error, ErrorKind, Result};
@@ -89,6 +89,9 @@ struct InFlight {
     /// How many times it went on the wire.
     sends: u32,
     sent_at: Instant,
+    /// When it first went on the wire, for the latency.
+    first_sent_at: Option<Instant>,
+    _slot: InFlightSlot,
     span: tracing::Span,
     _permits: (Option<OwnedSemaphorePermit>, Option<OwnedSemaphorePermit>),
 }
@@ -111,10 +114,27 @@ impl InFlight {
     }
 }
 
+/// A request's place in the writer's in-flight count, given back when the
+/// request is settled (dropped), whichever way.
+#[derive(Debug)]
+struct InFlightSlot(Arc<Shared>);
+
+impl InFlightSlot {
+    fn take(shared: &Arc<Shared>) -> Self {
+        Self(shared.clone())
+    }
+}
+
+impl Drop for InFlightSlot {
+    fn drop(&mut self) {
+        self.0.counters.settled();
+    }
+}
+
 /// Why reading or sending failed, and whether reconnecting may help.
 #[derive(Debug)]
 enum Failure {
-    Retryable(Error, Retry),
+    Retryable(Error, Retry, Cause),
     Fatal(Error),
 }
 
@@ -122,15 +142,24 @@ impl Failure {
     fn from_error(error: Error) -> Self {
         match (error.kind(), error.code()) {
             (_, Some(code)) if crate::retry::classify(code) != Retry::Permanent => {
-                Self::Retryable(error, crate::retry::classify(code))
+                Self::Retryable(error, crate::retry::classify(code), Cause::Transport)
             }
-            (ErrorKind::Transport, _) => Self::Retryable(error, Retry::Transient),
+            (ErrorKind::Transport, _) => Self::Retryable(error, Retry::Transient, Cause::Transport),
             _ => Self::Fatal(error),
         }
     }
 
     fn transport(message: String) -> Self {
-        Self::Retryable(Error::new(ErrorKind::Transport, message), Retry::Transient)
+        Self::retryable(message, Cause::Transport)
+    }
+
+    fn timeout(message: String) -> Self {
+        Self::retryable(message, Cause::Timeout)
+    }
+
+    fn retryable(message: String, cause: Cause) -> Self {
+        let error = Error::new(ErrorKind::Transport, message);
+        Self::Retryable(error, Retry::Transient, cause)
     }
 }
 
@@ -140,7 +169,7 @@ struct Engine {
     shared: Arc<Shared>,
     conn: Option<Connection>,
     /// Why the connection was dropped, to retry after.
-    failure: Option<(Error, Retry)>,
+    failure: Option<(Error, Retry, Cause)>,
     inflight: VecDeque<InFlight>,
     /// The offset of the next new request.
     next_offset: i64,
@@ -160,12 +189,13 @@ struct Engine {
 /// Starts the engine of `cfg`'s stream; the handle is the writer's side.
 pub(crate) fn spawn(
     cfg: Config,
+    counters: Counters,
     max_requests: usize,
     max_bytes: usize,
     drop_warning: Option<&'static str>,
 ) -> Handle {
     let (tx, rx) = mpsc::unbounded_channel();
-    let shared = Arc::new(Shared::new(cfg.start));
+    let shared = Arc::new(Shared::new(cfg.start, counters));
     let handle = Handle::new(
         tx,
         shared.clone(),
@@ -300,6 +330,8 @@ impl Engine {
             ticket: request.ticket,
             sends: 0,
             sent_at: Instant::now(),
+            first_sent_at: None,
+            _slot: InFlightSlot::take(&self.shared),
             span,
             _permits: request.permits,
         });
@@ -322,6 +354,7 @@ impl Engine {
         let request = &mut self.inflight[i];
         request.sends += 1;
         request.sent_at = Instant::now();
+        request.first_sent_at.get_or_insert(request.sent_at);
         if request.sends > 1 {
             request
                 .span
@@ -332,7 +365,7 @@ impl Engine {
             Some(conn) => conn.send(wire),
             None => {
                 self.failure = None;
-                self.conn = Some(Connection::open(&self.cfg, wire));
+                self.conn = Some(Connection::open(&self.cfg, &self.shared, wire));
                 true
             }
         };
@@ -348,7 +381,7 @@ impl Engine {
     fn drop_connection(&mut self, failure: Failure) {
         self.conn = None;
         match failure {
-            Failure::Retryable(error, retry) => self.failure = Some((error, retry)),
+            Failure::Retryable(error, retry, cause) => self.failure = Some((error, retry, cause)),
             Failure::Fatal(error) => self.close(error),
         }
     }

@@ -23,6 +23,7 @@ use crate::proto::storage::storage_error::StorageErrorCode;
 use crate::proto::storage::{AppendRowsResponse, ProtoRows};
 use crate::retry::Retry;
 use crate::status;
+use crate::writer::Cause;
 
 /// What a one-row probe at offset `k` found.
 enum Probe {
@@ -42,9 +43,9 @@ impl Engine {
     /// The failure that broke the connection, when the retry budget is spent.
     pub(super) async fn reconnect(&mut self) -> Result<(), Error> {
         self.fail_doomed();
-        let (error, retry) = self.failure.take().unwrap_or_else(|| {
+        let (error, retry, cause) = self.failure.take().unwrap_or_else(|| {
             let error = Error::new(ErrorKind::Transport, "the AppendRows connection was lost");
-            (error, Retry::Transient)
+            (error, Retry::Transient, Cause::Transport)
         });
         if !self.retry.wait(retry).await {
             let attempts = self.retry.attempts();
@@ -53,7 +54,7 @@ impl Engine {
         if self.inflight.is_empty() {
             return Ok(());
         }
-        self.counters().reconnected();
+        self.counters().reconnected(cause);
         tracing::info!(
             stream = %self.cfg.stream,
             attempt = self.retry.attempts(),
@@ -64,9 +65,9 @@ impl Engine {
         for i in 0..self.inflight.len() {
             if i > 0 {
                 let rows = self.inflight[i].count();
-                self.counters().resent(rows);
+                self.counters().resent(rows, cause);
             } else if self.inflight[0].sends > 0 {
-                self.counters().resent(self.inflight[0].count());
+                self.counters().resent(self.inflight[0].count(), cause);
             }
             self.send_now(i);
         }
