@@ -91,3 +91,43 @@ async fn batches_built_in_a_loop_are_written_by_one_writer() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_pending_group_a_sink_and_append_stream_take_borrowed_rows_too() {
+    bounded(60, async {
+        let env = Env::start().await;
+        let input = input();
+
+        let table = env.table_for::<Order<'_>>("grouped");
+        let group = table.pending_group::<Order<'_>>(2).await.unwrap();
+        let mut writer = Writer::<Order<'_>>::committed(&table).await.unwrap();
+        let sink = env.client.sink::<Order<'_>>(&table).await.unwrap();
+        for chunk in input.chunks(2) {
+            let names: Vec<String> = chunk.iter().map(|r| r.name.to_uppercase()).collect();
+            let batch: Vec<Order<'_>> = chunk
+                .iter()
+                .zip(&names)
+                .map(|(r, n)| Order {
+                    id: r.id,
+                    name: n,
+                    tags: &[],
+                    labels: &["x"],
+                })
+                .collect();
+            group.append(&batch).await.unwrap();
+            writer
+                .append_stream(tokio_stream::iter(&batch))
+                .await
+                .unwrap();
+            sink.send(&batch[0]).await.unwrap();
+        }
+        sink.close().await.unwrap();
+        // 5 rows by the writer, 3 by the sink, visible now; 5 at the commit.
+        assert_eq!(env.cells("grouped").len(), 8);
+        assert_eq!(group.commit().await.unwrap().rows(), 5);
+        let cells = env.cells("grouped");
+        assert_eq!(cells.len(), 13);
+        assert!(cells.iter().all(|row| row[3] == repeated(&["x"])));
+    })
+    .await;
+}
