@@ -114,7 +114,7 @@ pub use writer::{
 pub use bqwrite_derive::BqField;
 /// Derives [`BqRow`] for a struct: see [`row`] for columns and attributes.
 pub use bqwrite_derive::BqRow;
-pub use row::{BqField, BqRow, ColumnValueError};
+pub use row::{BqField, BqRow, ColumnValueError, RowOf};
 pub use schema::{FieldSchema, FieldType, Mode, SchemaError, TableSchema};
 pub use writer::{PendingGroup, Sink, SinkOptions};
 

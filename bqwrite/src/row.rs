@@ -281,6 +281,38 @@
 //! --name NAME` (the `bqwrite-cli` crate) prints a struct for a schema file
 //! that passes this check.
 //!
+//! # Borrowed rows
+//!
+//! A row may borrow its values (`&'a str`, `&'a [String]`, `&'a [&'a str]`,
+//! a nested `&'a Address`, ...), and the data it borrows need not outlive
+//! the writer: a writer of `Order<'_>` takes `Order`s with any lifetimes
+//! (through [`RowOf`]), so each batch can borrow what one turn of a loop
+//! built.
+//!
+//! ```no_run
+//! # use bqwrite::{BqRow, Table, Writer};
+//! #[derive(BqRow)]
+//! struct Order<'a> {
+//!     name: &'a str,
+//!     tags: &'a [&'a str],
+//! }
+//!
+//! # struct Input { name: String }
+//! # async fn run(table: Table, input: Vec<Input>) -> bqwrite::Result<()> {
+//! let mut writer = Writer::<Order<'_>>::pending(&table).await?;
+//! for chunk in input.chunks(100) {
+//!     let names: Vec<String> = chunk.iter().map(|r| r.name.to_uppercase()).collect();
+//!     let batch: Vec<Order<'_>> = names.iter().map(|n| Order { name: n, tags: &["new"] }).collect();
+//!     writer.append(&batch).await?; // `names` and `batch` are dropped after this turn
+//! }
+//! writer.finalize().await?.commit().await?;
+//! # Ok(()) }
+//! ```
+//!
+//! `append`, `send` and `append_stream` take any collection or iterator of
+//! such rows: `&batch`, `batch`, `batch.iter()`, `[row]`, a `Vec<&Order>`,
+//! or `Box`, `Rc`, `Arc` or `Cow` of a row.
+//!
 //! # Encoding
 //!
 //! [`BqRow::encode`] writes the row straight into the buffer in one pass, with
@@ -303,8 +335,9 @@ use crate::types;
 /// A Rust type written as one BigQuery row: derive it with `#[derive(BqRow)]`.
 ///
 /// The methods with hidden docs are implemented by the derive and are not
-/// part of the public API.
-pub trait BqRow {
+/// part of the public API. [`RowOf<Self>`](RowOf) is a supertrait, so code
+/// generic over `T: BqRow` can write `T`s, `&T`s, ... through a writer of `T`.
+pub trait BqRow: RowOf<Self> {
     /// The proto2 message of the row: self-contained (nested STRUCT messages
     /// are nested types, no imports), built on first use and then shared.
     ///
@@ -553,4 +586,50 @@ deref_fields! {
     [T: ?Sized] std::rc::Rc<T>;
     [T: ?Sized] std::sync::Arc<T>;
     ['a, T: ?Sized + ToOwned + 'a] std::borrow::Cow<'a, T>;
+}
+
+/// What the writers take as a row of `T`: `T` itself with any lifetimes,
+/// and references, `Box`, `Rc`, `Arc` and `Cow` of one.
+///
+/// `#[derive(BqRow)]` implements it: a writer of `Order<'a>` takes
+/// `Order<'b>` for every `'b`, so batches that borrow data built inside a
+/// loop need not outlive the writer (see [the module docs](self#borrowed-rows)).
+/// Its items are hidden: implement it through the derive, not by hand.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a row of `{T}`",
+    label = "expected a row of `{T}`",
+    note = "a writer of `{T}` takes `{T}` (with any lifetimes), or a reference, `Box`, `Rc`, `Arc` or `Cow` of one, from each item of the rows it is given"
+)]
+pub trait RowOf<T: ?Sized> {
+    /// The row that is encoded: `T` with other lifetimes, which has `T`'s
+    /// descriptor and encoder.
+    #[doc(hidden)]
+    type __Row: BqRow + ?Sized;
+    #[doc(hidden)]
+    fn __row(&self) -> &Self::__Row;
+}
+
+/// Pointer types are rows of what they point to.
+macro_rules! deref_rows {
+    ($([$($generics:tt)*] $ty:ty;)*) => {$(
+        impl<$($generics)*, T: ?Sized> RowOf<T> for $ty
+        where
+            R: RowOf<T>,
+        {
+            type __Row = R::__Row;
+            #[inline]
+            fn __row(&self) -> &Self::__Row {
+                (**self).__row()
+            }
+        }
+    )*};
+}
+
+deref_rows! {
+    ['a, R: ?Sized] &'a R;
+    ['a, R: ?Sized] &'a mut R;
+    [R: ?Sized] Box<R>;
+    [R: ?Sized] std::rc::Rc<R>;
+    [R: ?Sized] std::sync::Arc<R>;
+    ['a, R: ?Sized + ToOwned] std::borrow::Cow<'a, R>;
 }

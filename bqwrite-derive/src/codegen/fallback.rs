@@ -9,8 +9,11 @@ pub(super) fn expand(input: &DeriveInput, error: &syn::Error) -> TokenStream {
     let errors = error.to_compile_error();
     let ident = &input.ident;
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
+    let row_of = super::row_of::expand(ident, &input.generics);
     quote! {
         #errors
+
+        #row_of
 
         #[automatically_derived]
         impl #impl_generics ::bqwrite::BqRow for #ident #ty_generics #where_clause {

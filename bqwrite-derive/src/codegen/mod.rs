@@ -5,6 +5,7 @@ mod descriptor;
 mod encode;
 mod fallback;
 mod field;
+mod row_of;
 mod schema;
 mod schema_consts;
 mod with;
@@ -52,6 +53,7 @@ fn generate(row: &Row<'_>, schema_file: Option<&schema_file::SchemaFile>) -> Tok
     let columns = schema::static_columns(row);
     let with = with::expand(row);
     let schema_check = schema_consts::expand(row, schema_file);
+    let row_of = row_of::expand(ident, row.generics);
     let static_lifetimes = row.generics.lifetimes().map(|_| quote!('static));
     let static_ty = if row.generics.lifetimes().next().is_some() {
         quote!(#ident<#(#static_lifetimes),*>)
@@ -94,6 +96,7 @@ fn generate(row: &Row<'_>, schema_file: Option<&schema_file::SchemaFile>) -> Tok
             #too_deep
         );
 
+        #row_of
         #with
         #schema_check
     }

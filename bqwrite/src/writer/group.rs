@@ -2,7 +2,6 @@
 //! several PENDING streams, each on its own connection, and commits them
 //! together, all or nothing.
 
-use std::borrow::Borrow;
 use std::fmt;
 use std::ops::Range;
 use std::sync::Arc;
@@ -14,7 +13,7 @@ use tokio::sync::{Mutex, MutexGuard};
 use super::engine::Shared;
 use super::{AppendTicket, Pending, Writer, WriterOptions};
 use crate::error::{Error, ErrorKind, Result};
-use crate::row::BqRow;
+use crate::row::{BqRow, RowOf};
 use crate::table::{Commit, Finalized, Table};
 
 /// Rows of `T` spread over `n` PENDING streams of one table, each with its
@@ -189,7 +188,7 @@ impl<T: BqRow> PendingGroup<T> {
     pub async fn send<I>(&self, rows: I) -> Result<AppendTicket<Pending>>
     where
         I: IntoIterator,
-        I::Item: Borrow<T>,
+        I::Item: RowOf<T>,
     {
         self.pick().await.send(rows).await
     }
@@ -203,7 +202,7 @@ impl<T: BqRow> PendingGroup<T> {
     pub async fn append<I>(&self, rows: I) -> Result<Range<i64>>
     where
         I: IntoIterator,
-        I::Item: Borrow<T>,
+        I::Item: RowOf<T>,
     {
         self.send(rows).await?.await
     }

@@ -133,7 +133,6 @@ mod sink;
 mod stats;
 mod ticket;
 
-use std::borrow::Borrow;
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -144,7 +143,7 @@ use self::batch::{Batch, Batcher};
 use self::engine::Handle;
 use self::ticket::{Filling, TicketCell};
 use crate::error::{Error, Result};
-use crate::row::BqRow;
+use crate::row::{BqRow, RowOf};
 use crate::table::Table;
 
 pub use self::group::PendingGroup;
@@ -248,6 +247,12 @@ impl<T: BqRow, S: StreamKind> Writer<T, S> {
     /// window, waiting only for room in it; the returned ticket resolves
     /// when they are acknowledged.
     ///
+    /// `rows` is any collection or iterator of rows of `T` ([`RowOf`]):
+    /// `&batch`, `batch`, `batch.iter()`, `[row]`, `Vec<&T>`, ... A row may
+    /// borrow data that does not outlive the writer: a writer of
+    /// `Order<'a>` takes `Order<'b>` for any `'b` (see [borrowed
+    /// rows](crate::row#borrowed-rows)).
+    ///
     /// The rows are encoded here, split into requests of at most
     /// `max_request_bytes` and `max_rows_per_request`, and pipelined on one
     /// connection behind every request sent before, with at most
@@ -272,7 +277,7 @@ impl<T: BqRow, S: StreamKind> Writer<T, S> {
     pub async fn send<I>(&mut self, rows: I) -> Result<AppendTicket<S>>
     where
         I: IntoIterator,
-        I::Item: Borrow<T>,
+        I::Item: RowOf<T>,
     {
         self.handle.check_open()?;
         self.handle.touch();
@@ -282,7 +287,7 @@ impl<T: BqRow, S: StreamKind> Writer<T, S> {
         let mut stopped = None;
         let mut queued = false;
         for (index, row) in rows.enumerate() {
-            match batcher.push(row.borrow(), index) {
+            match batcher.push(row.__row(), index) {
                 Ok(None) => {}
                 Ok(Some(full)) => {
                     self.submit(full, ticket.cell()).await?;
@@ -325,7 +330,7 @@ impl<T: BqRow, S: StreamKind> Writer<T, S> {
     pub async fn append<I>(&mut self, rows: I) -> Result<S::Ack>
     where
         I: IntoIterator,
-        I::Item: Borrow<T>,
+        I::Item: RowOf<T>,
     {
         let ticket = self.send(rows).await?;
         self.outcome(ticket.await)
@@ -340,7 +345,8 @@ impl<T: BqRow, S: StreamKind> Writer<T, S> {
     /// errors count from the stream's first row.
     pub async fn append_stream<St>(&mut self, rows: St) -> Result<S::Ack>
     where
-        St: Stream<Item = T>,
+        St: Stream,
+        St::Item: RowOf<T>,
     {
         self.handle.check_open()?;
         self.handle.touch();
@@ -362,7 +368,7 @@ impl<T: BqRow, S: StreamKind> Writer<T, S> {
                 }
             };
             let Some(row) = next else { break };
-            match batcher.push(&row, index) {
+            match batcher.push(row.__row(), index) {
                 Ok(None) => {}
                 Ok(Some(full)) => {
                     self.submit(full, ticket.cell()).await?;

@@ -9,7 +9,6 @@
 mod options;
 mod task;
 
-use std::borrow::Borrow;
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -23,7 +22,7 @@ use super::engine::{Handle, Shared};
 use super::{StreamKind, Writer, WriterStats};
 use crate::client::Client;
 use crate::error::{Error, ErrorKind, Result, RowError};
-use crate::row::BqRow;
+use crate::row::{BqRow, RowOf};
 use crate::table::Table;
 
 pub use self::options::{
@@ -342,8 +341,8 @@ impl<T: BqRow> Sink<T> {
     /// - On `_default`, when the good rows of a request resent after a
     ///   rejection fail again, the error says this row may or may not have
     ///   been written.
-    pub async fn send(&self, row: impl Borrow<T>) -> Result<()> {
-        let row = row.borrow();
+    pub async fn send(&self, row: impl RowOf<T>) -> Result<()> {
+        let row = row.__row();
         if self.inner.closed.load(Ordering::Acquire) {
             return Err(self.closed_error());
         }
