@@ -82,7 +82,7 @@
 //! [`WriterStats`]. With the `opentelemetry` feature the same events are
 //! recorded as OpenTelemetry instruments, through the `opentelemetry`
 //! crate's metrics API: install a meter provider and an exporter, and either
-//! pass a meter to [`ClientBuilder::meter`](crate::ClientBuilder::meter) or
+//! pass a meter to `ClientBuilder::meter` (with the feature) or
 //! set the global provider before building the client (which then takes
 //! `opentelemetry::global::meter("bqwrite")`). Instruments are made once
 //! per writer (a sink's too), their attributes once; without the feature
