@@ -190,6 +190,7 @@ impl Column {
 
 /// One reason rows cannot be written to a table.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Mismatch {
     /// The table has no column for this field.
     MissingColumn {

@@ -2,7 +2,7 @@
 //! row is sent. The rules are `bqwrite_schema`'s, the same ones
 //! `#[bq(schema = "...")]` applies at compile time.
 
-use bqwrite_schema::{Column, Mismatch};
+use bqwrite_schema::Column;
 
 use crate::error::SchemaMismatch;
 use crate::schema::{FieldSchema, FieldType, Mode, TableSchema};
@@ -10,9 +10,6 @@ use crate::schema::{FieldSchema, FieldType, Mode, TableSchema};
 /// Every reason the rows described by `row` cannot be written to `table`.
 pub(crate) fn check(row: &TableSchema, table: &TableSchema) -> Vec<SchemaMismatch> {
     bqwrite_schema::check(&columns(&row.fields), &columns(&table.fields))
-        .into_iter()
-        .map(mismatch)
-        .collect()
 }
 
 fn columns(fields: &[FieldSchema]) -> Vec<Column> {
@@ -56,34 +53,6 @@ fn rule_mode(mode: Mode) -> bqwrite_schema::Mode {
         Mode::Nullable => bqwrite_schema::Mode::Nullable,
         Mode::Required => bqwrite_schema::Mode::Required,
         Mode::Repeated => bqwrite_schema::Mode::Repeated,
-    }
-}
-
-fn mismatch(mismatch: Mismatch) -> SchemaMismatch {
-    match mismatch {
-        Mismatch::MissingColumn { field } => SchemaMismatch::MissingColumn { field },
-        Mismatch::MissingRequiredField { column } => {
-            SchemaMismatch::MissingRequiredField { column }
-        }
-        Mismatch::TypeMismatch {
-            column,
-            field_type,
-            column_type,
-        } => SchemaMismatch::TypeMismatch {
-            column,
-            field_type,
-            column_type,
-        },
-        Mismatch::NullableIntoRequired { column } => {
-            SchemaMismatch::NullableIntoRequired { column }
-        }
-        Mismatch::RepeatedMismatch {
-            column,
-            field_repeated,
-        } => SchemaMismatch::RepeatedMismatch {
-            column,
-            field_repeated,
-        },
     }
 }
 

@@ -121,81 +121,10 @@ pub struct RowError {
     pub message: String,
 }
 
-/// One difference between a struct's schema and a table's that prevents writing.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum SchemaMismatch {
-    /// The table has no column for this field.
-    MissingColumn {
-        /// The field path (`address.zip` for nested fields).
-        field: String,
-    },
-    /// The table's REQUIRED column has no field in the struct.
-    MissingRequiredField {
-        /// The column path.
-        column: String,
-    },
-    /// The field's type cannot be written to the column's type.
-    TypeMismatch {
-        /// The column path.
-        column: String,
-        /// The type the struct writes.
-        field_type: String,
-        /// The column's type.
-        column_type: String,
-    },
-    /// The column is REQUIRED but the field may be NULL (an `Option`).
-    NullableIntoRequired {
-        /// The column path.
-        column: String,
-    },
-    /// One side is REPEATED and the other is not.
-    RepeatedMismatch {
-        /// The column path.
-        column: String,
-        /// Whether the struct's field is repeated.
-        field_repeated: bool,
-    },
-}
-
-impl fmt::Display for SchemaMismatch {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::MissingColumn { field } => {
-                write!(f, "field `{field}` has no column in the table")
-            }
-            Self::MissingRequiredField { column } => {
-                write!(f, "REQUIRED column `{column}` has no field in the struct")
-            }
-            Self::TypeMismatch {
-                column,
-                field_type,
-                column_type,
-            } => write!(
-                f,
-                "column `{column}` is {column_type}, the struct writes {field_type}"
-            ),
-            Self::NullableIntoRequired { column } => write!(
-                f,
-                "column `{column}` is REQUIRED but the struct's field is optional"
-            ),
-            Self::RepeatedMismatch {
-                column,
-                field_repeated: true,
-            } => write!(
-                f,
-                "column `{column}` is not REPEATED but the struct's field is a Vec"
-            ),
-            Self::RepeatedMismatch {
-                column,
-                field_repeated: false,
-            } => write!(
-                f,
-                "column `{column}` is REPEATED but the struct's field is not a Vec"
-            ),
-        }
-    }
-}
+/// One difference between a struct's schema and a table's that prevents
+/// writing: the rules of `bqwrite-schema`, which the writer's check before
+/// its first row and `#[bq(schema = "...")]` at compile time share.
+pub use bqwrite_schema::Mismatch as SchemaMismatch;
 
 impl Error {
     pub(crate) fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
