@@ -409,13 +409,15 @@ impl<T: BqRow, S: StreamKind> Writer<T, S> {
     /// A ticket's outcome as a call's result: errors say how many rows the
     /// stream holds.
     fn outcome(&self, outcome: Result<S::Ack>) -> Result<S::Ack> {
-        outcome.map_err(|e| {
-            if e.acknowledged_rows().is_some() {
-                e
-            } else {
-                e.with_acknowledged_rows(self.acknowledged_rows())
-            }
-        })
+        outcome.map_err(|e| self.with_stream_state(e))
+    }
+
+    /// `error`, saying how many rows the stream holds if it does not yet.
+    fn with_stream_state(&self, error: Error) -> Error {
+        match error.acknowledged_rows() {
+            Some(_) => error,
+            None => error.with_acknowledged_rows(self.acknowledged_rows()),
+        }
     }
 
     /// Waits until every row sent so far is settled (acknowledged or
@@ -428,9 +430,6 @@ impl<T: BqRow, S: StreamKind> Writer<T, S> {
         self.handle
             .flush()
             .await
-            .map_err(|e: Error| match e.acknowledged_rows() {
-                Some(_) => e,
-                None => e.with_acknowledged_rows(self.acknowledged_rows()),
-            })
+            .map_err(|e| self.with_stream_state(e))
     }
 }

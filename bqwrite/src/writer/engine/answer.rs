@@ -160,19 +160,13 @@ impl Engine {
             ));
             return Err(Box::new((front, Failure::Fatal(error))));
         }
-        self.counters().unwritten(front.count());
-        let unwritten = Error::new(
-            ErrorKind::Unwritten,
-            format!(
-                "{} rows were not written: the request before them on `{}` was rejected while \
-                 they were on their way (they were answered: {error}); send them again",
-                front.count(),
-                self.cfg.stream
-            ),
-        )
-        .with_stream(self.cfg.stream.to_string());
-        let unobserved = front.ticket.failed(unwritten);
-        self.report(unobserved);
+        let why = format!(
+            "{} rows were not written: the request before them on `{}` was rejected while \
+             they were on their way (they were answered: {error}); send them again",
+            front.count(),
+            self.cfg.stream
+        );
+        self.unwritten(&front.ticket, front.count(), why);
         Ok(())
     }
 

@@ -286,17 +286,12 @@ impl Engine {
             // written): on an explicit stream nothing of the call after it
             // may land, or the caller, resending from the acknowledged
             // rows, would write these rows twice.
-            self.counters().unwritten(count);
-            let error = Error::new(
-                ErrorKind::Unwritten,
-                format!(
-                    "{count} rows were not written: an earlier request of the same call to `{}` \
-                     was not written",
-                    self.cfg.stream
-                ),
-            )
-            .with_stream(self.cfg.stream.to_string());
-            self.report(request.ticket.failed(error));
+            let why = format!(
+                "{count} rows were not written: an earlier request of the same call to `{}` \
+                 was not written",
+                self.cfg.stream
+            );
+            self.unwritten(&request.ticket, count, why);
             return;
         }
         if count == 0 {
@@ -408,6 +403,15 @@ impl Engine {
         }
         self.shared.close(error.to_string());
         self.broken = Some(error);
+    }
+
+    /// Fails `rows` rows of `ticket` as not written (`ErrorKind::Unwritten`)
+    /// for the reason `why`, and counts them.
+    fn unwritten(&mut self, ticket: &TicketCell, rows: usize, why: String) {
+        self.counters().unwritten(rows);
+        let error = Error::new(ErrorKind::Unwritten, why).with_stream(self.cfg.stream.to_string());
+        let unobserved = ticket.failed(error);
+        self.report(unobserved);
     }
 
     /// Keeps the error of a ticket nobody awaits, for the next flush.

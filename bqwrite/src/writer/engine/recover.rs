@@ -86,19 +86,13 @@ impl Engine {
                 kept.push_back(request);
                 continue;
             }
-            self.counters().unwritten(request.count());
-            let error = Error::new(
-                ErrorKind::Unwritten,
-                format!(
-                    "{} rows were not written: the request before them on `{}` was rejected \
-                     while they were on their way; send them again",
-                    request.count(),
-                    self.cfg.stream
-                ),
-            )
-            .with_stream(self.cfg.stream.to_string());
-            let unobserved = request.ticket.failed(error);
-            self.report(unobserved);
+            let why = format!(
+                "{} rows were not written: the request before them on `{}` was rejected \
+                 while they were on their way; send them again",
+                request.count(),
+                self.cfg.stream
+            );
+            self.unwritten(&request.ticket, request.count(), why);
         }
         self.inflight = kept;
     }
