@@ -31,57 +31,9 @@ if [[ ! -f $stamp || $(cat "$stamp") != "$want_stamp" ]]; then
   echo "$want_stamp" >"$stamp"
 fi
 
-echo "== official Node client: build bqwrite-emulator"
-cargo build -q -p bqwrite-emulator --bin bqwrite-emulator
-bin=${CARGO_TARGET_DIR:-$root/target}/debug/bqwrite-emulator
-[[ -x $bin ]] || { echo "official Node client: no emulator binary at $bin" >&2; exit 1; }
-
-workdir=$(mktemp -d "${TMPDIR:-/tmp}/bqwrite-official-node.XXXXXX")
-log=$workdir/emulator.log
-emu_pid=
-cleanup() {
-  local rc=$?
-  if [[ -n $emu_pid ]] && kill -0 "$emu_pid" 2>/dev/null; then
-    kill "$emu_pid" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$emu_pid" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$emu_pid" 2>/dev/null || true
-    wait "$emu_pid" 2>/dev/null || true
-  fi
-  if [[ $rc -ne 0 && -f $log ]]; then
-    echo "-- emulator log (last 60 lines):" >&2
-    tail -n 60 "$log" >&2 || true
-  fi
-  rm -rf "$workdir"
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-echo "== official Node client: start the emulator"
-# Port 0 on both: the OS picks free ports; the emulator prints the bound
-# addresses once both listeners are up. The Node client sends the routing
-# header on every call, AppendRows included, so it is required here.
-NO_COLOR=1 RUST_LOG=${RUST_LOG:-info} "$bin" --host 127.0.0.1 --grpc-port 0 --http-port 0 \
-  --project test-project --require-routing-header --max-request-bytes "$max_request_bytes" \
-  >"$log" 2>&1 &
-emu_pid=$!
-
-grpc_addr= rest_url=
-for _ in $(seq 300); do # up to ~30 s
-  line=$(grep -m1 '^bqwrite-emulator: gRPC on ' "$log" || true)
-  if [[ -n $line ]]; then
-    grpc_addr=$(sed -E 's#.*gRPC on http://([0-9.]+:[0-9]+).*#\1#' <<<"$line")
-    rest_url=$(sed -E 's#.*REST on (http://[0-9.]+:[0-9]+).*#\1#' <<<"$line")
-    break
-  fi
-  kill -0 "$emu_pid" 2>/dev/null || { echo "official Node client: the emulator exited at start" >&2; exit 1; }
-  sleep 0.1
-done
-if [[ ! $grpc_addr =~ ^127\.0\.0\.1:[0-9]+$ || ! $rest_url =~ ^http://127\.0\.0\.1:[0-9]+$ ]]; then
-  echo "official Node client: no bound addresses from the emulator within 30 s (got '${grpc_addr}' '${rest_url}')" >&2
-  exit 1
-fi
+# shellcheck source=.ci/emulator.sh
+source "$root/.ci/emulator.sh"
+start_emulator "official Node client" --max-request-bytes "$max_request_bytes"
 
 # Readiness: the REST port answers (any HTTP status) within a bounded loop.
 ready=0
