@@ -83,23 +83,83 @@ async fn many_rows(live: &Live, n: i64) {
         let chunk = 100_000;
         for start in (0..n).step_by(chunk) {
             let end = (start + chunk as i64).min(n);
-            let rows = (start..end).map(|id| Numbered {
-                id,
-                payload: format!("row {id:07}"),
-            });
-            writer.append(rows.collect::<Vec<_>>()).await.unwrap();
+            writer.append(numbered(start..end)).await.unwrap();
         }
         let commit = writer.finalize().await.unwrap().commit().await.unwrap();
         assert_eq!(commit.rows(), n);
-        let mut ids: Vec<i64> = rest
-            .rows(table.path().to_string().as_str())
-            .await
-            .iter()
-            .map(|row| row[0].as_str().unwrap().parse().unwrap())
-            .collect();
-        ids.sort_unstable();
+        let ids = ids(&rest.rows(table.path().to_string().as_str()).await);
         assert_eq!(ids.len() as i64, n, "rows read back");
         assert!(ids.iter().copied().eq(0..n), "every id once");
+    })
+    .await;
+}
+
+/// The ids in `rows` (cell 0), sorted.
+fn ids(rows: &[Vec<Value>]) -> Vec<i64> {
+    let mut ids: Vec<i64> = rows
+        .iter()
+        .map(|row| row[0].as_str().unwrap().parse().unwrap())
+        .collect();
+    ids.sort_unstable();
+    ids
+}
+
+fn numbered(ids: std::ops::Range<i64>) -> Vec<Numbered> {
+    ids.map(|id| Numbered {
+        id,
+        payload: format!("row {id:07}"),
+    })
+    .collect()
+}
+
+/// A COMMITTED stream: rows are visible once acknowledged, before the
+/// stream is finalized; finalize reports the stream's row count.
+async fn committed_flow(live: &Live) {
+    live.with_table::<Numbered, _, _>("committed", |table, rest| async move {
+        let path = table.path().to_string();
+        let mut writer = Writer::<Numbered>::committed(&table).await.unwrap();
+        assert_eq!(writer.append(numbered(0..3)).await.unwrap(), 0..3);
+        assert_eq!(ids(&rest.rows_at_least(&path, 3).await), vec![0, 1, 2]);
+        assert_eq!(writer.append(numbered(3..5)).await.unwrap(), 3..5);
+        assert_eq!(writer.finalize().await.unwrap(), 5);
+        assert_eq!(
+            ids(&rest.rows_at_least(&path, 5).await),
+            vec![0, 1, 2, 3, 4]
+        );
+    })
+    .await;
+}
+
+/// A BUFFERED stream: nothing is visible until flushed, then exactly the
+/// rows up to the offset flushed (inclusive).
+async fn buffered_flow(live: &Live) {
+    live.with_table::<Numbered, _, _>("buffered", |table, rest| async move {
+        let path = table.path().to_string();
+        let mut writer = Writer::<Numbered>::buffered(&table).await.unwrap();
+        assert_eq!(writer.append(numbered(0..4)).await.unwrap(), 0..4);
+        assert_eq!(rest.rows(&path).await.len(), 0, "visible before a flush");
+        writer.flush_to(1).await.unwrap();
+        assert_eq!(ids(&rest.rows_at_least(&path, 2).await), vec![0, 1]);
+        writer.flush().await.unwrap();
+        assert_eq!(ids(&rest.rows_at_least(&path, 4).await), vec![0, 1, 2, 3]);
+        assert_eq!(writer.finalize().await.unwrap(), 4);
+    })
+    .await;
+}
+
+/// The `_default` stream: no stream to create or end; rows are visible once
+/// acknowledged.
+async fn default_flow(live: &Live) {
+    live.with_table::<Numbered, _, _>("default", |table, rest| async move {
+        let path = table.path().to_string();
+        let mut writer = Writer::<Numbered>::default_stream(&table).await.unwrap();
+        assert_eq!(writer.append(numbered(0..3)).await.unwrap(), 3);
+        writer.append(numbered(3..6)).await.unwrap();
+        writer.flush().await.unwrap();
+        assert_eq!(
+            ids(&rest.rows_at_least(&path, 6).await),
+            (0..6).collect::<Vec<_>>()
+        );
     })
     .await;
 }
@@ -127,6 +187,33 @@ async fn live_million_rows() {
     .await;
 }
 
+#[tokio::test]
+#[cfg_attr(
+    not(bqwrite_live),
+    ignore = "live: set BQWRITE_LIVE_PROJECT and BQWRITE_LIVE_DATASET (and Application Default Credentials) to run against BigQuery"
+)]
+async fn live_committed() {
+    bounded(300, async { committed_flow(&Live::bigquery().await).await }).await;
+}
+
+#[tokio::test]
+#[cfg_attr(
+    not(bqwrite_live),
+    ignore = "live: set BQWRITE_LIVE_PROJECT and BQWRITE_LIVE_DATASET (and Application Default Credentials) to run against BigQuery"
+)]
+async fn live_buffered() {
+    bounded(300, async { buffered_flow(&Live::bigquery().await).await }).await;
+}
+
+#[tokio::test]
+#[cfg_attr(
+    not(bqwrite_live),
+    ignore = "live: set BQWRITE_LIVE_PROJECT and BQWRITE_LIVE_DATASET (and Application Default Credentials) to run against BigQuery"
+)]
+async fn live_default_stream() {
+    bounded(300, async { default_flow(&Live::bigquery().await).await }).await;
+}
+
 // ---- the same flows against the emulator, so this file is tested offline --
 
 #[tokio::test]
@@ -143,6 +230,33 @@ async fn emulator_many_rows() {
     bounded(120, async {
         let (live, _emulator) = Live::emulator().await;
         many_rows(&live, 250_000).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn emulator_committed() {
+    bounded(60, async {
+        let (live, _emulator) = Live::emulator().await;
+        committed_flow(&live).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn emulator_buffered() {
+    bounded(60, async {
+        let (live, _emulator) = Live::emulator().await;
+        buffered_flow(&live).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn emulator_default_stream() {
+    bounded(60, async {
+        let (live, _emulator) = Live::emulator().await;
+        default_flow(&live).await;
     })
     .await;
 }
@@ -304,6 +418,25 @@ impl Rest {
     /// tables.delete
     async fn delete_table(&self, path: &str) {
         self.call("DELETE", path, None).await;
+    }
+
+    /// The table's rows once there are at least `n` (polled for up to a
+    /// minute: BigQuery may take a moment to show rows to tabledata.list);
+    /// fails with what it saw when they never arrive.
+    async fn rows_at_least(&self, path: &str, n: usize) -> Vec<Vec<Value>> {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let rows = self.rows(path).await;
+            if rows.len() >= n || tokio::time::Instant::now() >= deadline {
+                assert!(
+                    rows.len() >= n,
+                    "{path}: {} rows visible, expected {n}",
+                    rows.len()
+                );
+                return rows;
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        }
     }
 
     /// Every row of the table, through tabledata.list's pages, each as its
