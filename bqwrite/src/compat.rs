@@ -48,6 +48,29 @@ pub(crate) const fn rule_type(ty: FieldType) -> bqwrite_schema::Type {
     }
 }
 
+/// The same type in `bqwrite`'s terms.
+pub(crate) const fn from_rule_type(ty: bqwrite_schema::Type) -> FieldType {
+    use bqwrite_schema::Type as T;
+    match ty {
+        T::String => FieldType::String,
+        T::Int64 => FieldType::Int64,
+        T::Float64 => FieldType::Float64,
+        T::Bool => FieldType::Bool,
+        T::Bytes => FieldType::Bytes,
+        T::Numeric => FieldType::Numeric,
+        T::BigNumeric => FieldType::BigNumeric,
+        T::Date => FieldType::Date,
+        T::DateTime => FieldType::DateTime,
+        T::Time => FieldType::Time,
+        T::Timestamp => FieldType::Timestamp,
+        T::Geography => FieldType::Geography,
+        T::Json => FieldType::Json,
+        T::Interval => FieldType::Interval,
+        T::Range => FieldType::Range,
+        T::Struct => FieldType::Struct,
+    }
+}
+
 fn rule_mode(mode: Mode) -> bqwrite_schema::Mode {
     match mode {
         Mode::Nullable => bqwrite_schema::Mode::Nullable,

@@ -84,7 +84,8 @@ pub struct FieldSchema {
 ///
 /// Displayed (and written to JSON schemas) as BigQuery's standard SQL names:
 /// `INT64`, `FLOAT64`, `BOOL`, `STRUCT`, ...; parsed case-insensitively,
-/// also from the legacy names `INTEGER`, `FLOAT`, `BOOLEAN` and `RECORD`.
+/// also from the legacy names `INTEGER`, `FLOAT`, `BOOLEAN`, `DECIMAL`,
+/// `BIGDECIMAL` and `RECORD`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FieldType {
     /// STRING: UTF-8 text.
@@ -280,32 +281,16 @@ impl FieldType {
         })
     }
 
+    /// Parses a type name as BigQuery writes it, legacy names (`INTEGER`,
+    /// `FLOAT`, `BOOLEAN`, `DECIMAL`, `BIGDECIMAL`, `RECORD`) included,
+    /// ignoring case: the shared rules of `bqwrite_schema` decide.
     fn parse_at(name: &str, path: &str) -> Result<Self, SchemaError> {
-        let found = match name.to_ascii_uppercase().as_str() {
-            "STRING" => FieldType::String,
-            "INT64" | "INTEGER" => FieldType::Int64,
-            "FLOAT64" | "FLOAT" => FieldType::Float64,
-            "BOOL" | "BOOLEAN" => FieldType::Bool,
-            "BYTES" => FieldType::Bytes,
-            "NUMERIC" => FieldType::Numeric,
-            "BIGNUMERIC" => FieldType::BigNumeric,
-            "DATE" => FieldType::Date,
-            "DATETIME" => FieldType::DateTime,
-            "TIME" => FieldType::Time,
-            "TIMESTAMP" => FieldType::Timestamp,
-            "GEOGRAPHY" => FieldType::Geography,
-            "JSON" => FieldType::Json,
-            "INTERVAL" => FieldType::Interval,
-            "RANGE" => FieldType::Range,
-            "STRUCT" | "RECORD" => FieldType::Struct,
-            _ => {
-                return Err(SchemaError::UnknownType {
-                    path: path.to_owned(),
-                    name: name.to_owned(),
-                });
-            }
-        };
-        Ok(found)
+        bqwrite_schema::Type::parse(name)
+            .map(crate::compat::from_rule_type)
+            .ok_or_else(|| SchemaError::UnknownType {
+                path: path.to_owned(),
+                name: name.to_owned(),
+            })
     }
 }
 
@@ -556,7 +541,8 @@ impl TableSchema {
     /// `{"fields": [...]}` (a REST `schema`).
     ///
     /// Type and mode names are case-insensitive and may be the legacy
-    /// `INTEGER`, `FLOAT`, `BOOLEAN`, `RECORD`; the mode defaults to NULLABLE.
+    /// `INTEGER`, `FLOAT`, `BOOLEAN`, `DECIMAL`, `BIGDECIMAL`, `RECORD`; the
+    /// mode defaults to NULLABLE.
     /// The keys `maxLength`, `precision`, `scale`, `roundingMode`,
     /// `collation`, `defaultValueExpression`, `policyTags`, `dataPolicies`,
     /// `foreignTypeDefinition`, `timestampPrecision` and `categories` are
@@ -865,7 +851,9 @@ mod tests {
                 {"name": "c", "type": "Boolean", "mode": null, "description": null},
                 {"name": "d", "type": "RECORD", "mode": "REPEATED", "fields": [{"name": "e", "type": "bignumeric", "precision": "40", "scale": "2"}]},
                 {"name": "f", "type": "range", "rangeElementType": {"type": "date"}},
-                {"name": "g", "type": "STRING", "maxLength": "10", "policyTags": {"names": []}}
+                {"name": "g", "type": "STRING", "maxLength": "10", "policyTags": {"names": []}},
+                {"name": "h", "type": "DECIMAL", "precision": "10", "scale": "2"},
+                {"name": "i", "type": "bigdecimal"}
             ]}"#,
         )
         .unwrap();
@@ -880,6 +868,8 @@ mod tests {
             ),
             FieldSchema::range("f", Mode::Nullable, FieldType::Date),
             FieldSchema::new("g", FieldType::String, Mode::Nullable),
+            FieldSchema::new("h", FieldType::Numeric, Mode::Nullable),
+            FieldSchema::new("i", FieldType::BigNumeric, Mode::Nullable),
         ]);
         assert_eq!(schema, expected);
         assert_eq!(
