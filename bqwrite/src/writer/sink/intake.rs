@@ -41,6 +41,8 @@ struct Open {
     full: VecDeque<Cut>,
     /// No more rows: the sink is closing or its task is gone.
     closed: bool,
+    /// Rows pushed so far.
+    pushed: u64,
 }
 
 /// A batch cut from the open one: its rows, and who awaits them.
@@ -85,6 +87,7 @@ impl Intake {
                 cell: Arc::default(),
                 full: VecDeque::new(),
                 closed: false,
+                pushed: 0,
             }),
             wake: Notify::new(),
             unobserved: Unobserved::default(),
@@ -129,6 +132,7 @@ impl Intake {
         open.ends.push(end);
         open.wire += wire;
         open.cost += cost;
+        open.pushed += 1;
         let cell = open.cell.clone();
         drop(open);
         if wake {
@@ -149,6 +153,11 @@ impl Intake {
             cuts,
             since: open.since,
         }
+    }
+
+    /// How many rows were pushed so far.
+    pub(super) fn pushed(&self) -> u64 {
+        self.lock().pushed
     }
 
     /// Takes no more rows: later pushes return `None`.

@@ -104,6 +104,9 @@ struct Settled {
 /// Measured in `benches/sink.rs`: 4 beat 1 and 2 on loopback.
 const EAGER: usize = 4;
 
+/// The most scheduler turns a batch waits for more rows.
+const MAX_TURNS: usize = 16;
+
 pub(super) struct Task {
     handle: Handle,
     intake: Arc<Intake>,
@@ -200,8 +203,7 @@ impl Task {
         let mut taken = self.intake.take(hurry);
         let eager = self.inflight.len() + taken.cuts.len() < EAGER;
         if !hurry && eager && taken.since.is_some() {
-            // Let the senders the last answers woke add their rows first.
-            tokio::task::yield_now().await;
+            gather(&self.intake).await;
             taken.cuts.extend(self.intake.take(true).cuts);
             taken.since = None;
         } else if hurry {
@@ -403,6 +405,21 @@ impl Ledger {
 
     fn oldest(&self) -> u64 {
         self.oldest
+    }
+}
+
+/// Lets the senders the last answers woke add their rows first: yields
+/// until a turn of the scheduler brings no new row (woken tasks beyond a
+/// worker's local queue run turns later).
+async fn gather(intake: &Intake) {
+    let mut pushed = intake.pushed();
+    for _ in 0..MAX_TURNS {
+        tokio::task::yield_now().await;
+        let now = intake.pushed();
+        if now == pushed {
+            return;
+        }
+        pushed = now;
     }
 }
 
