@@ -137,12 +137,25 @@ impl Budget {
     }
 
     async fn take(&self, wire: usize) {
-        // The semaphores are never closed: acquiring only waits.
-        if let Ok(permit) = self.rows.acquire().await {
-            permit.forget();
+        let cost = self.cost(wire);
+        // Room now (the common case): no future, no waiter node. Permits
+        // given back go to waiting sends first, so this does not jump the
+        // queue. The semaphores are never closed: acquiring only waits.
+        match self.rows.try_acquire() {
+            Ok(permit) => permit.forget(),
+            Err(_) => {
+                if let Ok(permit) = self.rows.acquire().await {
+                    permit.forget();
+                }
+            }
         }
-        if let Ok(permits) = self.bytes.acquire_many(self.cost(wire)).await {
-            permits.forget();
+        match self.bytes.try_acquire_many(cost) {
+            Ok(permits) => permits.forget(),
+            Err(_) => {
+                if let Ok(permits) = self.bytes.acquire_many(cost).await {
+                    permits.forget();
+                }
+            }
         }
     }
 
