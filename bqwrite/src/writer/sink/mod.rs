@@ -73,9 +73,11 @@ pub use self::options::{
 /// filled; the sends of a batch share one outcome, resolved at once. A
 /// task of the sink, which owns the writer, sends a batch as a request when
 /// it is full (the writer's request size and row limits), when fewer than
-/// four of the sink's requests await their answer, or when its first row
-/// has waited the [linger](SinkOptions::linger) time. Requests are
-/// pipelined as a [`Writer`]'s are.
+/// four of the sink's requests await their answer (once the sends that are
+/// ready to run have added their rows: the tasks an answer woke go
+/// together), or when its first row has waited the
+/// [linger](SinkOptions::linger) time. Requests are pipelined as a
+/// [`Writer`]'s are.
 ///
 /// # Delivery
 /// By default the sink writes through the table's `_default` stream: rows
@@ -239,10 +241,7 @@ impl<T> Sink<T> {
             bytes: Semaphore::new(options.max_buffered_bytes),
             max_bytes: options.max_buffered_bytes,
         });
-        let intake = Arc::new(Intake::new(
-            options.writer.max_rows_per_request,
-            row_budget,
-        ));
+        let intake = Arc::new(Intake::new(options.writer.max_rows_per_request, row_budget));
         let inner = Inner {
             tx,
             intake: intake.clone(),
