@@ -4,15 +4,17 @@
 //! - **peak memory**: 100,000 tasks each sending one row at once through a
 //!   sink with the default options; the process's peak RSS (VmHWM), before
 //!   and after.
-//! - **sink vs bulk**: the same rows from 1,000 tasks, one row per `send`
-//!   (each task sends its next row when the last is acknowledged), against
-//!   one `Writer::append` of all of them, on the same stream type.
+//! - **sink vs bulk**: the same rows from 1,000 (and 10,000) tasks, one row
+//!   per `send` (each task sends its next row when the last is
+//!   acknowledged), against one `Writer::append` of all of them, on the
+//!   same stream type, in the same run.
 //! - **fan-out**: a `PendingGroup` of n = 1, 2, 4, 8 streams, calls of
 //!   10,000 rows pipelined with `send`, finalize and one commit.
 //!
-//! The sink on loopback; fan-out on loopback and over the emulator's
-//! simulated wide-area link (20 ms one way, 100 Mbit/s per connection),
-//! where one connection is the limit and more streams should scale.
+//! Both on loopback and over the emulator's simulated wide-area link (20 ms
+//! one way, 100 Mbit/s per connection), where users are: there a sink's
+//! rate is bound by round trips (each task has one row in flight), and
+//! fan-out by one connection's bandwidth.
 //!
 //! `cargo bench --bench sink` (add `-- --quick` for one round of each,
 //! `-- --only sink` for one section).
@@ -96,13 +98,13 @@ async fn sink_sends(
     options: SinkOptions,
     data: &Arc<Vec<Event>>,
     tasks: usize,
-) -> Duration {
+) -> Cost {
     let sink = table
         .client()
         .sink_with::<Event>(table, options)
         .await
         .expect("sink");
-    let start = Instant::now();
+    let clock = Clock::start();
     let handles: Vec<_> = (0..tasks)
         .map(|t| {
             let sink = sink.clone();
@@ -117,39 +119,96 @@ async fn sink_sends(
     for handle in handles {
         handle.await.expect("task");
     }
-    let elapsed = start.elapsed();
+    let cost = clock.stop();
     sink.close().await.expect("close");
     let stats = sink.stats();
     ROWS_PER_REQUEST.store(
         stats.rows_acknowledged / stats.requests_acknowledged.max(1),
         std::sync::atomic::Ordering::Relaxed,
     );
-    elapsed
+    cost
 }
 
 /// The mean rows per request of the last sink run.
 static ROWS_PER_REQUEST: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
-/// One `append` of every row, then flush.
-async fn bulk(table: &Table, data: &[Event], exactly_once: bool) -> Duration {
+/// One `append` of every row (it returns when all are acknowledged).
+async fn bulk(table: &Table, data: &[Event], exactly_once: bool) -> Cost {
     if exactly_once {
         let mut writer = Writer::<Event>::committed(table).await.expect("writer");
-        let start = Instant::now();
+        let clock = Clock::start();
         writer.append(data).await.expect("append");
-        start.elapsed()
+        clock.stop()
     } else {
         let mut writer = Writer::<Event>::default_stream(table)
             .await
             .expect("writer");
-        let start = Instant::now();
+        let clock = Clock::start();
         writer.append(data).await.expect("append");
-        start.elapsed()
+        clock.stop()
     }
+}
+
+/// What a run cost: wall-clock time, and CPU time of the whole process
+/// (client and in-process emulator), which other load on the machine
+/// disturbs far less than the wall clock.
+#[derive(Debug, Clone, Copy)]
+struct Cost {
+    wall: Duration,
+    cpu: Duration,
+}
+
+struct Clock {
+    start: Instant,
+    cpu: Duration,
+}
+
+impl Clock {
+    fn start() -> Self {
+        Self {
+            start: Instant::now(),
+            cpu: process_cpu(),
+        }
+    }
+
+    fn stop(self) -> Cost {
+        Cost {
+            wall: self.start.elapsed(),
+            cpu: process_cpu().saturating_sub(self.cpu),
+        }
+    }
+}
+
+/// CPU time of the process's live threads (Linux `schedstat`, in ns;
+/// zero elsewhere).
+fn process_cpu() -> Duration {
+    let Ok(threads) = std::fs::read_dir("/proc/self/task") else {
+        return Duration::ZERO;
+    };
+    let ns: u64 = threads
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum();
+    Duration::from_nanos(ns)
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
+}
+
+/// The median wall-clock and CPU time of some runs.
+fn medians(runs: &[Cost]) -> Cost {
+    Cost {
+        wall: median(runs.iter().map(|c| c.wall).collect()),
+        cpu: median(runs.iter().map(|c| c.cpu).collect()),
+    }
+}
+
+/// CPU time per row, in µs.
+fn per_row(rows: usize, cpu: Duration) -> String {
+    format!("{:.2} µs", cpu.as_secs_f64() * 1e6 / rows as f64)
 }
 
 fn rate(rows: usize, d: Duration) -> String {
@@ -191,14 +250,14 @@ async fn peak_memory_section(setup: &mut Setup) {
     );
 }
 
-async fn sink_section(setup: &mut Setup, rounds: usize, quick: bool) {
-    let n = if quick { 100_000 } else { 500_000 };
+async fn sink_section(setup: &mut Setup, name: &str, n: usize, rounds: usize) {
     let data = Arc::new(rows(n));
-    println!("\n## sink vs bulk: {n} rows, loopback (median of {rounds})\n");
+    println!("\n## sink vs bulk: {n} rows, {name} (median of {rounds})\n");
     println!(
-        "| mode | tasks | bulk append | sink, one row per send | rows per request | sink/bulk |"
+        "| mode | tasks | bulk append | sink, one row per send | rows per request | sink/bulk \
+         | CPU per row, bulk | CPU per row, sink | CPU bulk/sink |"
     );
-    println!("| --- | ---: | ---: | ---: | ---: | ---: |");
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     for exactly_once in [false, true] {
         for tasks in [1_000, 10_000] {
             let (mut base, mut sunk) = (Vec::new(), Vec::new());
@@ -211,18 +270,21 @@ async fn sink_section(setup: &mut Setup, rounds: usize, quick: bool) {
                 };
                 sunk.push(sink_sends(&setup.table(), options, &data, tasks).await);
             }
-            let (base, sunk) = (median(base), median(sunk));
+            let (base, sunk) = (medians(&base), medians(&sunk));
             println!(
-                "| {} | {tasks} | {} | {} | {} | {:.2} |",
+                "| {} | {tasks} | {} | {} | {} | {:.2} | {} | {} | {:.2} |",
                 if exactly_once {
                     "exactly once (COMMITTED)"
                 } else {
                     "at least once (_default)"
                 },
-                rate(n, base),
-                rate(n, sunk),
+                rate(n, base.wall),
+                rate(n, sunk.wall),
                 ROWS_PER_REQUEST.load(std::sync::atomic::Ordering::Relaxed),
-                base.as_secs_f64() / sunk.as_secs_f64()
+                base.wall.as_secs_f64() / sunk.wall.as_secs_f64(),
+                per_row(n, base.cpu),
+                per_row(n, sunk.cpu),
+                base.cpu.as_secs_f64() / sunk.cpu.as_secs_f64(),
             );
         }
     }
@@ -271,11 +333,20 @@ async fn fan_out_section(name: &str, builder: EmulatorBuilder, rounds: usize, qu
     setup.emulator.shutdown().await;
 }
 
+const LINK: &str = "20 ms one way, 100 Mbit/s per connection";
+
+/// The emulator behind a simulated wide-area link.
+fn link() -> EmulatorBuilder {
+    Emulator::builder()
+        .latency(Duration::from_millis(20))
+        .connection_mbps(100.0)
+}
+
 #[tokio::main]
 async fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let rounds = if quick { 1 } else { 3 };
-    // `--only sink` (or `memory`, `fan-out`) runs one section, to profile it.
+    // `--only sink` (or `sink-link`, `memory`, `fan-out`) runs one section.
     let args: Vec<String> = std::env::args().collect();
     let only = args
         .iter()
@@ -288,21 +359,19 @@ async fn main() {
         peak_memory_section(&mut setup).await;
     }
     if runs("sink") {
-        sink_section(&mut setup, rounds, quick).await;
+        let n = if quick { 100_000 } else { 500_000 };
+        sink_section(&mut setup, "loopback", n, rounds).await;
+    }
+    if runs("sink-link") {
+        let mut link = Setup::start(link()).await;
+        let n = if quick { 20_000 } else { 100_000 };
+        sink_section(&mut link, LINK, n, rounds).await;
+        link.emulator.shutdown().await;
     }
     if runs("fan-out") {
         fan_out_section("loopback", Emulator::builder(), rounds, quick).await;
         // The case fan-out is for: each connection limited by the link.
-        let link = Emulator::builder()
-            .latency(Duration::from_millis(20))
-            .connection_mbps(100.0);
-        fan_out_section(
-            "20 ms one way, 100 Mbit/s per connection",
-            link,
-            rounds,
-            quick,
-        )
-        .await;
+        fan_out_section(LINK, link(), rounds, quick).await;
     }
     setup.emulator.shutdown().await;
 }

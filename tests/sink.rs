@@ -113,6 +113,50 @@ async fn a_hundred_thousand_tasks_land_on_the_default_stream() {
     .await;
 }
 
+/// 1,000 tasks each sending rows one at a time, the next once the last is
+/// acknowledged: the tasks an answer wakes go in one request together
+/// (more than a worker's local run queue holds), not a few hundred at a time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tasks_an_answer_wakes_send_their_next_rows_together() {
+    bounded(120, async {
+        const SENDERS: i64 = 1_000;
+        const EACH: i64 = 10;
+        let env = Env::start().await;
+        let table = env.table_for::<Event>("gathered");
+        // No linger cut on a busy machine: only the batching policy counts.
+        let options = SinkOptions::default().linger(Duration::from_secs(5));
+        let sink = env
+            .client
+            .sink_with::<Event>(&table, options)
+            .await
+            .unwrap();
+        let tasks: Vec<_> = (0..SENDERS)
+            .map(|task| {
+                let sink = sink.clone();
+                tokio::spawn(async move {
+                    for i in 0..EACH {
+                        sink.send(event(i * SENDERS + task)).await.unwrap();
+                    }
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+        sink.close().await.unwrap();
+        let n = (SENDERS * EACH) as usize;
+        assert_eq!(distinct_ids(&env, "gathered", n), n);
+        let stats = sink.stats();
+        let per_request = stats.rows_acknowledged / stats.requests_acknowledged;
+        // One scheduler turn gathered about 200 (a local run queue's worth).
+        assert!(
+            per_request >= 400,
+            "{per_request} rows per request: {stats:?}"
+        );
+    })
+    .await;
+}
+
 #[derive(Debug, Clone, BqRow)]
 struct Doc {
     id: i64,

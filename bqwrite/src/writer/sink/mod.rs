@@ -2,11 +2,17 @@
 //! one into requests, and answers each `send` with that row's own outcome.
 //!
 //! - `options.rs`: [`SinkOptions`], what a sink writes to and how it batches.
-//! - `task.rs`: the batching task that owns the writer's engine handle:
-//!   batches, submits, maps each request's outcome back to its rows, and
-//!   resends the good rows of a rejected request on a COMMITTED stream.
+//! - `intake.rs`: the batch being filled, which every `send` encodes its
+//!   row into under a short lock (no message or allocation per row).
+//! - `receipt.rs`: a batch's outcome, shared by the sends of its rows, and
+//!   the future each `send` awaits.
+//! - `task.rs`: the task that owns the writer's engine handle: cuts
+//!   batches into requests, resolves each batch's outcome, and resends the
+//!   good rows of a rejected request on a COMMITTED stream.
 
+mod intake;
 mod options;
+mod receipt;
 mod task;
 
 use std::fmt;
@@ -14,10 +20,10 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use bytes::BytesMut;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
-use self::task::{Msg, Row, Task};
+use self::intake::Intake;
+use self::task::{Msg, Task};
 use super::engine::{Handle, Shared};
 use super::{StreamKind, Writer, WriterStats};
 use crate::client::Client;
@@ -62,13 +68,16 @@ pub use self::options::{
 /// ```
 ///
 /// # Batching
-/// Each [`send`](Sink::send) checks and encodes its row in the caller's
-/// task (so `T` need not be `Send`, and encoding runs in parallel) and
-/// hands the bytes to one batching task, which owns the writer. A batch
-/// goes as a request when it is full (the writer's request size and row
-/// limits), when fewer than four of the sink's requests await their answer,
-/// or when its first row has waited the [linger](SinkOptions::linger) time.
-/// Requests are pipelined as a [`Writer`]'s are.
+/// Each [`send`](Sink::send) checks its row in the caller's task (so `T`
+/// need not be `Send`) and encodes it straight into the batch being
+/// filled; the sends of a batch share one outcome, resolved at once. A
+/// task of the sink, which owns the writer, sends a batch as a request when
+/// it is full (the writer's request size and row limits), when fewer than
+/// four of the sink's requests await their answer (once the sends that are
+/// ready to run have added their rows: the tasks an answer woke go
+/// together), or when its first row has waited the
+/// [linger](SinkOptions::linger) time. Requests are pipelined as a
+/// [`Writer`]'s are.
 ///
 /// # Delivery
 /// By default the sink writes through the table's `_default` stream: rows
@@ -102,6 +111,7 @@ pub struct Sink<T> {
 /// What every clone of a sink shares.
 struct Inner {
     tx: mpsc::UnboundedSender<Msg>,
+    intake: Arc<Intake>,
     budget: Arc<Budget>,
     /// Row bytes one request may carry.
     row_budget: usize,
@@ -113,7 +123,7 @@ struct Inner {
 }
 
 /// The rows and bytes a sink may hold: taken by `send`, given back by the
-/// batching task when a row is resolved.
+/// sink's task when a batch is resolved.
 #[derive(Debug)]
 pub(crate) struct Budget {
     rows: Semaphore,
@@ -129,12 +139,25 @@ impl Budget {
     }
 
     async fn take(&self, wire: usize) {
-        // The semaphores are never closed: acquiring only waits.
-        if let Ok(permit) = self.rows.acquire().await {
-            permit.forget();
+        let cost = self.cost(wire);
+        // Room now (the common case): no future, no waiter node. Permits
+        // given back go to waiting sends first, so this does not jump the
+        // queue. The semaphores are never closed: acquiring only waits.
+        match self.rows.try_acquire() {
+            Ok(permit) => permit.forget(),
+            Err(_) => {
+                if let Ok(permit) = self.rows.acquire().await {
+                    permit.forget();
+                }
+            }
         }
-        if let Ok(permits) = self.bytes.acquire_many(self.cost(wire)).await {
-            permits.forget();
+        match self.bytes.try_acquire_many(cost) {
+            Ok(permits) => permits.forget(),
+            Err(_) => {
+                if let Ok(permits) = self.bytes.acquire_many(cost).await {
+                    permits.forget();
+                }
+            }
         }
     }
 
@@ -218,8 +241,10 @@ impl<T> Sink<T> {
             bytes: Semaphore::new(options.max_buffered_bytes),
             max_bytes: options.max_buffered_bytes,
         });
+        let intake = Arc::new(Intake::new(options.writer.max_rows_per_request, row_budget));
         let inner = Inner {
             tx,
+            intake: intake.clone(),
             budget: budget.clone(),
             row_budget,
             max_request_bytes: options.writer.max_request_bytes,
@@ -228,7 +253,7 @@ impl<T> Sink<T> {
             exactly_once: options.exactly_once,
             closed: AtomicBool::new(false),
         };
-        let task = Task::new(handle, options, row_budget, budget);
+        let task = Task::new(handle, intake.clone(), budget.clone(), options);
         tokio::spawn(task.run(rx));
         Self {
             inner: Arc::new(inner),
@@ -281,6 +306,7 @@ impl<T> Sink<T> {
     /// As [`flush`](Sink::flush).
     pub async fn close(&self) -> Result<()> {
         self.inner.closed.store(true, Ordering::Release);
+        self.inner.intake.close();
         let (tx, rx) = oneshot::channel();
         if self.inner.tx.send(Msg::Close(tx)).is_err() {
             return Ok(());
@@ -372,23 +398,19 @@ impl<T: BqRow> Sink<T> {
                 ),
             ));
         }
-        self.inner.budget.take(wire).await;
-        let mut buf = BytesMut::with_capacity(len);
-        row.encode(&mut buf);
-        let (tx, rx) = oneshot::channel();
-        let queued = Row {
-            bytes: buf.freeze(),
-            tx,
-        };
-        if self.inner.tx.send(Msg::Row(queued)).is_err() {
-            let budget = &self.inner.budget;
-            budget.give_back(1, budget.cost(wire) as usize);
-            return Err(self.gone());
-        }
-        match rx.await {
-            Ok(outcome) => outcome,
-            Err(_) if self.inner.closed.load(Ordering::Acquire) => Err(self.closed_error()),
-            Err(_) => Err(self.gone()),
+        let budget = &self.inner.budget;
+        budget.take(wire).await;
+        let cost = budget.cost(wire) as usize;
+        match self.inner.intake.push(row, len, wire, cost) {
+            Some(receipt) => receipt.await,
+            None => {
+                budget.give_back(1, cost);
+                if self.inner.closed.load(Ordering::Acquire) {
+                    Err(self.closed_error())
+                } else {
+                    Err(self.gone())
+                }
+            }
         }
     }
 }

@@ -72,8 +72,8 @@ impl SinkOptions {
 
     /// The longest a row waits for batch-mates while the sink's earlier
     /// requests are awaiting their answer (default [`DEFAULT_LINGER`]).
-    /// While fewer than four are, a batch goes at once: waiting would only
-    /// add latency.
+    /// While fewer than four are, a batch goes as soon as the sends ready
+    /// to run have added their rows: waiting longer would only add latency.
     /// A batch also goes as soon as it is full (the writer options'
     /// `max_request_bytes` and `max_rows_per_request`).
     pub fn linger(mut self, linger: Duration) -> Self {

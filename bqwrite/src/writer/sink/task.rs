@@ -1,163 +1,175 @@
-//! The batching task of a sink: it owns the writer's engine handle, turns
-//! rows sent one by one into requests, and maps each request's outcome
-//! back to the `send` of each of its rows.
+//! The task of a sink: it owns the writer's engine handle, cuts the batch
+//! the sends fill into requests, and resolves each batch's outcome (on a
+//! COMMITTED stream, after sending again the rows that were not written
+//! through no fault of their own).
 
-use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
 use futures_util::future::BoxFuture;
 use futures_util::stream::FuturesOrdered;
 use futures_util::{FutureExt, StreamExt};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
+use super::intake::{Cut, Intake};
+use super::receipt::{Outcome, Unobserved};
 use super::{Budget, SinkOptions, wire_len};
 use crate::error::{Error, ErrorKind, Result, RowError};
 use crate::proto::storage::ProtoRows;
 use crate::writer::engine::Handle;
 use crate::writer::ticket::TicketCell;
 
-/// What the sink's clones ask of the task, in the order they asked.
+/// What the sink's clones ask of the task (rows go through the intake).
 #[derive(Debug)]
 pub(super) enum Msg {
-    Row(Row),
-    /// Answer once every row received before it is resolved.
+    /// Answer once every row sent before it is resolved.
     Flush(oneshot::Sender<Result<()>>),
     /// As `Flush`, then stop.
     Close(oneshot::Sender<Result<()>>),
 }
 
-/// One encoded row and where its outcome goes.
+/// A batch until its outcome is known.
 #[derive(Debug)]
-pub(super) struct Row {
-    pub(super) bytes: Bytes,
-    pub(super) tx: oneshot::Sender<Result<()>>,
-}
-
-/// A row the task holds: its place in arrival order, for flushes.
-#[derive(Debug)]
-struct Held {
-    bytes: Bytes,
-    tx: oneshot::Sender<Result<()>>,
+struct Pending {
+    cut: Cut,
+    /// Its place among the batches, for flushes.
     seq: u64,
+    /// Rows that failed alone so far, by index in the batch.
+    failed: Vec<(u32, Error)>,
+    /// The rows the next request carries: `None` for all of them.
+    left: Option<Vec<u32>>,
+    resolved: bool,
 }
 
-/// The rows of one request and its ticket.
-struct Submitted {
-    rows: Vec<Held>,
-    ticket: Arc<TicketCell>,
+impl Pending {
+    /// The rows of the next request, and its request bytes.
+    fn request(&self) -> (ProtoRows, usize) {
+        let Some(left) = &self.left else {
+            let rows = (0..self.cut.rows()).map(|i| self.cut.row(i)).collect();
+            let proto = ProtoRows {
+                serialized_rows: rows,
+            };
+            return (proto, self.cut.wire);
+        };
+        let rows: Vec<_> = left.iter().map(|&i| self.cut.row(i as usize)).collect();
+        let bytes = rows.iter().map(|r| wire_len(r.len())).sum();
+        let proto = ProtoRows {
+            serialized_rows: rows,
+        };
+        (proto, bytes)
+    }
+
+    /// The batch index of each row of the last request.
+    fn indices(&self) -> Vec<u32> {
+        match &self.left {
+            Some(left) => left.clone(),
+            None => (0..self.cut.rows() as u32).collect(),
+        }
+    }
+
+    fn resolve(&mut self, rest: Result<()>, unobserved: &Unobserved) {
+        self.resolved = true;
+        let mut failed = std::mem::take(&mut self.failed);
+        failed.sort_unstable_by_key(|(i, _)| *i);
+        self.cut.cell.resolve(Outcome { failed, rest }, unobserved);
+    }
 }
 
-/// A request's rows with its outcome.
-type Settled = (Submitted, Result<()>);
+impl Drop for Pending {
+    /// Dropped unresolved only when the task is (its runtime shutting
+    /// down): its sends must still end.
+    fn drop(&mut self) {
+        if !self.resolved {
+            let error = Error::new(
+                ErrorKind::WriterClosed,
+                "the sink stopped before this row was resolved (its Tokio runtime is shutting down)",
+            );
+            self.resolve(Err(error), &Unobserved::default());
+        }
+    }
+}
 
-/// A batch goes at once while fewer of the sink's requests than this
-/// await their answer, so that the client encodes while the service
-/// writes; beyond it, rows wait for batch-mates (the linger time at most).
-/// Measured in `benches/sink.rs`: 4 beat 1 and 2 on loopback.
+/// A request's batch with the request's outcome and how many of its rows
+/// were written.
+struct Settled {
+    pending: Pending,
+    outcome: Result<()>,
+    written: u64,
+}
+
+/// A batch goes at once (after [`gather`]) while fewer of the sink's
+/// requests than this await their answer, so that the client encodes
+/// while the service writes; beyond it, rows wait for batch-mates (the
+/// linger time at most). Measured in `benches/sink.rs`: once a batch
+/// gathers every woken sender, 1, 2 and 4 are within the machine's noise
+/// on loopback; 4 keeps a link busy.
 const EAGER: usize = 4;
 
-/// Messages taken from the channel at once.
-const RECV_BATCH: usize = 4096;
+/// The most scheduler turns a batch waits for more rows.
+const MAX_TURNS: usize = 16;
 
 pub(super) struct Task {
     handle: Handle,
+    intake: Arc<Intake>,
+    budget: Arc<Budget>,
     exactly_once: bool,
     linger: Duration,
-    max_rows: usize,
-    row_budget: usize,
-    budget: Arc<Budget>,
-    /// The batch being filled: its rows copied into one buffer (as a
-    /// writer's batch is), where each ends, who waits for each, its request
-    /// bytes and when its first row came.
-    batch: Vec<(oneshot::Sender<Result<()>>, u64)>,
-    buf: BytesMut,
-    ends: Vec<usize>,
-    batch_wire: usize,
-    batch_since: Option<Instant>,
-    /// Send the batch without waiting (a flush or a close asked).
+    /// When the first row of the open batch came, as last seen.
+    since: Option<Instant>,
+    /// Send the open batch without waiting (a flush, a close or the
+    /// linger time asked).
     hurry: bool,
     next_seq: u64,
-    /// Which rows are resolved, from the oldest unresolved one on.
+    /// Which batches are resolved, from the oldest unresolved one on.
     ledger: Ledger,
-    flushes: Vec<(u64, oneshot::Sender<Result<()>>)>,
+    /// Flushes, with the batch count they wait for once known.
+    flushes: Vec<(Option<u64>, oneshot::Sender<Result<()>>)>,
     closing: Vec<oneshot::Sender<Result<()>>>,
-    /// Failures of rows whose `send` was dropped, for the next flush.
-    unobserved: Vec<Error>,
     inflight: FuturesOrdered<BoxFuture<'static, Settled>>,
 }
 
 impl Task {
     pub(super) fn new(
         handle: Handle,
-        options: &SinkOptions,
-        row_budget: usize,
+        intake: Arc<Intake>,
         budget: Arc<Budget>,
+        options: &SinkOptions,
     ) -> Self {
         Self {
             handle,
+            intake,
+            budget,
             exactly_once: options.exactly_once,
             linger: options.linger,
-            max_rows: options.writer.max_rows_per_request,
-            row_budget,
-            budget,
-            batch: Vec::new(),
-            buf: BytesMut::new(),
-            ends: Vec::new(),
-            batch_wire: 0,
-            batch_since: None,
+            since: None,
             hurry: false,
             next_seq: 0,
             ledger: Ledger::default(),
             flushes: Vec::new(),
             closing: Vec::new(),
-            unobserved: Vec::new(),
             inflight: FuturesOrdered::new(),
         }
     }
 
     pub(super) async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Msg>) {
-        let mut msgs = Vec::with_capacity(RECV_BATCH);
         let mut open = true;
         loop {
-            let deadline = self.batch_since.map(|since| since + self.linger);
+            let deadline = self.since.map(|since| since + self.linger);
             let waiting = !self.inflight.is_empty();
             tokio::select! {
                 biased;
-                Some((submitted, outcome)) = self.inflight.next(), if waiting => {
-                    self.settle(submitted, outcome).await;
-                }
-                n = rx.recv_many(&mut msgs, RECV_BATCH), if open => {
-                    open = n > 0;
-                    for msg in msgs.drain(..) {
-                        open &= self.on_msg(msg).await;
-                    }
-                }
-                () = sleep_until(deadline), if deadline.is_some() => {
-                    self.submit_batch().await;
-                }
-                else => break,
+                Some(settled) = self.inflight.next(), if waiting => self.settle(settled).await,
+                msg = rx.recv(), if open => open = self.on_msg(msg),
+                () = self.intake.wake.notified() => {}
+                () = sleep_until(deadline), if deadline.is_some() => self.hurry = true,
             }
-            if !self.batch.is_empty() && (self.inflight.len() < EAGER || self.hurry || !open) {
-                if open && !self.hurry {
-                    // Let the senders the last answers woke queue their
-                    // next rows first, then go.
-                    tokio::task::yield_now().await;
-                    while let Ok(msg) = rx.try_recv() {
-                        open &= self.on_msg(msg).await;
-                    }
-                }
-                self.submit_batch().await;
-            }
+            self.send_ready(!open).await;
             self.answer_flushes();
-            if !open && self.batch.is_empty() && self.inflight.is_empty() {
+            if !open && self.inflight.is_empty() {
                 break;
             }
         }
-        // Rows queued behind a close are dropped with the channel: their
-        // `send` fails as closed.
         let outcome = self.flush_outcome();
         for tx in self.closing.drain(..) {
             let _ = tx.send(outcome.as_ref().map_err(Error::duplicate).copied());
@@ -165,92 +177,68 @@ impl Task {
         self.handle.end();
     }
 
-    /// Takes one message; false once the sink is closing.
-    async fn on_msg(&mut self, msg: Msg) -> bool {
+    /// Takes one message (`None`: every clone is gone); false once the
+    /// sink is closing.
+    fn on_msg(&mut self, msg: Option<Msg>) -> bool {
+        self.hurry = true;
         match msg {
-            Msg::Row(row) if !self.closing.is_empty() => {
-                let error = Error::new(
-                    ErrorKind::WriterClosed,
-                    format!("the sink of `{}` is closed", self.handle.stream),
-                );
-                let wire = wire_len(row.bytes.len());
-                self.budget.give_back(1, self.budget.cost(wire) as usize);
-                let _ = row.tx.send(Err(error));
+            Some(Msg::Flush(tx)) => {
+                self.flushes.push((None, tx));
+                true
             }
-            Msg::Row(row) => self.push(row).await,
-            Msg::Flush(tx) => {
-                self.flushes.push((self.next_seq, tx));
-                // Rows coming after the flush need not hurry.
-                self.hurry = !self.batch.is_empty();
-            }
-            Msg::Close(tx) => {
-                self.flushes.retain(|(_, tx)| !tx.is_closed());
+            Some(Msg::Close(tx)) => {
+                self.intake.close();
                 self.closing.push(tx);
-                self.hurry = true;
+                false
+            }
+            None => {
+                self.intake.close();
+                false
             }
         }
-        self.closing.is_empty()
     }
 
-    /// Adds a row to the batch, sending the batch first if the row does
-    /// not fit in it.
-    async fn push(&mut self, row: Row) {
-        let wire = wire_len(row.bytes.len());
-        if !self.batch.is_empty()
-            && (self.batch.len() >= self.max_rows || self.batch_wire + wire > self.row_budget)
-        {
-            self.submit_batch().await;
+    /// Sends the full batches, and the open one when it should go: at
+    /// once while few requests are in flight, else when hurried.
+    async fn send_ready(&mut self, closing: bool) {
+        let hurry = self.hurry || closing;
+        let mut taken = self.intake.take(hurry);
+        let eager = self.inflight.len() + taken.cuts.len() < EAGER;
+        if !hurry && eager && taken.since.is_some() {
+            gather(&self.intake).await;
+            taken.cuts.extend(self.intake.take(true).cuts);
+            taken.since = None;
+        } else if hurry {
+            taken.since = None;
         }
-        let seq = self.next_seq;
-        self.next_seq += 1;
-        self.ledger.push();
-        self.batch_since.get_or_insert_with(Instant::now);
-        self.batch_wire += wire;
-        self.buf.extend_from_slice(&row.bytes);
-        self.ends.push(self.buf.len());
-        self.batch.push((row.tx, seq));
-    }
-
-    async fn submit_batch(&mut self) {
         self.hurry = false;
-        self.batch_since = None;
-        self.batch_wire = 0;
-        let buf = std::mem::take(&mut self.buf).freeze();
-        // The next batch is likely the size of this one: one allocation.
-        self.buf.reserve(buf.len());
-        let mut start = 0;
-        let rows: Vec<Held> = std::mem::take(&mut self.batch)
-            .into_iter()
-            .zip(self.ends.drain(..))
-            .map(|((tx, seq), end)| {
-                let bytes = buf.slice(start..end);
-                start = end;
-                Held { bytes, tx, seq }
-            })
-            .collect();
-        if !rows.is_empty() {
-            self.submit(rows).await;
+        self.since = taken.since;
+        for cut in taken.cuts {
+            let pending = Pending {
+                cut,
+                seq: self.next_seq,
+                failed: Vec::new(),
+                left: None,
+                resolved: false,
+            };
+            self.next_seq += 1;
+            self.ledger.push();
+            self.submit(pending).await;
+        }
+        for (until, _) in &mut self.flushes {
+            until.get_or_insert(self.next_seq);
         }
     }
 
     /// Hands one request to the engine, waiting for room in its window.
-    async fn submit(&mut self, rows: Vec<Held>) {
-        let bytes = rows.iter().map(|r| wire_len(r.bytes.len())).sum();
-        let proto = ProtoRows {
-            serialized_rows: rows.iter().map(|r| r.bytes.clone()).collect(),
-        };
+    async fn submit(&mut self, mut pending: Pending) {
+        let (proto, bytes) = pending.request();
         let (ticket, rx) = TicketCell::new();
         if let Err(error) = self.handle.submit(proto, 0, bytes, &ticket).await {
-            let n = rows.len();
-            let cost = rows
-                .into_iter()
-                .map(|row| self.resolve(row, Err(error.duplicate())))
-                .sum();
-            return self.budget.give_back(n, cost);
+            return self.resolve(&mut pending, Err(error));
         }
         ticket.seal(None);
         let stream = self.handle.stream.clone();
-        let submitted = Submitted { rows, ticket };
         self.inflight.push_back(
             async move {
                 let outcome = match rx.await {
@@ -261,64 +249,57 @@ impl Task {
                     )
                     .with_stream(stream.to_string())),
                 };
-                (submitted, outcome)
+                let written = ticket.written_rows();
+                Settled {
+                    pending,
+                    outcome,
+                    written,
+                }
             }
             .boxed(),
         );
     }
 
-    /// Tells each row of a settled request its outcome; on a COMMITTED
-    /// stream, sends again the rows that were not written through no fault
-    /// of their own.
-    async fn settle(&mut self, submitted: Submitted, outcome: Result<()>) {
-        let Submitted { rows, ticket } = submitted;
+    /// Resolves a settled batch; on a COMMITTED stream, sends again the
+    /// rows that were not written through no fault of their own.
+    async fn settle(&mut self, settled: Settled) {
+        let Settled {
+            mut pending,
+            outcome,
+            written,
+        } = settled;
         let error = match outcome {
-            Ok(()) => {
-                let n = rows.len();
-                let cost: usize = rows.into_iter().map(|row| self.resolve(row, Ok(()))).sum();
-                return self.budget.give_back(n, cost);
-            }
+            Ok(()) => return self.resolve(&mut pending, Ok(())),
             Err(error) => error,
         };
-        let (mut resolved, mut cost) = (0, 0);
-        let mut again = Vec::new();
         match error.kind() {
             ErrorKind::RowErrors => {
-                let bad: HashMap<usize, &RowError> =
-                    error.row_errors().iter().map(|e| (e.index, e)).collect();
-                // `_default`: the writer sent the good rows again itself.
-                let good = rows.len() - bad.len();
-                let all_good_written = ticket.written_rows() == good as u64;
-                for (i, row) in rows.into_iter().enumerate() {
-                    let outcome = if let Some(rejected) = bad.get(&i) {
-                        Err(self.rejected(rejected))
-                    } else if self.exactly_once {
-                        again.push(row);
-                        continue;
-                    } else if all_good_written {
-                        Ok(())
-                    } else {
-                        Err(error.duplicate().context(
-                            "this row was sent again without the rejected ones and that \
-                             failed too: it may or may not have been written",
-                        ))
-                    };
-                    resolved += 1;
-                    cost += self.resolve(row, outcome);
+                let mut good = pending.indices();
+                for rejected in error.row_errors() {
+                    if let Some(&row) = good.get(rejected.index) {
+                        pending.failed.push((row, self.rejected(rejected)));
+                    }
                 }
+                let bad: Vec<u32> = pending.failed.iter().map(|(i, _)| *i).collect();
+                good.retain(|i| !bad.contains(i));
+                if self.exactly_once && !good.is_empty() {
+                    pending.left = Some(good);
+                    return self.submit(pending).await;
+                }
+                // `_default`: the writer sent the good rows again itself.
+                let rest = if self.exactly_once || written == good.len() as u64 {
+                    Ok(())
+                } else {
+                    Err(error.duplicate().context(
+                        "this row was sent again without the rejected ones and that \
+                         failed too: it may or may not have been written",
+                    ))
+                };
+                self.resolve(&mut pending, rest);
             }
             // Sent behind a rejected request: not written, go again.
-            ErrorKind::Unwritten if self.exactly_once => again = rows,
-            _ => {
-                for row in rows {
-                    resolved += 1;
-                    cost += self.resolve(row, Err(error.duplicate()));
-                }
-            }
-        }
-        self.budget.give_back(resolved, cost);
-        if !again.is_empty() {
-            self.submit(again).await;
+            ErrorKind::Unwritten if self.exactly_once => self.submit(pending).await,
+            _ => self.resolve(&mut pending, Err(error)),
         }
     }
 
@@ -339,16 +320,11 @@ impl Task {
         .with_stream(self.handle.stream.to_string())
     }
 
-    /// Gives a row its outcome; returns its cost in the byte budget, for
-    /// the caller to give back (once per request, not per row).
-    fn resolve(&mut self, row: Held, outcome: Result<()>) -> usize {
-        self.ledger.resolve(row.seq);
-        let cost = self.budget.cost(wire_len(row.bytes.len())) as usize;
-        if let Err(Err(error)) = row.tx.send(outcome) {
-            tracing::warn!(stream = %self.handle.stream, error = %error, "a dropped send failed");
-            self.unobserved.push(error);
-        }
-        cost
+    /// Gives every row of a batch its outcome, and its budget back.
+    fn resolve(&mut self, pending: &mut Pending, rest: Result<()>) {
+        self.ledger.resolve(pending.seq);
+        self.budget.give_back(pending.cut.rows(), pending.cut.cost);
+        pending.resolve(rest, &self.intake.unobserved);
     }
 
     /// Answers every flush whose rows are all resolved.
@@ -356,7 +332,7 @@ impl Task {
         let oldest = self.ledger.oldest();
         let (done, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.flushes)
             .into_iter()
-            .partition(|(seq, _)| oldest >= *seq);
+            .partition(|(until, _)| until.is_some_and(|until| oldest >= until));
         self.flushes = waiting;
         if done.is_empty() {
             return;
@@ -370,31 +346,47 @@ impl Task {
     /// What a flush reports: a closed writer, or failures nobody saw.
     fn flush_outcome(&mut self) -> Result<()> {
         self.handle.check_open()?;
-        let Some(first) = self.unobserved.first() else {
+        let unobserved = self.intake.unobserved.take();
+        let Some(first) = unobserved.first() else {
             return Ok(());
         };
-        let more = self.unobserved.len() - 1;
-        let error = first.duplicate().context(format!(
+        let more = unobserved.len() - 1;
+        Err(first.duplicate().context(format!(
             "a row whose `send` was dropped failed{}",
             if more > 0 {
                 format!(" ({more} more did too)")
             } else {
                 String::new()
             }
-        ));
-        self.unobserved.clear();
-        Err(error)
+        )))
     }
 }
 
-/// Which rows are resolved: a flush waits until every row before it is.
-/// Rows resolve nearly in order, so the window stays short.
+impl Drop for Task {
+    /// Rows still in the intake when the task ends (its runtime shutting
+    /// down) fail rather than wait forever.
+    fn drop(&mut self) {
+        let error = Error::new(
+            ErrorKind::WriterClosed,
+            format!(
+                "the sink of `{}` stopped before this row was resolved \
+                 (its Tokio runtime is shutting down)",
+                self.handle.stream
+            ),
+        )
+        .with_stream(self.handle.stream.to_string());
+        self.intake.fail_all(&error);
+    }
+}
+
+/// Which batches are resolved: a flush waits until every batch before it
+/// is. Batches resolve nearly in order, so the window stays short.
 #[derive(Debug, Default)]
 struct Ledger {
-    /// The oldest unresolved row (the next row to come when none is).
+    /// The oldest unresolved batch (the next batch to come when none is).
     oldest: u64,
-    /// From `oldest` on: whether each row is resolved.
-    resolved: VecDeque<bool>,
+    /// From `oldest` on: whether each batch is resolved.
+    resolved: std::collections::VecDeque<bool>,
 }
 
 impl Ledger {
@@ -418,6 +410,21 @@ impl Ledger {
     }
 }
 
+/// Lets the senders the last answers woke add their rows first: yields
+/// until a turn of the scheduler brings no new row (woken tasks beyond a
+/// worker's local queue run turns later).
+async fn gather(intake: &Intake) {
+    let mut pushed = intake.pushed();
+    for _ in 0..MAX_TURNS {
+        tokio::task::yield_now().await;
+        let now = intake.pushed();
+        if now == pushed {
+            return;
+        }
+        pushed = now;
+    }
+}
+
 /// Sleeps until `deadline`, or forever without one.
 async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
@@ -431,18 +438,18 @@ mod tests {
     use super::Ledger;
 
     #[test]
-    fn the_ledger_moves_past_rows_resolved_out_of_order() {
+    fn the_ledger_moves_past_batches_resolved_out_of_order() {
         let mut ledger = Ledger::default();
         for _ in 0..4 {
             ledger.push();
         }
         ledger.resolve(1);
         ledger.resolve(2);
-        assert_eq!(ledger.oldest(), 0, "row 0 is not resolved");
+        assert_eq!(ledger.oldest(), 0, "batch 0 is not resolved");
         ledger.resolve(0);
         assert_eq!(ledger.oldest(), 3);
         ledger.resolve(3);
-        assert_eq!(ledger.oldest(), 4, "none left: the next row to come");
+        assert_eq!(ledger.oldest(), 4, "none left: the next batch to come");
         ledger.resolve(2); // resolved before: ignored
         assert_eq!(ledger.oldest(), 4);
     }

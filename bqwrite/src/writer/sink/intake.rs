@@ -1,0 +1,193 @@
+//! The batch being filled: every `send` encodes its row straight into it,
+//! under a short lock, and takes a [`Receipt`] for it; the sink's task cuts
+//! it into requests. No message, channel slot or allocation per row.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use bytes::{Bytes, BytesMut};
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+use super::receipt::{Cell, Outcome, Receipt, Unobserved};
+use crate::error::Error;
+use crate::row::BqRow;
+
+/// What the sends of a sink and its task share.
+#[derive(Debug)]
+pub(super) struct Intake {
+    open: Mutex<Open>,
+    /// Wakes the task: a batch got its first row, or one filled up.
+    pub(super) wake: Notify,
+    /// Failures of rows whose `send` was dropped, for the next flush.
+    pub(super) unobserved: Unobserved,
+    max_rows: usize,
+    row_budget: usize,
+}
+
+/// The batch being filled, and the full ones waiting for the task.
+#[derive(Debug)]
+struct Open {
+    buf: BytesMut,
+    /// Where each row ends in `buf`.
+    ends: Vec<usize>,
+    /// Request bytes of the rows, and their cost in the sink's budget.
+    wire: usize,
+    cost: usize,
+    /// When the first row came.
+    since: Option<Instant>,
+    cell: Arc<Cell>,
+    /// Batches cut because full, oldest first.
+    full: VecDeque<Cut>,
+    /// No more rows: the sink is closing or its task is gone.
+    closed: bool,
+    /// Rows pushed so far.
+    pushed: u64,
+}
+
+/// A batch cut from the open one: its rows, and who awaits them.
+#[derive(Debug)]
+pub(super) struct Cut {
+    pub(super) buf: Bytes,
+    pub(super) ends: Vec<usize>,
+    pub(super) wire: usize,
+    pub(super) cost: usize,
+    pub(super) cell: Arc<Cell>,
+}
+
+impl Cut {
+    pub(super) fn rows(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Row `index`'s encoded bytes (a view of the batch's buffer).
+    pub(super) fn row(&self, index: usize) -> Bytes {
+        let start = index.checked_sub(1).map_or(0, |i| self.ends[i]);
+        self.buf.slice(start..self.ends[index])
+    }
+}
+
+/// What the task took: the batches to send, and when the first row of the
+/// batch left open came (if it has rows).
+#[derive(Debug)]
+pub(super) struct Taken {
+    pub(super) cuts: Vec<Cut>,
+    pub(super) since: Option<Instant>,
+}
+
+impl Intake {
+    pub(super) fn new(max_rows: usize, row_budget: usize) -> Self {
+        Self {
+            open: Mutex::new(Open {
+                buf: BytesMut::new(),
+                ends: Vec::new(),
+                wire: 0,
+                cost: 0,
+                since: None,
+                cell: Arc::default(),
+                full: VecDeque::new(),
+                closed: false,
+                pushed: 0,
+            }),
+            wake: Notify::new(),
+            unobserved: Unobserved::default(),
+            max_rows: max_rows.max(1),
+            row_budget,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Open> {
+        // Short critical sections that leave the state whole.
+        self.open.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Encodes `row` (`len` bytes, `wire` request bytes, `cost` in the
+    /// budget) into the open batch; `None` once the intake is closed.
+    pub(super) fn push<T: BqRow + ?Sized>(
+        &self,
+        row: &T,
+        len: usize,
+        wire: usize,
+        cost: usize,
+    ) -> Option<Receipt<'_>> {
+        let mut open = self.lock();
+        if open.closed {
+            return None;
+        }
+        let mut wake = open.ends.is_empty();
+        if !open.ends.is_empty()
+            && (open.ends.len() >= self.max_rows || open.wire + wire > self.row_budget)
+        {
+            let cut = open.cut();
+            open.full.push_back(cut);
+            wake = true;
+        }
+        if open.ends.is_empty() {
+            open.since = Some(Instant::now());
+        }
+        open.buf.reserve(len);
+        row.encode(&mut open.buf);
+        let end = open.buf.len();
+        let index = open.ends.len() as u32;
+        open.ends.push(end);
+        open.wire += wire;
+        open.cost += cost;
+        open.pushed += 1;
+        let cell = open.cell.clone();
+        drop(open);
+        if wake {
+            self.wake.notify_one();
+        }
+        Some(Receipt::new(cell, index, &self.unobserved))
+    }
+
+    /// The full batches, and the open one too when `all` (or when it is
+    /// closed).
+    pub(super) fn take(&self, all: bool) -> Taken {
+        let mut open = self.lock();
+        let mut cuts: Vec<Cut> = open.full.drain(..).collect();
+        if (all || open.closed) && !open.ends.is_empty() {
+            cuts.push(open.cut());
+        }
+        Taken {
+            cuts,
+            since: open.since,
+        }
+    }
+
+    /// How many rows were pushed so far.
+    pub(super) fn pushed(&self) -> u64 {
+        self.lock().pushed
+    }
+
+    /// Takes no more rows: later pushes return `None`.
+    pub(super) fn close(&self) {
+        self.lock().closed = true;
+    }
+
+    /// Closes, and fails every row not yet taken with `error`.
+    pub(super) fn fail_all(&self, error: &Error) {
+        self.close();
+        for cut in self.take(true).cuts {
+            cut.cell
+                .resolve(Outcome::all(Err(error.duplicate())), &self.unobserved);
+        }
+    }
+}
+
+impl Open {
+    /// Ends the open batch; the next one starts about as large.
+    fn cut(&mut self) -> Cut {
+        let rows = self.ends.len();
+        let size = self.buf.len();
+        let buf = std::mem::replace(&mut self.buf, BytesMut::with_capacity(size));
+        self.since = None;
+        Cut {
+            buf: buf.freeze(),
+            ends: std::mem::replace(&mut self.ends, Vec::with_capacity(rows)),
+            wire: std::mem::take(&mut self.wire),
+            cost: std::mem::take(&mut self.cost),
+            cell: std::mem::replace(&mut self.cell, Arc::new(Cell::with_capacity(rows))),
+        }
+    }
+}
