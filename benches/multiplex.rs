@@ -88,7 +88,9 @@ async fn write_calls(mut writer: Writer<Event, bqwrite::writer::DefaultStream>, 
 /// All of `data` into one table.
 async fn one_table(setup: &mut Setup, data: &[Event]) -> Duration {
     let (path, table) = setup.table();
-    let writer = Writer::<Event>::default_stream(&table).await.expect("writer");
+    let writer = Writer::<Event>::default_stream(&table)
+        .await
+        .expect("writer");
     let start = Instant::now();
     write_calls(writer, data).await;
     let elapsed = start.elapsed();
@@ -102,7 +104,11 @@ async fn many_tables(setup: &mut Setup, data: &'static [Event]) -> Duration {
     let mut paths = Vec::new();
     for _ in 0..TABLES {
         let (path, table) = setup.table();
-        writers.push(Writer::<Event>::default_stream(&table).await.expect("writer"));
+        writers.push(
+            Writer::<Event>::default_stream(&table)
+                .await
+                .expect("writer"),
+        );
         paths.push(path);
     }
     let share = data.len() / TABLES;
@@ -141,7 +147,10 @@ async fn section(name: &str, builder: EmulatorBuilder, n: usize, rounds: usize) 
     }
     let (one, many) = (median(one), median(many));
     let peak = setup.emulator.append_rows_connections().peak;
-    assert!(peak as usize <= DEFAULT_MAX_CONNECTIONS, "peak {peak} connections");
+    assert!(
+        peak as usize <= DEFAULT_MAX_CONNECTIONS,
+        "peak {peak} connections"
+    );
     println!(
         "{name}: {n} rows, 1 table {:.0} rows/s, {TABLES} tables {:.0} rows/s, \
          {TABLES} tables / 1 table = {:.2} (peak {peak} AppendRows connections)",

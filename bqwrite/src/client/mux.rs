@@ -87,7 +87,7 @@ impl Mux {
     /// Runs until every lease and the pool let go of the connection, or the
     /// call ends.
     pub(super) async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Outgoing>) {
-        loop {
+        let error = loop {
             tokio::select! {
                 message = rx.recv() => match message {
                     None => return,
@@ -95,22 +95,23 @@ impl Mux {
                 },
                 event = call_event(&mut self.call) => match event {
                     Event::Opened(Ok(streaming)) => self.call = Call::Open(Box::new(streaming)),
-                    Event::Opened(Err(error)) => return self.end(error),
+                    Event::Opened(Err(error)) => break error,
                     Event::Answer(Ok(Some(answer))) => self.route_answer(answer),
                     Event::Answer(Ok(None)) if self.unanswered.is_empty() => return,
                     Event::Answer(Ok(None)) => {
-                        let error = Error::new(
+                        break Error::new(
                             ErrorKind::Transport,
                             "the service closed a shared AppendRows connection with requests unanswered",
                         );
-                        return self.end(error);
                     }
-                    Event::Answer(Err(status)) => {
-                        return self.end(Error::from_status("AppendRows", status));
-                    }
+                    Event::Answer(Err(status)) => break Error::from_status("AppendRows", status),
                 },
             }
-        }
+        };
+        // Refuse new leases and requests before anyone hears of the end, so
+        // that a writer reconnecting at once is not given this connection.
+        rx.close();
+        self.end(error);
     }
 
     fn on_message(&mut self, message: Outgoing) {

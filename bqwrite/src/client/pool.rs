@@ -213,6 +213,60 @@ impl Drop for Lease {
 mod tests {
     use super::*;
 
+    static SCHEMA: std::sync::LazyLock<WireDescriptorProto> =
+        std::sync::LazyLock::new(WireDescriptorProto::default);
+
+    fn loads(pool: &Pool, key: &str) -> Vec<usize> {
+        let routes = pool.routes.lock().unwrap();
+        let mut loads: Vec<_> = routes[key]
+            .iter()
+            .map(|c| c.leases.load(Ordering::Acquire))
+            .collect();
+        loads.sort_unstable();
+        loads
+    }
+
+    #[tokio::test]
+    async fn leases_spread_over_at_most_max_connections_per_location() {
+        // Nothing listens: a connection opens only with its first request.
+        let client = Client::emulator("127.0.0.1:9").unwrap();
+        let pool = Pool::new(2);
+        let lease = |table: usize, location: &str| {
+            let destination = Destination {
+                stream: Arc::from(format!(
+                    "projects/p/datasets/d/tables/t{table}/streams/_default"
+                )),
+                schema: &SCHEMA,
+            };
+            pool.lease(&client, location, destination)
+        };
+        let mut us: Vec<_> = (0..5).map(|t| lease(t, "US")).collect();
+        assert_eq!(
+            loads(&pool, "p/US"),
+            [2, 3],
+            "least loaded first, never more than 2"
+        );
+        let eu = lease(9, "EU");
+        assert_eq!(
+            loads(&pool, "p/EU"),
+            [1],
+            "each location has its own connections"
+        );
+        us.truncate(1);
+        assert_eq!(
+            loads(&pool, "p/US"),
+            [0, 1],
+            "a dropped lease is counted off"
+        );
+        let again = lease(5, "US");
+        assert_eq!(
+            loads(&pool, "p/US"),
+            [1, 1],
+            "an idle connection is reused before another opens"
+        );
+        drop((us, eu, again));
+    }
+
     #[test]
     fn routes_by_location_when_known_by_stream_otherwise() {
         let stream: Arc<str> = Arc::from("projects/p/datasets/d/tables/t/streams/_default");
