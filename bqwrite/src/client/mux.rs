@@ -30,6 +30,9 @@ use crate::proto::storage::append_rows_request::Rows;
 use crate::proto::storage::{AppendRowsRequest, AppendRowsResponse, ProtoSchema};
 
 /// What a lease sends to its connection's task.
+// Requests are nearly every message: boxing them would allocate per request
+// to shrink the rare ones.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub(super) enum Outgoing {
     /// A new lease: where its requests go, and where its answers go.
