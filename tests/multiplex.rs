@@ -286,3 +286,38 @@ async fn tables_of_different_schemas_share_one_connection_and_explicit_streams_k
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_call_ended_by_one_tables_request_fails_only_that_writer() {
+    bounded(60, async {
+        let env = Env::start().await;
+        let client = pooled_client(&env, 1).await;
+        let tables = event_tables(&env, &client, 2);
+        let mut a = Writer::<Event>::default_stream(&tables[0]).await.unwrap();
+        let mut b = Writer::<Event>::default_stream(&tables[1]).await.unwrap();
+        b.append(events(1, 0..2)).await.unwrap();
+        // t1 comes back without the `n` column: b's next request switches the
+        // shared connection to it with a schema the table lacks a field of,
+        // which ends the call (as BigQuery does)
+        let t1 = Env::path("t1");
+        env.emulator.delete_table(&t1).unwrap();
+        let mut narrow = Event::table_schema();
+        narrow.fields.retain(|f| f.name != "n");
+        env.emulator.create_table(&t1, narrow).unwrap();
+        a.append(events(0, 0..2)).await.unwrap();
+        let refused = b.send(events(1, 2..4)).await.unwrap();
+        let others = a.send(events(0, 2..4)).await.unwrap();
+        let err = refused.await.unwrap_err();
+        assert_eq!(err.code(), Some(tonic::Code::InvalidArgument), "{err}");
+        assert_eq!(
+            others.await.unwrap(),
+            2,
+            "the other table's rows are resent, not failed"
+        );
+        a.append(events(0, 4..6)).await.unwrap();
+        assert_eq!(ns(&env, "t0"), (0..6).collect::<Vec<_>>());
+        assert_eq!(env.emulator.row_count(&t1).unwrap(), 0);
+        env.emulator.shutdown().await;
+    })
+    .await;
+}
