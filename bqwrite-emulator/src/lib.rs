@@ -60,6 +60,25 @@
 //! fault, and unlike ALREADY_EXISTS a client cannot take it for an offset
 //! that was already written.)
 //!
+//! # Multiplexing
+//! The `_default` streams of any number of tables may share one AppendRows
+//! connection, as in BigQuery: each request names its stream in
+//! `write_stream` (a request without one goes to the connection's last
+//! destination) and a `writer_schema` it carries applies from that request
+//! on (a destination switch without one reuses the last schema, checked
+//! against the new table). An application-created stream never shares a
+//! connection: a request naming another destination on a connection bound to
+//! one, or naming one on a connection carrying `_default` streams, is refused
+//! in-band with INVALID_ARGUMENT ("only `_default` streams may share an
+//! AppendRows connection") and the connection goes on with its destination.
+//! (BigQuery documents the rule, not its error; in-band keeps the other
+//! tables' rows on the connection flowing.) A multiplexed connection may be
+//! routed by location, `x-goog-request-params: write_location=projects/P/locations/L`
+//! as Google's clients send it: its requests must then name streams of
+//! project `P`. Every dataset's location is `US`.
+//! [`Emulator::append_rows_connections`] counts connections (open now, peak,
+//! total), to check how many a client holds.
+//!
 //! BatchCommitWriteStreams reports per-stream problems in `stream_errors`
 //! (STREAM_NOT_FOUND, INVALID_STREAM_TYPE for a non-PENDING stream,
 //! INVALID_STREAM_STATE for one not finalized, STREAM_ALREADY_COMMITTED) and
@@ -146,10 +165,12 @@
 #![warn(missing_docs)]
 
 mod auth;
+mod conns;
 pub mod docs;
 mod error;
 mod faults;
 mod link;
+mod mux;
 mod rest;
 mod schema;
 mod server;
@@ -171,6 +192,7 @@ use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
 use tracing::{info, warn};
 
+pub use conns::ConnectionStats;
 pub use error::Error;
 pub use faults::{Faults, UnaryMethod};
 pub use values::{Row, Value};
@@ -338,6 +360,7 @@ impl EmulatorBuilder {
         let config = Arc::new(Config {
             max_request_bytes: self.max_request_bytes,
             require_routing_header: self.require_routing_header,
+            connections: Arc::default(),
         });
         let (shutdown, tasks) = serve(
             grpc_listener,
@@ -569,6 +592,14 @@ impl Emulator {
     pub async fn shutdown(mut self) {
         self.stop_servers().await;
         info!("bqwrite emulator stopped");
+    }
+
+    /// How many AppendRows connections are open now, were open at most at
+    /// once, and were opened in all, since the emulator started (restarts
+    /// included). A client that multiplexes `_default` streams keeps `peak`
+    /// at its pool's size however many tables it writes.
+    pub fn append_rows_connections(&self) -> ConnectionStats {
+        self.config.connections.stats()
     }
 
     /// Restarts both servers on the same addresses, as a server that goes

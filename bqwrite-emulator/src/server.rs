@@ -12,7 +12,8 @@
 //! A connection bound to an application-created stream holds it (one active
 //! connection per such stream) until the server notices the connection is
 //! gone: its request stream ends or fails, its response stream is dropped,
-//! a fault closes it, or the emulator shuts down.
+//! a fault closes it, or the emulator shuts down. `_default` streams of any
+//! number of tables may share a connection (`mux.rs`).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -39,9 +40,11 @@ use tonic::metadata::MetadataMap;
 use tonic::{Code, Request, Response, Status, Streaming};
 use tracing::{debug, info, warn};
 
+use crate::conns::{ConnectionCounter, OpenConnection};
 use crate::faults::{Faults, RequestFault, UnaryMethod};
+use crate::mux::{self, Route};
 use crate::status::{ApiError, SCHEMA_MISMATCH_EXTRA_FIELDS_MESSAGE};
-use crate::store::{Batch, Binding, Store, Stream};
+use crate::store::{Batch, Binding, Store, Stream, StreamKind};
 use crate::values::decode::check_row;
 use crate::values::plan::{self, RowPlan, SchemaProblem};
 
@@ -57,11 +60,13 @@ const BIND_GRACE: Duration = Duration::from_secs(2);
 /// Numbers AppendRows connections, to tell who holds a stream.
 static NEXT_CONNECTION: AtomicU64 = AtomicU64::new(1);
 
-/// Settings of the gRPC service.
+/// Settings of the gRPC service, and its AppendRows connection counters
+/// (kept across restarts).
 #[derive(Debug, Clone)]
 pub(crate) struct Config {
     pub max_request_bytes: usize,
     pub require_routing_header: bool,
+    pub connections: Arc<ConnectionCounter>,
 }
 
 /// The service state shared by all calls.
@@ -98,7 +103,7 @@ fn percent_decode(text: &str) -> Option<String> {
 }
 
 /// The value of one of `keys` in the routing header, if the header is there.
-fn routing_param(
+pub(crate) fn routing_param(
     metadata: &MetadataMap,
     keys: &[&str],
     strict: bool,
@@ -222,20 +227,17 @@ impl BigQueryWrite for WriteService {
         &self,
         request: Request<Streaming<AppendRowsRequest>>,
     ) -> Result<Response<Self::AppendRowsStream>, Status> {
-        let routed = routing_param(
-            request.metadata(),
-            &["write_stream"],
-            self.config.require_routing_header,
-        )?;
+        let route = Route::from_metadata(request.metadata(), self.config.require_routing_header)?;
         let inbound = request.into_inner();
         let (tx, rx) = mpsc::channel(32);
         let connection = Connection {
             service: self.clone(),
             id: NEXT_CONNECTION.fetch_add(1, Ordering::Relaxed),
-            routed,
+            route,
             stream: None,
             binding: None,
             schema: None,
+            _counted: self.config.connections.opened(),
         };
         tokio::spawn(connection.run(inbound, tx));
         Ok(Response::new(ReceiverStream::new(rx)))
@@ -312,14 +314,17 @@ struct Connection {
     service: WriteService,
     /// This connection's number.
     id: u64,
-    /// The stream named by the routing header, if any.
-    routed: Option<String>,
+    /// What the routing header names.
+    route: Route,
+    /// The destination of the last request.
     stream: Option<Arc<Stream>>,
     /// The hold on `stream` when it is an application stream; released when
     /// the connection ends (the connection is dropped) or earlier.
     binding: Option<Binding>,
-    /// The last writer schema and its compiled plan.
-    schema: Option<(DescriptorProto, Arc<RowPlan>)>,
+    /// The last writer schema, and its plan compiled for the table named.
+    schema: Option<(DescriptorProto, Arc<RowPlan>, String)>,
+    /// Counts the connection as open while it lives.
+    _counted: OpenConnection,
 }
 
 /// Why a request failed.
@@ -573,21 +578,22 @@ impl Connection {
     fn resolve_stream(&mut self, named: &str) -> Result<Arc<Stream>, ApiError> {
         match &self.stream {
             Some(stream) if named.is_empty() || named == stream.name => Ok(stream.clone()),
-            Some(stream) => Err(ApiError::invalid_argument(format!(
-                "this connection writes to {}; a request names {named}: open a new connection per stream",
-                stream.name
-            ))),
+            Some(current) if current.kind != StreamKind::Default => {
+                Err(mux::refused(&current.name, named))
+            }
+            Some(current) => {
+                // a multiplexed connection switches to another destination
+                self.route.check(named, false)?;
+                let next = self.service.store.stream(named)?;
+                mux::check_switch(current, &next)?;
+                self.stream = Some(next.clone());
+                Ok(next)
+            }
             None if named.is_empty() => Err(ApiError::invalid_argument(
                 "the first request of an AppendRows connection must set write_stream",
             )),
             None => {
-                if let Some(routed) = &self.routed
-                    && routed != named
-                {
-                    return Err(ApiError::invalid_argument(format!(
-                        "{ROUTING_HEADER} routes to {routed:?} but the request names {named:?}"
-                    )));
-                }
+                self.route.check(named, true)?;
                 let stream = self.service.store.stream(named)?;
                 self.binding = stream.bind(self.id)?;
                 debug!(stream = %stream.name, connection = self.id, "AppendRows connection bound to stream");
@@ -604,7 +610,12 @@ impl Connection {
     ) -> Result<Arc<RowPlan>, Failure> {
         let Some(schema) = writer_schema else {
             return match &self.schema {
-                Some((_, plan)) => Ok(plan.clone()),
+                Some((_, plan, table)) if *table == stream.table.path => Ok(plan.clone()),
+                // a destination switch without a schema: the last schema, for this table
+                Some((descriptor, ..)) => {
+                    let descriptor = descriptor.clone();
+                    self.compile(stream, descriptor)
+                }
                 None => Err(ApiError::invalid_argument(
                     "the first request of an AppendRows connection must carry proto_rows.writer_schema",
                 )
@@ -617,15 +628,26 @@ impl Connection {
             )
             .into());
         };
-        if let Some((cached, plan)) = &self.schema
+        if let Some((cached, plan, table)) = &self.schema
             && *cached == descriptor
+            && *table == stream.table.path
         {
             return Ok(plan.clone());
         }
+        self.compile(stream, descriptor)
+    }
+
+    /// Compiles `descriptor` for `stream`'s table and keeps it as the
+    /// connection's schema.
+    fn compile(
+        &mut self,
+        stream: &Stream,
+        descriptor: DescriptorProto,
+    ) -> Result<Arc<RowPlan>, Failure> {
         match plan::compile(&descriptor, &stream.table.columns) {
             Ok(plan) => {
                 let plan = Arc::new(plan);
-                self.schema = Some((descriptor, plan.clone()));
+                self.schema = Some((descriptor, plan.clone(), stream.table.path.clone()));
                 Ok(plan)
             }
             Err(problem) => {

@@ -181,6 +181,10 @@ struct StreamState {
     commit_time: Option<SystemTime>,
 }
 
+/// The location of every dataset, as `WriteStream.location` reports it:
+/// BigQuery's default multi-region.
+pub(crate) const DATASET_LOCATION: &str = "US";
+
 /// One write stream.
 #[derive(Debug)]
 pub(crate) struct Stream {
@@ -310,7 +314,8 @@ impl Stream {
             commit_time: commit_time.map(timestamp),
             table_schema: with_schema.then(|| self.table.schema.clone()),
             write_mode: write_stream::WriteMode::Insert as i32,
-            location: String::new(),
+            // every dataset is in BigQuery's default location
+            location: DATASET_LOCATION.to_owned(),
         }
     }
 

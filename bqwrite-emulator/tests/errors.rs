@@ -425,8 +425,65 @@ async fn in_band_a_later_request_naming_another_stream() {
         Code::InvalidArgument,
         None,
         &format!(
-            "this connection writes to {}; a request names {}: open a new connection per stream",
+            "this connection writes to {}; a request names {}: only `_default` streams may share \
+             an AppendRows connection, open a new connection per application-created stream",
             stream.name,
+            default_stream()
+        ),
+    );
+    // and the other way: a connection carrying `_default` refuses an explicit stream
+    let mut conn = Conn::open(&mut client).await;
+    ok_offset(
+        &conn
+            .append(append_request(
+                &default_stream(),
+                None,
+                Some(seed_descriptor()),
+                vec![seed_row(2, "b")],
+            ))
+            .await,
+    );
+    let response = conn
+        .append(append_request(
+            &stream.name,
+            Some(1),
+            None,
+            vec![seed_row(3, "c")],
+        ))
+        .await;
+    assert_answer(
+        &response,
+        Code::InvalidArgument,
+        None,
+        &format!(
+            "this connection writes to {}; a request names {}: only `_default` streams may share \
+             an AppendRows connection, open a new connection per application-created stream",
+            default_stream(),
+            stream.name,
+        ),
+    );
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn in_band_write_location_of_another_project() {
+    let (emu, mut client) = setup().await;
+    let mut conn = Conn::open_at_location(&mut client, "other-project", "US").await;
+    let response = conn
+        .append(append_request(
+            &default_stream(),
+            None,
+            Some(seed_descriptor()),
+            vec![seed_row(1, "a")],
+        ))
+        .await;
+    assert_answer(
+        &response,
+        Code::InvalidArgument,
+        None,
+        &format!(
+            "x-goog-request-params routes to location projects/other-project/locations/US but \
+             the request names \"{}\" of another project",
             default_stream()
         ),
     );

@@ -259,10 +259,30 @@ impl Conn {
         client: &mut BigQueryWriteClient<Channel>,
         routed_stream: Option<&str>,
     ) -> Result<Conn, tonic::Status> {
+        let header = routed_stream.map(|s| format!("write_stream={}", s.replace('/', "%2F")));
+        Self::try_open_routed(client, header).await
+    }
+
+    /// Opens a multiplexed call routed by location, as Google's clients do:
+    /// `x-goog-request-params: write_location=projects/P/locations/L`.
+    pub async fn open_at_location(
+        client: &mut BigQueryWriteClient<Channel>,
+        project: &str,
+        location: &str,
+    ) -> Conn {
+        let header = format!("write_location=projects%2F{project}%2Flocations%2F{location}");
+        Self::try_open_routed(client, Some(header))
+            .await
+            .expect("AppendRows call opens")
+    }
+
+    async fn try_open_routed(
+        client: &mut BigQueryWriteClient<Channel>,
+        header: Option<String>,
+    ) -> Result<Conn, tonic::Status> {
         let (tx, rx) = mpsc::channel(64);
         let mut request = tonic::Request::new(ReceiverStream::new(rx));
-        if let Some(stream) = routed_stream {
-            let value = format!("write_stream={}", stream.replace('/', "%2F"));
+        if let Some(value) = header {
             request
                 .metadata_mut()
                 .insert("x-goog-request-params", value.parse().expect("ascii"));

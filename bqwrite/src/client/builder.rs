@@ -20,6 +20,9 @@ pub struct ClientBuilder {
     credentials_file: Option<std::path::PathBuf>,
     /// PEM text of extra trusted roots.
     root_certificates: Vec<Vec<u8>>,
+    /// Shared connections per location for `_default` writers; `None`
+    /// turns multiplexing off.
+    max_connections: Option<usize>,
     #[cfg(feature = "opentelemetry")]
     meter: Option<opentelemetry::metrics::Meter>,
 }
@@ -38,6 +41,7 @@ impl Default for ClientBuilder {
             retry: RetryPolicy::default(),
             credentials_file: None,
             root_certificates: Vec::new(),
+            max_connections: Some(DEFAULT_MAX_CONNECTIONS),
             #[cfg(feature = "opentelemetry")]
             meter: None,
         }
@@ -66,6 +70,37 @@ impl ClientBuilder {
         self.emulator_host = Some(host.to_owned());
         self.endpoint_source = EndpointSource::Emulator;
         self.emulator = true;
+        self
+    }
+
+    /// The most AppendRows connections the `_default` writers of this client
+    /// share per location (default [`DEFAULT_MAX_CONNECTIONS`], 4; at least 1),
+    /// however many tables they write: BigQuery counts concurrent
+    /// connections against a per-project, per-region quota, and every
+    /// connection costs memory on both ends. Requests of different tables
+    /// are multiplexed on a connection, each naming its table, as Google's
+    /// clients do; explicit streams (PENDING, COMMITTED, BUFFERED) keep a
+    /// connection each, as the service requires. See
+    /// [the writer module](crate::writer#many-tables-connection-pooling).
+    ///
+    /// The default of 4 keeps a service with hundreds of tables far under
+    /// the quota, while a slow answer for one table holds up the answers
+    /// behind it on one connection only, and four connections carry as much
+    /// as a writer with connections of its own at ordinary rates.
+    pub fn max_connections(mut self, connections: usize) -> Self {
+        self.max_connections = Some(connections.max(1));
+        self
+    }
+
+    /// Whether `_default` writers share pooled connections (default true);
+    /// false gives each writer a connection of its own, as explicit streams
+    /// have.
+    pub fn multiplexing(mut self, enabled: bool) -> Self {
+        if !enabled {
+            self.max_connections = None;
+        } else if self.max_connections.is_none() {
+            self.max_connections = Some(DEFAULT_MAX_CONNECTIONS);
+        }
         self
     }
 
@@ -248,6 +283,7 @@ impl ClientBuilder {
                 request_timeout: self.request_timeout,
                 trace_id,
                 retry: self.retry,
+                pool: self.max_connections.map(Pool::new),
                 #[cfg(feature = "opentelemetry")]
                 instruments: crate::metrics::ClientInstruments::new(
                     self.meter.unwrap_or_else(|| {

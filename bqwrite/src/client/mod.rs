@@ -22,8 +22,12 @@ use crate::retry::{self, Retry, RetryPolicy};
 use crate::table::{Table, TablePath};
 
 mod builder;
+mod mux;
+mod pool;
 
 pub use self::builder::ClientBuilder;
+pub use self::pool::DEFAULT_MAX_CONNECTIONS;
+pub(crate) use self::pool::{Destination, Lease, Pool};
 
 /// The Storage Write API's endpoint.
 pub const GOOGLE_ENDPOINT: &str = "https://bigquerystorage.googleapis.com";
@@ -83,6 +87,9 @@ struct Inner {
     request_timeout: Option<Duration>,
     trace_id: String,
     retry: RetryPolicy,
+    /// The shared connections of `_default` writers; `None` when each
+    /// writer keeps a connection of its own.
+    pool: Option<Pool>,
     #[cfg(feature = "opentelemetry")]
     instruments: crate::metrics::ClientInstruments,
 }
@@ -195,6 +202,7 @@ impl Client {
                 request_timeout: inner.request_timeout,
                 trace_id: inner.trace_id.clone(),
                 retry: inner.retry.clone(),
+                pool: inner.pool.as_ref().map(|pool| Pool::new(pool.max())),
                 #[cfg(feature = "opentelemetry")]
                 instruments: inner.instruments.clone(),
             }),
@@ -204,6 +212,12 @@ impl Client {
     /// The endpoint this client talks to.
     pub fn endpoint(&self) -> &str {
         &self.inner.endpoint
+    }
+
+    /// The pool `_default` writers share connections from, unless
+    /// multiplexing is off.
+    pub(crate) fn pool(&self) -> Option<&Pool> {
+        self.inner.pool.as_ref()
     }
 
     /// The client's instruments, and the meter its writers use.
@@ -386,7 +400,7 @@ impl Client {
         (result, attempts)
     }
 
-    /// Opens an AppendRows connection fed by `requests`.
+    /// Opens an AppendRows connection to `stream` fed by `requests`.
     pub(crate) async fn append_rows<S>(
         &self,
         stream: &str,
@@ -395,12 +409,26 @@ impl Client {
     where
         S: tokio_stream::Stream<Item = AppendRowsRequest> + Send + 'static,
     {
+        self.append_rows_routed(("write_stream", stream.to_owned()), requests)
+            .await
+    }
+
+    /// Opens an AppendRows connection fed by `requests`, routed by
+    /// `routing` (`write_stream` or, for a multiplexed connection,
+    /// `write_location`).
+    pub(crate) async fn append_rows_routed<S>(
+        &self,
+        routing: (&str, String),
+        requests: S,
+    ) -> Result<tonic::Streaming<AppendRowsResponse>>
+    where
+        S: tokio_stream::Stream<Item = AppendRowsRequest> + Send + 'static,
+    {
+        let (key, stream) = (routing.0, routing.1.as_str());
         // AppendRows is bidirectional: no deadline on the call as a whole, and
         // tonic adds no routing header to streaming calls, so it is added here.
         let mut request = tonic::Request::new(requests);
-        let token = self
-            .decorate(request.metadata_mut(), "write_stream", stream)
-            .await?;
+        let token = self.decorate(request.metadata_mut(), key, stream).await?;
         let mut grpc = self.inner.grpc.clone();
         match grpc.append_rows(request).await {
             Ok(response) => {

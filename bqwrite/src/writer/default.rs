@@ -34,7 +34,9 @@ impl<T: BqRow> Writer<T, Pending> {
         let span = tracing::info_span!("default_stream", table = %table.path());
         let stream = tracing::Instrument::instrument(get_full(table, &name), span).await?;
         check_schema::<T>(table, &stream)?;
-        Writer::start(table, name, options, 0, false)
+        // `_default` streams of many tables share the client's pooled
+        // connections, per location (see ClientBuilder::max_connections).
+        Writer::start_at(table, name, options, (0, false), Some(stream.location))
     }
 }
 

@@ -70,6 +70,50 @@
 //! written twice ([`WriterStats::resent_rows`] bounds how many rows that
 //! can be). [`retry`](crate::retry) says what is retried.
 //!
+//! # Many tables: connection pooling
+//! BigQuery counts concurrent AppendRows connections against a quota, and
+//! each costs memory on both ends. So the `_default` writers made from one
+//! [`Client`](crate::Client) (and the [`Sink`]s built on them) share a pool
+//! of at most [`ClientBuilder::max_connections`](crate::ClientBuilder::max_connections)
+//! connections per project and location (default 4), however many tables
+//! they write: the connections of the Go and Java clients' "multiplexing".
+//!
+//! - A writer takes a lease on the least-loaded connection; another is
+//!   opened only while every open one is in use and the limit allows. A
+//!   connection closes when no writer uses it any more.
+//! - Requests of different tables share a connection: each names its
+//!   table's stream, and carries its writer schema when the destination or
+//!   the schema changes, as the service requires. The service answers a
+//!   connection's requests in order; each answer goes back to the writer
+//!   that sent the request, so tickets, row errors and statistics stay per
+//!   writer.
+//! - One table's errors stay its own: a table dropped mid-run fails its
+//!   writer with NOT_FOUND while the others go on. When a shared connection
+//!   breaks, every writer with requests on it reconnects and resends its own
+//!   unacknowledged requests (at least once, as `_default` always is).
+//! - Explicit streams (PENDING, COMMITTED, BUFFERED) keep a connection each,
+//!   as the service requires; so does every `_default` writer of a client
+//!   built with [`ClientBuilder::multiplexing(false)`](crate::ClientBuilder::multiplexing).
+//! - The location comes from the table's `_default` stream, which the writer
+//!   reads anyway (GetWriteStream); a multiplexed connection is routed by it,
+//!   `x-goog-request-params: write_location=projects/P/locations/L`. If the
+//!   service gives none, connections are pooled per project and routed to
+//!   the stream of the writer that opened them.
+//!
+//! ```no_run
+//! # use bqwrite::{BqRow, Client, Writer};
+//! # #[derive(BqRow)] struct Event { id: i64 }
+//! # async fn run() -> bqwrite::Result<()> {
+//! let client = Client::builder().max_connections(4).build().await?;
+//! let mut writers = Vec::new();
+//! for name in ["clicks", "views", "orders"] {  // or hundreds of tables
+//!     let table = client.table("my-project", "events", name)?;
+//!     writers.push(Writer::<Event>::default_stream(&table).await?);
+//! }
+//! // every writer's requests travel over at most 4 connections
+//! # Ok(()) }
+//! ```
+//!
 //! # Warnings
 //! Warnings (a PENDING writer dropped without finalize, a retry) go to
 //! [`tracing`]; install a subscriber to see them, for example with

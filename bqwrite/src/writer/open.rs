@@ -49,13 +49,26 @@ impl<T: BqRow, S: StreamKind> Writer<T, S> {
         Self::start(table, stream.name, options, 0, false)
     }
 
-    /// Starts the engine of `stream` at offset `start`.
+    /// Starts the engine of explicit stream `stream` at offset `start`.
     pub(super) fn start(
         table: &Table,
         stream: String,
         options: WriterOptions,
         start: i64,
         unsure_end: bool,
+    ) -> Result<Self> {
+        Self::start_at(table, stream, options, (start, unsure_end), None)
+    }
+
+    /// Starts the engine of `stream` at offset `start.0` (`start.1`: the
+    /// stream may hold rows from there on); `location` for a `_default`
+    /// stream sharing the client's pooled connections.
+    pub(super) fn start_at(
+        table: &Table,
+        stream: String,
+        options: WriterOptions,
+        (start, unsure_end): (i64, bool),
+        location: Option<String>,
     ) -> Result<Self> {
         let overhead = request_overhead::<T>(&stream, table.client().trace_id());
         if overhead >= options.max_request_bytes {
@@ -82,6 +95,7 @@ impl<T: BqRow, S: StreamKind> Writer<T, S> {
             response_timeout: options.response_timeout,
             retry: options.retry.clone(),
             columns,
+            location,
         };
         let handle = engine::spawn(
             cfg,

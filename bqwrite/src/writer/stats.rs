@@ -32,7 +32,8 @@ pub struct WriterStats {
     /// Requests handed to the engine and not settled yet (acknowledged or
     /// failed), now.
     pub in_flight_requests: u64,
-    /// AppendRows connections open (or opening), now: 0 or 1.
+    /// AppendRows connections open (or opening), now: 0 or 1. A `_default`
+    /// writer on the client's pool counts its lease on a shared connection.
     pub open_connections: u64,
     /// Rows the service rejected (row errors).
     pub rows_rejected: u64,

@@ -1,4 +1,7 @@
 //! What goes on the wire: one AppendRows call, its requests and answers.
+//! The call is the writer's own, or, for a `_default` writer of a client
+//! that multiplexes, a lease on a connection shared with other tables
+//! (`client/pool.rs`; `client/mux.rs` says what goes on a shared wire).
 
 use std::sync::Arc;
 
@@ -9,17 +12,27 @@ use tokio::time::Instant;
 use tokio_stream::wrappers::UnboundedReceiverStream;
 
 use super::{Config, Failure, Shared};
+use crate::client::{Destination, Lease};
 use crate::error::{Error, Result};
 use crate::proto::storage::append_rows_request::{ProtoData, Rows};
 use crate::proto::storage::{AppendRowsRequest, AppendRowsResponse, ProtoRows, ProtoSchema};
 
-/// One AppendRows call: requests go in through `tx`; answers come back in
-/// order once the call is open.
+/// One AppendRows connection: requests go in, answers come back in order.
 pub(super) struct Connection {
-    tx: mpsc::UnboundedSender<AppendRowsRequest>,
-    responses: Responses,
+    link: Link,
     /// Counts the connection as open in the writer's counters while it lives.
     _open: OpenSlot,
+}
+
+enum Link {
+    /// A call of the writer's own: requests go in through `tx`; answers
+    /// come back once the call is open.
+    Own {
+        tx: mpsc::UnboundedSender<AppendRowsRequest>,
+        responses: Responses,
+    },
+    /// A lease on a connection shared with other `_default` writers.
+    Pooled(Lease),
 }
 
 struct OpenSlot(Arc<Shared>);
@@ -39,9 +52,13 @@ enum Responses {
 
 impl std::fmt::Debug for Connection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let state = match self.responses {
-            Responses::Opening(_) => "opening",
-            Responses::Open(_) => "open",
+        let state = match &self.link {
+            Link::Own {
+                responses: Responses::Opening(_),
+                ..
+            } => "opening",
+            Link::Own { .. } => "open",
+            Link::Pooled(_) => "pooled",
         };
         f.debug_struct("Connection").field("state", &state).finish()
     }
@@ -53,6 +70,21 @@ impl Connection {
     /// starts, so a server that waits for it before answering cannot
     /// deadlock the opening.
     pub(super) fn open(cfg: &Config, shared: &Arc<Shared>, first: AppendRowsRequest) -> Self {
+        shared.counters.connection(true);
+        let _open = OpenSlot(shared.clone());
+        if let (Some(location), Some(pool)) = (&cfg.location, cfg.client.pool()) {
+            let destination = Destination {
+                stream: cfg.stream.clone(),
+                schema: cfg.schema,
+            };
+            let lease = pool.lease(&cfg.client, location, destination);
+            // A connection that ended already fails the first read.
+            let _ = lease.send(first);
+            return Self {
+                link: Link::Pooled(lease),
+                _open,
+            };
+        }
         let (tx, rx) = mpsc::unbounded_channel();
         // The receiver is alive: this cannot fail.
         let _ = tx.send(first);
@@ -64,17 +96,21 @@ impl Connection {
                 .await
         }
         .boxed();
-        shared.counters.connection(true);
         Self {
-            tx,
-            responses: Responses::Opening(opening),
-            _open: OpenSlot(shared.clone()),
+            link: Link::Own {
+                tx,
+                responses: Responses::Opening(opening),
+            },
+            _open,
         }
     }
 
     /// Queues a request; false when the call has ended.
     pub(super) fn send(&self, request: AppendRowsRequest) -> bool {
-        self.tx.send(request).is_ok()
+        match &self.link {
+            Link::Own { tx, .. } => tx.send(request).is_ok(),
+            Link::Pooled(lease) => lease.send(request),
+        }
     }
 }
 
@@ -117,11 +153,15 @@ pub(super) async fn next_answer(
         return Err(Failure::transport("no AppendRows connection".into()));
     };
     let read = async {
+        let responses = match &mut conn.link {
+            Link::Own { responses, .. } => responses,
+            Link::Pooled(lease) => return pooled_answer(lease).await,
+        };
         loop {
-            match &mut conn.responses {
+            match responses {
                 Responses::Opening(opening) => {
                     let streaming = opening.await.map_err(Failure::from_error)?;
-                    conn.responses = Responses::Open(Box::new(streaming));
+                    *responses = Responses::Open(Box::new(streaming));
                 }
                 Responses::Open(streaming) => {
                     return match streaming.message().await {
@@ -143,6 +183,17 @@ pub(super) async fn next_answer(
         Ok(answer) => answer,
         Err(_elapsed) => Err(Failure::timeout(
             "no answer from AppendRows within the response timeout".into(),
+        )),
+    }
+}
+
+/// The next answer on a shared connection.
+async fn pooled_answer(lease: &mut Lease) -> Result<AppendRowsResponse, Failure> {
+    match lease.next_answer().await {
+        Some(Ok(answer)) => Ok(answer),
+        Some(Err(error)) => Err(Failure::from_error(error)),
+        None => Err(Failure::transport(
+            "the shared AppendRows connection closed with requests unanswered".into(),
         )),
     }
 }

@@ -51,6 +51,10 @@ pub(crate) struct Config {
     pub(crate) retry: RetryPolicy,
     /// The table's column names, to name the column of a row error.
     pub(crate) columns: Vec<String>,
+    /// For a `_default` writer: the table's location (empty when unknown),
+    /// to share a connection of the client's pool there. `None`: the
+    /// writer keeps a connection of its own.
+    pub(crate) location: Option<String>,
 }
 
 /// What the writer side asks of the engine.

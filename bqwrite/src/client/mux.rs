@@ -1,0 +1,351 @@
+//! One multiplexed AppendRows connection: a task that owns the gRPC call,
+//! writes the requests of every writer leasing it, and routes each answer
+//! back to the writer whose request it answers.
+//!
+//! What goes on the wire, as the service requires of a connection that
+//! carries more than one destination: every request names its stream
+//! (`write_stream`); a request carries its writer schema when the
+//! destination or the schema differs from the previous request on the
+//! connection; only the connection's first request carries the trace id.
+//! The service answers a connection's requests in order, so a FIFO of
+//! lease ids says whose each answer is.
+//!
+//! When the call ends, the writer whose request was being answered (the
+//! oldest unanswered) gets the call's status, and every other writer with
+//! requests outstanding a retryable error: each reconnects (takes a new
+//! lease) and resends its own requests. One table's errors never fail
+//! another table's rows.
+
+use std::collections::{HashMap, VecDeque};
+
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::UnboundedReceiverStream;
+
+use super::Client;
+use super::pool::{Destination, Route};
+use crate::error::{Error, ErrorKind, Result};
+use crate::proto::storage::append_rows_request::Rows;
+use crate::proto::storage::{AppendRowsRequest, AppendRowsResponse, ProtoSchema};
+
+/// What a lease sends to its connection's task.
+// Requests are nearly every message: boxing them would allocate per request
+// to shrink the rare ones.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub(super) enum Outgoing {
+    /// A new lease: where its requests go, and where its answers go.
+    Register {
+        id: u64,
+        destination: Destination,
+        answers: mpsc::UnboundedSender<Result<AppendRowsResponse>>,
+    },
+    /// A request of lease `id`.
+    Request(u64, AppendRowsRequest),
+    /// The lease is gone: answers still due to it are dropped.
+    Release(u64),
+}
+
+/// The state of the gRPC call.
+enum Call {
+    /// Not opened yet: it opens with the first request.
+    Idle,
+    /// Waiting for the response headers.
+    Opening(BoxFuture<'static, Result<tonic::Streaming<AppendRowsResponse>>>),
+    Open(Box<tonic::Streaming<AppendRowsResponse>>),
+}
+
+/// The task's state.
+pub(super) struct Mux {
+    client: Client,
+    route: Route,
+    leases: HashMap<
+        u64,
+        (
+            Destination,
+            mpsc::UnboundedSender<Result<AppendRowsResponse>>,
+        ),
+    >,
+    /// The lease of each request sent and not answered, oldest first.
+    unanswered: VecDeque<u64>,
+    wire: Wire,
+    call_tx: Option<mpsc::UnboundedSender<AppendRowsRequest>>,
+    call: Call,
+}
+
+impl Mux {
+    pub(super) fn new(client: Client, route: Route) -> Self {
+        Self {
+            client,
+            route,
+            leases: HashMap::new(),
+            unanswered: VecDeque::new(),
+            wire: Wire::default(),
+            call_tx: None,
+            call: Call::Idle,
+        }
+    }
+
+    /// Runs until every lease and the pool let go of the connection, or the
+    /// call ends.
+    pub(super) async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Outgoing>) {
+        let error = loop {
+            tokio::select! {
+                message = rx.recv() => match message {
+                    None => return,
+                    Some(message) => self.on_message(message),
+                },
+                event = call_event(&mut self.call) => match event {
+                    Event::Opened(Ok(streaming)) => self.call = Call::Open(Box::new(streaming)),
+                    Event::Opened(Err(error)) => break error,
+                    Event::Answer(Ok(Some(answer))) => self.route_answer(answer),
+                    Event::Answer(Ok(None)) if self.unanswered.is_empty() => return,
+                    Event::Answer(Ok(None)) => {
+                        break Error::new(
+                            ErrorKind::Transport,
+                            "the service closed a shared AppendRows connection with requests unanswered",
+                        );
+                    }
+                    Event::Answer(Err(status)) => break Error::from_status("AppendRows", status),
+                },
+            }
+        };
+        // Refuse new leases and requests before anyone hears of the end, so
+        // that a writer reconnecting at once is not given this connection.
+        rx.close();
+        self.end(error);
+    }
+
+    fn on_message(&mut self, message: Outgoing) {
+        match message {
+            Outgoing::Register {
+                id,
+                destination,
+                answers,
+            } => {
+                self.leases.insert(id, (destination, answers));
+            }
+            Outgoing::Release(id) => {
+                self.leases.remove(&id);
+            }
+            Outgoing::Request(id, request) => self.send(id, request),
+        }
+    }
+
+    /// Puts a request of lease `id` on the wire, opening the call with the
+    /// first one.
+    fn send(&mut self, id: u64, request: AppendRowsRequest) {
+        let Some((destination, _)) = self.leases.get(&id) else {
+            return;
+        };
+        let request = self
+            .wire
+            .prepare(destination, request, self.client.trace_id());
+        if let Call::Idle = self.call {
+            let (tx, rx) = mpsc::unbounded_channel();
+            self.call_tx = Some(tx);
+            let client = self.client.clone();
+            let route = self.route.clone();
+            self.call = Call::Opening(
+                async move {
+                    client
+                        .append_rows_routed(route.header(), UnboundedReceiverStream::new(rx))
+                        .await
+                }
+                .boxed(),
+            );
+        }
+        // The call's receiver lives as long as the call: a request that
+        // cannot be queued is answered by the call's end.
+        if let Some(tx) = &self.call_tx {
+            let _ = tx.send(request);
+        }
+        self.unanswered.push_back(id);
+    }
+
+    /// Hands `answer` to the lease whose request it answers (dropped if
+    /// that lease is gone).
+    fn route_answer(&mut self, answer: AppendRowsResponse) {
+        let Some(id) = self.unanswered.pop_front() else {
+            tracing::warn!("the service answered a request never sent on a shared connection");
+            return;
+        };
+        if let Some((_, answers)) = self.leases.get(&id) {
+            let _ = answers.send(Ok(answer));
+        }
+    }
+
+    /// The call ended with `error`: the lease of the oldest unanswered
+    /// request gets it, every other lease with requests outstanding a
+    /// retryable error. Leases with nothing outstanding learn of the end
+    /// when their next request finds the connection gone.
+    fn end(mut self, error: Error) {
+        tracing::info!(route = %self.route, error = %error, unanswered = self.unanswered.len(), "shared AppendRows connection ended");
+        let Some(front) = self.unanswered.pop_front() else {
+            return;
+        };
+        let mut told = std::collections::HashSet::new();
+        if let Some((_, answers)) = self.leases.get(&front) {
+            let _ = answers.send(Err(error.duplicate()));
+            told.insert(front);
+        }
+        for id in self.unanswered.drain(..) {
+            if !told.insert(id) {
+                continue;
+            }
+            if let Some((_, answers)) = self.leases.get(&id) {
+                let other = Error::new(
+                    ErrorKind::Transport,
+                    format!(
+                        "the shared AppendRows connection ended while another table's request \
+                         was answered ({error}); resending"
+                    ),
+                );
+                let _ = answers.send(Err(other));
+            }
+        }
+    }
+}
+
+/// What happened on the call.
+enum Event {
+    /// The response headers came (or the call could not open).
+    Opened(Result<tonic::Streaming<AppendRowsResponse>>),
+    /// An answer, the end of the answers, or the call's final status.
+    Answer(std::result::Result<Option<AppendRowsResponse>, tonic::Status>),
+}
+
+/// The call's next event; pending while it is idle.
+async fn call_event(call: &mut Call) -> Event {
+    match call {
+        Call::Idle => std::future::pending().await,
+        Call::Opening(future) => Event::Opened(future.await),
+        Call::Open(streaming) => Event::Answer(streaming.message().await),
+    }
+}
+
+/// What the connection last put on the wire, to decide what the next
+/// request must carry.
+#[derive(Debug, Default)]
+struct Wire {
+    /// The stream and the schema of the previous request.
+    last: Option<Destination>,
+    sent: u64,
+}
+
+impl Wire {
+    /// `request` as it goes on the wire: with its stream always, its writer
+    /// schema when the destination or schema changed, the trace id on the
+    /// connection's first request only.
+    fn prepare(
+        &mut self,
+        destination: &Destination,
+        mut request: AppendRowsRequest,
+        trace_id: &str,
+    ) -> AppendRowsRequest {
+        request.write_stream = destination.stream.to_string();
+        let same = self
+            .last
+            .as_ref()
+            .is_some_and(|last| last.same(destination));
+        if let Some(Rows::ProtoRows(data)) = &mut request.rows {
+            if same {
+                data.writer_schema = None;
+            } else if data.writer_schema.is_none() {
+                data.writer_schema = Some(ProtoSchema {
+                    proto_descriptor: Some(destination.schema.clone()),
+                });
+            }
+        }
+        request.trace_id = if self.sent == 0 {
+            trace_id.to_owned()
+        } else {
+            String::new()
+        };
+        self.sent += 1;
+        if !same {
+            self.last = Some(destination.clone());
+        }
+        request
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::descriptor::DescriptorProto;
+    use crate::proto::storage::ProtoRows;
+    use crate::proto::storage::append_rows_request::ProtoData;
+    use std::sync::{Arc, LazyLock};
+
+    static A: LazyLock<DescriptorProto> = LazyLock::new(|| DescriptorProto {
+        name: Some("A".into()),
+        ..Default::default()
+    });
+    static B: LazyLock<DescriptorProto> = LazyLock::new(|| DescriptorProto {
+        name: Some("B".into()),
+        ..Default::default()
+    });
+
+    fn destination(stream: &str, schema: &'static DescriptorProto) -> Destination {
+        Destination {
+            stream: Arc::from(stream),
+            schema,
+        }
+    }
+
+    /// A request as the engine builds it after its first: no stream, no schema.
+    fn bare() -> AppendRowsRequest {
+        AppendRowsRequest {
+            rows: Some(Rows::ProtoRows(ProtoData {
+                writer_schema: None,
+                rows: Some(ProtoRows::default()),
+            })),
+            ..Default::default()
+        }
+    }
+
+    fn schema_of(request: &AppendRowsRequest) -> Option<String> {
+        match &request.rows {
+            Some(Rows::ProtoRows(data)) => data
+                .writer_schema
+                .as_ref()
+                .and_then(|s| s.proto_descriptor.as_ref())
+                .and_then(|d| d.name.clone()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn the_stream_goes_on_every_request_and_the_schema_when_it_changes() {
+        let mut wire = Wire::default();
+        let t1 = destination("t1/_default", &A);
+        let t2 = destination("t2/_default", &B);
+        let t1b = destination("t1/_default", &B);
+        let sent: Vec<_> = [&t1, &t1, &t2, &t2, &t1, &t1b]
+            .into_iter()
+            .map(|d| wire.prepare(d, bare(), "trace"))
+            .collect();
+        let streams: Vec<_> = sent.iter().map(|r| r.write_stream.as_str()).collect();
+        assert_eq!(
+            streams,
+            [
+                "t1/_default",
+                "t1/_default",
+                "t2/_default",
+                "t2/_default",
+                "t1/_default",
+                "t1/_default"
+            ]
+        );
+        let schemas: Vec<_> = sent.iter().map(schema_of).collect();
+        let name = |s: &str| Some(s.to_owned());
+        assert_eq!(
+            schemas,
+            [name("A"), None, name("B"), None, name("A"), name("B")]
+        );
+        let traces: Vec<_> = sent.iter().map(|r| r.trace_id.as_str()).collect();
+        assert_eq!(traces, ["trace", "", "", "", "", ""]);
+    }
+}

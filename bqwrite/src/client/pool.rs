@@ -1,0 +1,283 @@
+//! The pool of multiplexed AppendRows connections a [`Client`] shares among
+//! its `_default` writers: at most
+//! [`max_connections`](super::ClientBuilder::max_connections) per location,
+//! however many tables are written.
+//!
+//! A writer takes a [`Lease`] on the least-loaded connection of its route,
+//! and a new connection is opened (lazily, with the lease's first request)
+//! only while every open one is in use and fewer than the limit are open.
+//! The pool holds its connections weakly: a connection closes when the last
+//! writer using it lets go.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::mpsc;
+
+use super::Client;
+use super::mux::{Mux, Outgoing};
+use crate::error::Result;
+use crate::proto::descriptor::DescriptorProto as WireDescriptorProto;
+use crate::proto::storage::{AppendRowsRequest, AppendRowsResponse};
+
+/// The default of [`ClientBuilder::max_connections`](super::ClientBuilder::max_connections).
+pub const DEFAULT_MAX_CONNECTIONS: usize = 4;
+
+/// Where a writer's requests go: its stream and its writer schema.
+#[derive(Debug, Clone)]
+pub(crate) struct Destination {
+    pub(crate) stream: Arc<str>,
+    pub(crate) schema: &'static WireDescriptorProto,
+}
+
+impl Destination {
+    /// Whether a request for `other` may follow one for `self` without
+    /// its writer schema.
+    pub(super) fn same(&self, other: &Destination) -> bool {
+        self.stream == other.stream && std::ptr::eq(self.schema, other.schema)
+    }
+}
+
+/// How a shared connection is routed: `write_location=projects/P/locations/L`
+/// as Google's clients route multiplexed connections, or, when the service
+/// did not say where the table is, `write_stream=` the stream of the writer
+/// that opened it (the connection is then pooled per project).
+#[derive(Debug, Clone)]
+pub(crate) struct Route {
+    project: String,
+    location: String,
+    first: Arc<str>,
+}
+
+impl Route {
+    fn new(stream: &Arc<str>, location: &str) -> Self {
+        let project = stream
+            .strip_prefix("projects/")
+            .and_then(|rest| rest.split('/').next())
+            .unwrap_or_default();
+        Self {
+            project: project.to_owned(),
+            location: location.to_owned(),
+            first: stream.clone(),
+        }
+    }
+
+    /// The pool's key: connections are shared within a project and location.
+    fn key(&self) -> String {
+        format!("{}/{}", self.project, self.location)
+    }
+
+    /// The routing header's key and value.
+    pub(super) fn header(&self) -> (&'static str, String) {
+        if self.location.is_empty() {
+            ("write_stream", self.first.to_string())
+        } else {
+            ("write_location", self.to_string())
+        }
+    }
+}
+
+impl fmt::Display for Route {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "projects/{}/locations/{}", self.project, self.location)
+    }
+}
+
+/// A client's shared connections, by route.
+#[derive(Debug)]
+pub(crate) struct Pool {
+    max: usize,
+    next_lease: AtomicU64,
+    routes: Mutex<HashMap<String, Vec<SharedConn>>>,
+}
+
+/// The pool's weak hold on one shared connection's task.
+#[derive(Debug)]
+struct SharedConn {
+    tx: mpsc::WeakUnboundedSender<Outgoing>,
+    leases: Arc<AtomicUsize>,
+}
+
+impl SharedConn {
+    /// The connection's sender, unless its task has ended.
+    fn live(&self) -> Option<mpsc::UnboundedSender<Outgoing>> {
+        self.tx.upgrade().filter(|tx| !tx.is_closed())
+    }
+}
+
+impl Pool {
+    /// A pool of at most `max` connections per route (at least 1).
+    pub(crate) fn new(max: usize) -> Self {
+        Self {
+            max: max.max(1),
+            next_lease: AtomicU64::new(1),
+            routes: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The most connections per route.
+    pub(crate) fn max(&self) -> usize {
+        self.max
+    }
+
+    /// A lease on a connection for `destination`, in `location` (empty
+    /// when unknown).
+    pub(crate) fn lease(&self, client: &Client, location: &str, destination: Destination) -> Lease {
+        let route = Route::new(&destination.stream, location);
+        let id = self.next_lease.fetch_add(1, Ordering::Relaxed);
+        let (answers_tx, answers) = mpsc::unbounded_channel();
+        let mut routes = self.routes.lock().unwrap_or_else(|e| e.into_inner());
+        let conns = routes.entry(route.key()).or_default();
+        loop {
+            conns.retain(|c| c.live().is_some());
+            let (tx, load) = match self.pick(conns) {
+                Some(picked) => picked,
+                None => {
+                    let (tx, rx) = mpsc::unbounded_channel();
+                    tokio::spawn(Mux::new(client.clone(), route.clone()).run(rx));
+                    let load = Arc::new(AtomicUsize::new(0));
+                    conns.push(SharedConn {
+                        tx: tx.downgrade(),
+                        leases: load.clone(),
+                    });
+                    tracing::debug!(route = %route, open = conns.len(), "opening a shared AppendRows connection");
+                    (tx, load)
+                }
+            };
+            let register = Outgoing::Register {
+                id,
+                destination: destination.clone(),
+                answers: answers_tx.clone(),
+            };
+            if tx.send(register).is_ok() {
+                load.fetch_add(1, Ordering::AcqRel);
+                return Lease {
+                    id,
+                    tx,
+                    answers,
+                    load,
+                };
+            }
+            // the connection ended meanwhile: prune it and choose again
+        }
+    }
+
+    /// The least-loaded live connection, unless it is in use and another
+    /// may be opened.
+    fn pick(
+        &self,
+        conns: &[SharedConn],
+    ) -> Option<(mpsc::UnboundedSender<Outgoing>, Arc<AtomicUsize>)> {
+        let (tx, load) = conns
+            .iter()
+            .filter_map(|c| c.live().map(|tx| (tx, c.leases.clone())))
+            .min_by_key(|(_, load)| load.load(Ordering::Acquire))?;
+        let idle = load.load(Ordering::Acquire) == 0;
+        (idle || conns.len() >= self.max).then_some((tx, load))
+    }
+}
+
+/// A writer's use of a shared connection: its requests go out on it and
+/// the answers to them come back here, in order.
+#[derive(Debug)]
+pub(crate) struct Lease {
+    id: u64,
+    tx: mpsc::UnboundedSender<Outgoing>,
+    answers: mpsc::UnboundedReceiver<Result<AppendRowsResponse>>,
+    load: Arc<AtomicUsize>,
+}
+
+impl Lease {
+    /// Queues a request; false when the connection has ended.
+    pub(crate) fn send(&self, request: AppendRowsRequest) -> bool {
+        self.tx.send(Outgoing::Request(self.id, request)).is_ok()
+    }
+
+    /// The answer to the oldest request unanswered, or the error that ended
+    /// the connection; `None` when it ended without a word for this lease.
+    pub(crate) async fn next_answer(&mut self) -> Option<Result<AppendRowsResponse>> {
+        self.answers.recv().await
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        self.load.fetch_sub(1, Ordering::AcqRel);
+        let _ = self.tx.send(Outgoing::Release(self.id));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static SCHEMA: std::sync::LazyLock<WireDescriptorProto> =
+        std::sync::LazyLock::new(WireDescriptorProto::default);
+
+    fn loads(pool: &Pool, key: &str) -> Vec<usize> {
+        let routes = pool.routes.lock().unwrap();
+        let mut loads: Vec<_> = routes[key]
+            .iter()
+            .map(|c| c.leases.load(Ordering::Acquire))
+            .collect();
+        loads.sort_unstable();
+        loads
+    }
+
+    #[tokio::test]
+    async fn leases_spread_over_at_most_max_connections_per_location() {
+        // Nothing listens: a connection opens only with its first request.
+        let client = Client::emulator("127.0.0.1:9").unwrap();
+        let pool = Pool::new(2);
+        let lease = |table: usize, location: &str| {
+            let destination = Destination {
+                stream: Arc::from(format!(
+                    "projects/p/datasets/d/tables/t{table}/streams/_default"
+                )),
+                schema: &SCHEMA,
+            };
+            pool.lease(&client, location, destination)
+        };
+        let mut us: Vec<_> = (0..5).map(|t| lease(t, "US")).collect();
+        assert_eq!(
+            loads(&pool, "p/US"),
+            [2, 3],
+            "least loaded first, never more than 2"
+        );
+        let eu = lease(9, "EU");
+        assert_eq!(
+            loads(&pool, "p/EU"),
+            [1],
+            "each location has its own connections"
+        );
+        us.truncate(1);
+        assert_eq!(
+            loads(&pool, "p/US"),
+            [0, 1],
+            "a dropped lease is counted off"
+        );
+        let again = lease(5, "US");
+        assert_eq!(
+            loads(&pool, "p/US"),
+            [1, 1],
+            "an idle connection is reused before another opens"
+        );
+        drop((us, eu, again));
+    }
+
+    #[test]
+    fn routes_by_location_when_known_by_stream_otherwise() {
+        let stream: Arc<str> = Arc::from("projects/p/datasets/d/tables/t/streams/_default");
+        let route = Route::new(&stream, "EU");
+        assert_eq!(route.key(), "p/EU");
+        assert_eq!(
+            route.header(),
+            ("write_location", "projects/p/locations/EU".into())
+        );
+        let route = Route::new(&stream, "");
+        assert_eq!(route.key(), "p/");
+        assert_eq!(route.header(), ("write_stream", stream.to_string()));
+    }
+}
