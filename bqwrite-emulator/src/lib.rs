@@ -146,6 +146,7 @@
 #![warn(missing_docs)]
 
 mod auth;
+mod cdc;
 pub mod docs;
 mod error;
 mod faults;
@@ -517,6 +518,39 @@ impl Emulator {
             .map(|_| ())
     }
 
+    /// Creates a table with a primary key (`PRIMARY KEY (...) NOT ENFORCED`,
+    /// 1 to 16 top-level columns), and its dataset if that does not exist
+    /// yet. Its `_default` stream takes changes (rows with `_CHANGE_TYPE`
+    /// and `_CHANGE_SEQUENCE_NUMBER`), and reading it shows them merged by
+    /// key: see [CDC](crate#change-data-capture).
+    ///
+    /// # Errors
+    /// [`Error::InvalidSchema`] for a key column that is missing, listed
+    /// twice, REPEATED, STRUCT or JSON, or more than 16 columns.
+    pub fn create_table_with_primary_key<K>(
+        &self,
+        table: &str,
+        schema: impl Into<TableSchema>,
+        primary_key: K,
+    ) -> Result<(), Error>
+    where
+        K: IntoIterator,
+        K::Item: Into<String>,
+    {
+        let path = self.table_path(table)?;
+        let key = primary_key.into_iter().map(Into::into).collect();
+        self.store
+            .create_table_keyed(&path, schema.into(), Some(key), true)
+            .map(|_| ())
+    }
+
+    /// A table's primary key columns (empty without one).
+    pub fn primary_key(&self, table: &str) -> Result<Vec<String>, Error> {
+        let path = self.table_path(table)?;
+        let table = self.store.table(&path).ok_or(Error::TableNotFound(path))?;
+        Ok(table.primary_key.as_ref().map(|k| k.names.clone()).unwrap_or_default())
+    }
+
     /// Creates a table from BigQuery's JSON schema (an array of fields, or
     /// `{"fields": [...]}`, legacy type names accepted), and its dataset if
     /// that does not exist yet.
@@ -548,7 +582,9 @@ impl Emulator {
             .ok_or(Error::TableNotFound(path))
     }
 
-    /// The visible rows of a table, in the order they became visible.
+    /// The visible rows of a table, in the order they became visible. On a
+    /// table with a primary key, the changes merged by key (each key's
+    /// winning change, in the order those arrived).
     pub fn rows(&self, table: &str) -> Result<Vec<Row>, Error> {
         let path = self.table_path(table)?;
         let table = self.store.table(&path).ok_or(Error::TableNotFound(path))?;

@@ -42,8 +42,9 @@ use tracing::{debug, info, warn};
 use crate::faults::{Faults, RequestFault, UnaryMethod};
 use crate::status::{ApiError, SCHEMA_MISMATCH_EXTRA_FIELDS_MESSAGE};
 use crate::store::{Batch, Binding, Store, Stream};
-use crate::values::decode::check_row;
-use crate::values::plan::{self, RowPlan, SchemaProblem};
+use crate::cdc::{self, check_row};
+use crate::store::StreamKind;
+use crate::values::plan::{RowPlan, SchemaProblem};
 
 /// The routing header Google's clients send on every call.
 pub(crate) const ROUTING_HEADER: &str = "x-goog-request-params";
@@ -622,7 +623,14 @@ impl Connection {
         {
             return Ok(plan.clone());
         }
-        match plan::compile(&descriptor, &stream.table.columns) {
+        let table = &stream.table;
+        let default_stream = stream.kind == StreamKind::Default;
+        match cdc::compile(
+            &descriptor,
+            &table.columns,
+            table.primary_key.as_ref(),
+            default_stream,
+        ) {
             Ok(plan) => {
                 let plan = Arc::new(plan);
                 self.schema = Some((descriptor, plan.clone()));

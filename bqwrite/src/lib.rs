@@ -87,6 +87,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod auth;
+pub mod change;
 pub mod client;
 mod compat;
 pub mod error;
@@ -101,6 +102,7 @@ pub mod table;
 pub mod types;
 pub mod writer;
 
+pub use change::{Change, ChangeSequence, ChangeType};
 pub use client::{Client, ClientBuilder};
 pub use error::{CommitOutcome, Error, ErrorKind, Result, RowError, SchemaMismatch};
 pub use retry::RetryPolicy;

@@ -121,6 +121,7 @@
 
 mod batch;
 mod buffered;
+mod changes;
 mod committed;
 mod default;
 mod engine;
@@ -195,6 +196,9 @@ pub struct Writer<T, S: StreamKind = Pending> {
     options: WriterOptions,
     /// Row bytes one request may carry (the limit less the request's own fields).
     row_budget: usize,
+    /// Whether requests carry the change pseudo-columns in their schema
+    /// (a `_default` writer, from its first `append_changes`).
+    changes: bool,
     _row: PhantomData<fn(&T)>,
     _kind: PhantomData<fn() -> S>,
 }
