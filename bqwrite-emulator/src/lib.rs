@@ -80,10 +80,10 @@
 //! | `GET /projects/{project}/datasets/{dataset}` | datasets.get | |
 //! | `DELETE /projects/{project}/datasets/{dataset}` | datasets.delete | `deleteContents=true` also deletes its tables (otherwise a dataset with tables is refused) |
 //! | `GET /projects/{project}/datasets/{dataset}/tables` | tables.list | `maxResults`, `pageToken` |
-//! | `POST /projects/{project}/datasets/{dataset}/tables` | tables.insert | body: a Table with `tableReference.tableId` and `schema.fields`; the dataset must exist |
-//! | `GET /projects/{project}/datasets/{dataset}/tables/{table}` | tables.get | |
+//! | `POST /projects/{project}/datasets/{dataset}/tables` | tables.insert | body: a Table with `tableReference.tableId` and `schema.fields`, optionally `tableConstraints.primaryKey.columns`; the dataset must exist |
+//! | `GET /projects/{project}/datasets/{dataset}/tables/{table}` | tables.get | (`tableConstraints` when the table has a primary key) |
 //! | `DELETE /projects/{project}/datasets/{dataset}/tables/{table}` | tables.delete | |
-//! | `GET /projects/{project}/datasets/{dataset}/tables/{table}/data` | tabledata.list | `maxResults` (default 100000), `pageToken` or `startIndex` |
+//! | `GET /projects/{project}/datasets/{dataset}/tables/{table}/data` | tabledata.list | `maxResults` (default 100000), `pageToken` or `startIndex`; a table with a primary key lists its changes merged |
 //!
 //! Lists leave out their item array when empty and give `nextPageToken`
 //! (`pageToken` for tabledata.list) while more items follow. Errors carry
@@ -98,6 +98,31 @@
 //! | unknown dataset, table or path | 404 | `notFound` | `NOT_FOUND` |
 //! | dataset or table exists already | 409 | `duplicate` | `ALREADY_EXISTS` |
 //! | a method the path does not take (an `Allow` header lists those it does) | 405 | `methodNotAllowed` | `UNIMPLEMENTED` |
+//!
+//! # Change data capture
+//! A table made with [`Emulator::create_table_with_primary_key`] (or
+//! tables.insert with `tableConstraints.primaryKey.columns`: 1 to 16
+//! top-level columns, not REPEATED, STRUCT or JSON; BigQuery's keys are NOT
+//! ENFORCED) takes changes on its `_default` stream: rows whose
+//! writer_schema adds the string fields `_CHANGE_TYPE` (`UPSERT` or
+//! `DELETE`) and, optionally, `_CHANGE_SEQUENCE_NUMBER` (1 to 4 sections
+//! of 1 to 16 hexadecimal digits separated by `/`). A writer_schema with
+//! these fields is refused in-band (INVALID_ARGUMENT) on a table without a
+//! primary key, on an application-created stream, and when it has no field
+//! for a primary key column; a bad value is a row error naming the
+//! pseudo-column.
+//!
+//! Rows are kept as they arrived; [`Emulator::rows`] and tabledata.list
+//! show them merged by key:
+//! - per key, the change with the highest sequence wins, sections compared
+//!   as numbers one after the other, a sequence that is a prefix of another
+//!   lower (`1/2 < 1/2/0`);
+//! - equal sequences, or none, go to the later arrival; a change without a
+//!   sequence loses to one with;
+//! - a winning DELETE removes the key, a winning UPSERT is the whole row
+//!   (columns it leaves NULL are NULL); a row without `_CHANGE_TYPE`
+//!   counts as an UPSERT;
+//! - the merged rows come in the order their winning changes arrived.
 //!
 //! # A simulated wide-area link
 //! On loopback a round trip takes microseconds and bandwidth is nearly

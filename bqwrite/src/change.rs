@@ -28,6 +28,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::row::{BqRow, RowOf};
 
 /// The most sections a [`ChangeSequence`] may have.
 pub const MAX_SEQUENCE_SECTIONS: usize = 4;
@@ -275,6 +276,34 @@ impl<R> Change<R> {
     /// The sequence number, if one was given.
     pub fn sequence_number(&self) -> Option<&ChangeSequence> {
         self.sequence.as_ref()
+    }
+}
+
+/// What a writer of `T` takes as a change: a [`Change`] of any row of `T`
+/// ([`RowOf<T>`](crate::RowOf)), or a reference to one. Implemented for
+/// those only; its items are hidden.
+pub trait ChangeOf<T: ?Sized> {
+    /// The row that is encoded.
+    #[doc(hidden)]
+    type __Row: BqRow + ?Sized;
+    /// The row, what the change does, its sequence.
+    #[doc(hidden)]
+    fn __parts(&self) -> (&Self::__Row, ChangeType, Option<&ChangeSequence>);
+}
+
+impl<T: ?Sized, R: RowOf<T>> ChangeOf<T> for Change<R> {
+    type __Row = R::__Row;
+    #[inline]
+    fn __parts(&self) -> (&Self::__Row, ChangeType, Option<&ChangeSequence>) {
+        (self.row.__row(), self.kind, self.sequence.as_ref())
+    }
+}
+
+impl<T: ?Sized, C: ChangeOf<T> + ?Sized> ChangeOf<T> for &C {
+    type __Row = C::__Row;
+    #[inline]
+    fn __parts(&self) -> (&Self::__Row, ChangeType, Option<&ChangeSequence>) {
+        (**self).__parts()
     }
 }
 

@@ -102,7 +102,7 @@ pub mod table;
 pub mod types;
 pub mod writer;
 
-pub use change::{Change, ChangeSequence, ChangeType};
+pub use change::{Change, ChangeOf, ChangeSequence, ChangeType};
 pub use client::{Client, ClientBuilder};
 pub use error::{CommitOutcome, Error, ErrorKind, Result, RowError, SchemaMismatch};
 pub use retry::RetryPolicy;

@@ -8,10 +8,10 @@ use prost_types::field_descriptor_proto::{Label, Type};
 
 use super::ticket::Filling;
 use super::{AppendTicket, DefaultStream, Writer};
-use crate::change::Change;
+use crate::change::{ChangeOf, ChangeSequence, ChangeType};
 use crate::error::{Error, ErrorKind, Result};
 use crate::proto::descriptor::{DescriptorProto, FieldDescriptorProto};
-use crate::row::{BqRow, RowOf};
+use crate::row::BqRow;
 
 /// The pseudo-column saying what a change does.
 pub(crate) const CHANGE_TYPE: &str = "_CHANGE_TYPE";
@@ -70,12 +70,16 @@ impl ChangeSchema {
             .or_insert_with(|| Box::leak(Box::new(Self::of(row))))
     }
 
-    /// The pseudo-column fields of `change`, encoded, into `out`.
-    fn encode_fields<R>(&self, change: &Change<R>, out: &mut Vec<u8>) {
+    /// The pseudo-column fields of a change, encoded, into `out`.
+    fn encode_fields(
+        &self,
+        kind: ChangeType,
+        sequence: Option<&ChangeSequence>,
+        out: &mut Vec<u8>,
+    ) {
         out.clear();
-        let kind = change.change_type().as_str();
-        prost::encoding::string::encode(self.type_field, &kind.to_owned(), out);
-        if let Some(sequence) = change.sequence_number() {
+        prost::encoding::string::encode(self.type_field, &kind.as_str().to_owned(), out);
+        if let Some(sequence) = sequence {
             prost::encoding::string::encode(self.sequence_field, &sequence.to_string(), out);
         }
     }
@@ -92,8 +96,8 @@ fn next_number(n: i32) -> i32 {
 impl<T: BqRow> Writer<T, DefaultStream> {
     /// Writes changes by primary key (BigQuery change data capture) and
     /// waits until every one is acknowledged: each
-    /// [`Change::upsert`] inserts its row or replaces the whole row with the
-    /// same primary key, each [`Change::delete`] removes it. BigQuery applies
+    /// [`Change::upsert`](crate::Change::upsert) inserts its row or replaces the whole row with the
+    /// same primary key, each [`Change::delete`](crate::Change::delete) removes it. BigQuery applies
     /// them per key: the change with the highest
     /// [`ChangeSequence`](crate::ChangeSequence) wins; without sequences,
     /// the one that arrived last.
@@ -151,10 +155,10 @@ impl<T: BqRow> Writer<T, DefaultStream> {
     ///   service's and names the problem). The writer is closed.
     /// - otherwise as [`append`](Writer::append): row errors (an invalid
     ///   value) carry the index of the change in `changes`.
-    pub async fn append_changes<I, R>(&mut self, changes: I) -> Result<u64>
+    pub async fn append_changes<I>(&mut self, changes: I) -> Result<u64>
     where
-        I: IntoIterator<Item = Change<R>>,
-        R: RowOf<T>,
+        I: IntoIterator,
+        I::Item: ChangeOf<T>,
     {
         let first = !self.changes;
         let ticket = self.send_changes(changes).await?;
@@ -173,10 +177,10 @@ impl<T: BqRow> Writer<T, DefaultStream> {
     ///
     /// # Errors
     /// As [`send`](Writer::send).
-    pub async fn send_changes<I, R>(&mut self, changes: I) -> Result<AppendTicket<DefaultStream>>
+    pub async fn send_changes<I>(&mut self, changes: I) -> Result<AppendTicket<DefaultStream>>
     where
-        I: IntoIterator<Item = Change<R>>,
-        R: RowOf<T>,
+        I: IntoIterator,
+        I::Item: ChangeOf<T>,
     {
         self.handle.check_open()?;
         self.enter_change_mode().await?;
@@ -189,8 +193,9 @@ impl<T: BqRow> Writer<T, DefaultStream> {
         let mut stopped = None;
         let mut queued = false;
         for (index, change) in changes.enumerate() {
-            schema.encode_fields(&change, &mut fields);
-            match batcher.push_with(change.row().__row(), &fields, index) {
+            let (row, kind, sequence) = change.__parts();
+            schema.encode_fields(kind, sequence, &mut fields);
+            match batcher.push_with(row, &fields, index) {
                 Ok(None) => {}
                 Ok(Some(full)) => {
                     self.submit(full, ticket.cell()).await?;
@@ -243,7 +248,6 @@ fn refused(table: &crate::Table, error: Error) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::change::ChangeSequence;
 
     #[test]
     fn pseudo_columns_follow_the_highest_field() {
@@ -263,11 +267,11 @@ mod tests {
         assert_eq!(next_number(18_999), 20_000);
 
         let mut out = Vec::new();
-        let change = Change::delete(()).sequence(ChangeSequence::new([1, 0x2a]).unwrap());
-        schema.encode_fields(&change, &mut out);
+        let sequence = ChangeSequence::new([1, 0x2a]).unwrap();
+        schema.encode_fields(ChangeType::Delete, Some(&sequence), &mut out);
         // field 8 "DELETE", field 9 "1/2A"
         assert_eq!(out, b"\x42\x06DELETE\x4a\x041/2A");
-        schema.encode_fields(&Change::upsert(()), &mut out);
+        schema.encode_fields(ChangeType::Upsert, None, &mut out);
         assert_eq!(out, b"\x42\x06UPSERT");
     }
 }
