@@ -65,6 +65,8 @@
 //!   with checked constructors.
 //! - [`schema`]: table schemas, in BigQuery's JSON format too.
 //! - [`client`], [`table`], [`writer`]: the connection and the lifecycle.
+//! - [`change`]: upserts and deletes by primary key (change data capture),
+//!   written with [`Writer::append_changes`] on `_default`.
 //! - [`proto`]: the raw generated API, for what the typed API does not cover.
 //!
 //! # One row at a time, or many connections

@@ -113,6 +113,11 @@
 //! without the rejected ones); [`WriterStats::reconnects_by_cause`] and
 //! [`WriterStats::resent_requests_by_cause`] split the counters the same way.
 //!
+//! # Changes by primary key
+//! A `_default` writer also writes upserts and deletes by primary key
+//! (BigQuery change data capture): see
+//! [`append_changes`](Writer::append_changes) and [`crate::change`].
+//!
 //! # Many tasks, many connections
 //! A [`Sink`] takes one row per `send` from any number of tasks and
 //! batches them into requests; a [`PendingGroup`] spreads calls over
