@@ -42,7 +42,7 @@ fn random_changes(seed: u64, n: usize) -> Vec<Change<Account>> {
             let roll = rng.next() % 10;
             let row = Account {
                 id,
-                owner: (roll % 5 != 0).then(|| format!("owner-{}", rng.next() % 97)),
+                owner: (!roll.is_multiple_of(5)).then(|| format!("owner-{}", rng.next() % 97)),
                 balance: (rng.next() % 1_000_000) as i64 - 500_000 + i as i64,
             };
             if roll < 3 {
@@ -146,7 +146,11 @@ async fn with_sequences_the_highest_wins_in_any_arrival_order() {
         let changes = random_changes(0xface, CHANGES);
         let expected = model(&changes);
         let shuffled = sequenced_and_shuffled(changes, 7);
-        assert_ne!(model(&shuffled), expected, "arrival order alone would be wrong");
+        assert_ne!(
+            model(&shuffled),
+            expected,
+            "arrival order alone would be wrong"
+        );
         let mut writer = Writer::<Account>::default_stream_with(&table, options())
             .await
             .unwrap();

@@ -19,10 +19,10 @@ use bytes::Bytes;
 use prost_types::field_descriptor_proto::{Label, Type};
 
 use crate::schema::{Column, ColumnMode, ColumnType, find_column};
+use crate::values::Row;
 use crate::values::decode::{self, RowProblem};
 use crate::values::plan::{self, RowPlan, SchemaProblem};
 use crate::values::wire::{self, Raw, Reader};
-use crate::values::Row;
 
 /// The pseudo-column saying what a change does.
 pub(crate) const CHANGE_TYPE: &str = "_CHANGE_TYPE";
@@ -53,8 +53,9 @@ impl PrimaryKey {
         }
         let mut indices = Vec::with_capacity(names.len());
         for name in &names {
-            let index = find_column(columns, name)
-                .ok_or_else(|| format!("primary key column `{name}` is not a column of the table"))?;
+            let index = find_column(columns, name).ok_or_else(|| {
+                format!("primary key column `{name}` is not a column of the table")
+            })?;
             if indices.contains(&index) {
                 return Err(format!("primary key column `{name}` is listed twice"));
             }
@@ -190,7 +191,11 @@ fn split<'a>(plan: &RowPlan, bytes: &'a [u8]) -> Result<(Cow<'a, [u8]>, Pseudo),
             continue;
         }
         rest.get_or_insert_with(|| bytes[..start].to_vec());
-        let column = if is_type { CHANGE_TYPE } else { CHANGE_SEQUENCE_NUMBER };
+        let column = if is_type {
+            CHANGE_TYPE
+        } else {
+            CHANGE_SEQUENCE_NUMBER
+        };
         let text = match raw {
             Raw::Len(data) if wire_type == wire::LEN => std::str::from_utf8(data).ok(),
             _ => None,
@@ -218,7 +223,9 @@ fn parse_kind(text: &str) -> Result<Kind, String> {
     } else if text.eq_ignore_ascii_case("DELETE") {
         Ok(Kind::Delete)
     } else {
-        Err(format!("{text:?} is not a change type: expected UPSERT or DELETE"))
+        Err(format!(
+            "{text:?} is not a change type: expected UPSERT or DELETE"
+        ))
     }
 }
 
@@ -298,7 +305,11 @@ pub(crate) fn merge<'a>(
 /// A key's identity: its columns' values as JSON text.
 fn key_of(key: &PrimaryKey, row: &Row) -> String {
     let columns = row.columns();
-    let values: Vec<_> = key.indices.iter().map(|&i| columns[i].1.to_json()).collect();
+    let values: Vec<_> = key
+        .indices
+        .iter()
+        .map(|&i| columns[i].1.to_json())
+        .collect();
     serde_json::Value::Array(values).to_string()
 }
 
@@ -316,7 +327,10 @@ mod tests {
         let s = |t: &str| Some(parse_sequence(t).unwrap());
         assert!(replaces(&s("100"), &s("ff")));
         assert!(!replaces(&s("1/2"), &s("1/2/0")));
-        assert!(replaces(&s("1/2"), &s("1/2")), "a tie goes to the later arrival");
+        assert!(
+            replaces(&s("1/2"), &s("1/2")),
+            "a tie goes to the later arrival"
+        );
         assert!(!replaces(&None, &s("0")));
         assert!(replaces(&s("0"), &None));
         assert!(replaces(&None, &None));
@@ -326,6 +340,10 @@ mod tests {
     fn change_types() {
         assert_eq!(parse_kind("UPSERT"), Ok(Kind::Upsert));
         assert_eq!(parse_kind("delete"), Ok(Kind::Delete));
-        assert!(parse_kind("INSERT").unwrap_err().contains("UPSERT or DELETE"));
+        assert!(
+            parse_kind("INSERT")
+                .unwrap_err()
+                .contains("UPSERT or DELETE")
+        );
     }
 }

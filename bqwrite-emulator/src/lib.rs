@@ -573,7 +573,11 @@ impl Emulator {
     pub fn primary_key(&self, table: &str) -> Result<Vec<String>, Error> {
         let path = self.table_path(table)?;
         let table = self.store.table(&path).ok_or(Error::TableNotFound(path))?;
-        Ok(table.primary_key.as_ref().map(|k| k.names.clone()).unwrap_or_default())
+        Ok(table
+            .primary_key
+            .as_ref()
+            .map(|k| k.names.clone())
+            .unwrap_or_default())
     }
 
     /// Creates a table from BigQuery's JSON schema (an array of fields, or

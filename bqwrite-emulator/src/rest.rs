@@ -279,13 +279,15 @@ fn table_resource(table: &Table) -> Json {
 
 /// `tableConstraints.primaryKey.columns` of a table resource, if given.
 fn primary_key(body: &Json) -> Result<Option<Vec<String>>, BadRequest> {
-    let Some(key) = body.get("tableConstraints").and_then(|c| c.get("primaryKey")) else {
+    let Some(key) = body
+        .get("tableConstraints")
+        .and_then(|c| c.get("primaryKey"))
+    else {
         return Ok(None);
     };
-    let columns = key
-        .get("columns")
-        .and_then(Json::as_array)
-        .ok_or_else(|| BadRequest("tableConstraints.primaryKey.columns must be an array of column names".into()))?;
+    let columns = key.get("columns").and_then(Json::as_array).ok_or_else(|| {
+        BadRequest("tableConstraints.primaryKey.columns must be an array of column names".into())
+    })?;
     columns
         .iter()
         .map(|c| {

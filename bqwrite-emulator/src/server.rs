@@ -39,11 +39,11 @@ use tonic::metadata::MetadataMap;
 use tonic::{Code, Request, Response, Status, Streaming};
 use tracing::{debug, info, warn};
 
+use crate::cdc::{self, check_row};
 use crate::faults::{Faults, RequestFault, UnaryMethod};
 use crate::status::{ApiError, SCHEMA_MISMATCH_EXTRA_FIELDS_MESSAGE};
-use crate::store::{Batch, Binding, Store, Stream};
-use crate::cdc::{self, check_row};
 use crate::store::StreamKind;
+use crate::store::{Batch, Binding, Store, Stream};
 use crate::values::plan::{RowPlan, SchemaProblem};
 
 /// The routing header Google's clients send on every call.

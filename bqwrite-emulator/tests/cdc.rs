@@ -44,18 +44,36 @@ async fn keyed_table(emu: &bqwrite_emulator::Emulator) {
         ]},
         "tableConstraints": {"primaryKey": {"columns": ["ID"]}}
     });
-    let (status, created) = http(emu, "POST", &format!("{BASE}/datasets/d/tables"), Some(&body)).await;
+    let (status, created) = http(
+        emu,
+        "POST",
+        &format!("{BASE}/datasets/d/tables"),
+        Some(&body),
+    )
+    .await;
     assert_eq!(status, 200, "{created}");
-    assert_eq!(created["tableConstraints"]["primaryKey"]["columns"], json!(["id"]));
+    assert_eq!(
+        created["tableConstraints"]["primaryKey"]["columns"],
+        json!(["id"])
+    );
 }
 
 #[tokio::test]
 async fn primary_keys_through_rest() {
     let emu = start().await;
     keyed_table(&emu).await;
-    let (status, got) = http(&emu, "GET", &format!("{BASE}/datasets/d/tables/keyed"), None).await;
+    let (status, got) = http(
+        &emu,
+        "GET",
+        &format!("{BASE}/datasets/d/tables/keyed"),
+        None,
+    )
+    .await;
     assert_eq!(status, 200);
-    assert_eq!(got["tableConstraints"]["primaryKey"]["columns"], json!(["id"]));
+    assert_eq!(
+        got["tableConstraints"]["primaryKey"]["columns"],
+        json!(["id"])
+    );
     assert_eq!(emu.primary_key(TABLE).unwrap(), ["id"]);
     for (key, why) in [
         (json!(["nope"]), "`nope` is not a column"),
@@ -67,9 +85,18 @@ async fn primary_keys_through_rest() {
             "schema": {"fields": [{"name": "id", "type": "INTEGER"}]},
             "tableConstraints": {"primaryKey": {"columns": key}}
         });
-        let (status, err) = http(&emu, "POST", &format!("{BASE}/datasets/d/tables"), Some(&body)).await;
+        let (status, err) = http(
+            &emu,
+            "POST",
+            &format!("{BASE}/datasets/d/tables"),
+            Some(&body),
+        )
+        .await;
         assert_eq!(status, 400, "{err}");
-        assert!(err["error"]["message"].as_str().unwrap().contains(why), "{err}");
+        assert!(
+            err["error"]["message"].as_str().unwrap().contains(why),
+            "{err}"
+        );
     }
     emu.shutdown().await;
 }
@@ -87,13 +114,19 @@ async fn changes_merge_by_key_in_tabledata_list() {
         change(1, "stale", "UPSERT", Some("0/ffff")), // lower: ignored
         change(3, "c", "upsert", None),
         change(2, "", "DELETE", None),
-        change(3, "c2", "UPSERT", None), // later arrival wins
+        change(3, "c2", "UPSERT", None),        // later arrival wins
         change(1, "a2", "UPSERT", Some("1/0")), // equal: later arrival wins
     ];
     let first = append_request(&stream, None, Some(change_descriptor()), rows);
     let response = conn.append(first).await;
     assert!(ok_offset(&response).is_none(), "_default has no offsets");
-    let (status, data) = http(&emu, "GET", &format!("{BASE}/datasets/d/tables/keyed/data"), None).await;
+    let (status, data) = http(
+        &emu,
+        "GET",
+        &format!("{BASE}/datasets/d/tables/keyed/data"),
+        None,
+    )
+    .await;
     assert_eq!(status, 200);
     assert_eq!(data["totalRows"], json!("2"));
     let cells: Vec<(String, String)> = data["rows"]
@@ -105,7 +138,10 @@ async fn changes_merge_by_key_in_tabledata_list() {
             (v(0), v(1))
         })
         .collect();
-    assert_eq!(cells, [("3".into(), "c2".into()), ("1".into(), "a2".into())]);
+    assert_eq!(
+        cells,
+        [("3".into(), "c2".into()), ("1".into(), "a2".into())]
+    );
     emu.shutdown().await;
 }
 
@@ -123,7 +159,12 @@ async fn bad_values_are_row_errors_naming_the_pseudo_column() {
         change(4, "d", "DELETE", Some("xyz")),
     ];
     let response = conn
-        .append(append_request(&stream, None, Some(change_descriptor()), rows))
+        .append(append_request(
+            &stream,
+            None,
+            Some(change_descriptor()),
+            rows,
+        ))
         .await;
     assert_in_band(&response, Code::InvalidArgument, None);
     let errors: Vec<(i64, &str)> = response
@@ -134,8 +175,15 @@ async fn bad_values_are_row_errors_naming_the_pseudo_column() {
     assert_eq!(errors.len(), 3, "{errors:?}");
     assert_eq!(errors[0].0, 1);
     assert!(errors[0].1.contains("`_CHANGE_TYPE`"), "{errors:?}");
-    assert!(errors[1].1.contains("`_CHANGE_SEQUENCE_NUMBER`"), "{errors:?}");
-    assert_eq!(emu.row_count(TABLE).unwrap(), 0, "a rejected request writes nothing");
+    assert!(
+        errors[1].1.contains("`_CHANGE_SEQUENCE_NUMBER`"),
+        "{errors:?}"
+    );
+    assert_eq!(
+        emu.row_count(TABLE).unwrap(),
+        0,
+        "a rejected request writes nothing"
+    );
     emu.shutdown().await;
 }
 
@@ -146,7 +194,12 @@ async fn pseudo_columns_are_refused_without_key_on_other_streams_and_without_key
     emu.create_table("d.plain", seed_schema()).unwrap();
     let mut client = client(&emu).await;
     let plain = "projects/test-project/datasets/d/tables/plain";
-    let message = refused(&client, format!("{plain}/streams/_default"), change_descriptor()).await;
+    let message = refused(
+        &client,
+        format!("{plain}/streams/_default"),
+        change_descriptor(),
+    )
+    .await;
     assert!(message.contains("primary key"), "{message}");
 
     let committed = create_stream(&mut client, TABLE, write_stream::Type::Committed).await;

@@ -351,7 +351,7 @@ mod tests {
         assert!(p("1/2") < p("1/2/0"));
         assert!(p("1/2/0") < p("1/3"));
         assert_eq!(p("0a"), p("A"));
-        let mut all = vec![p("2"), p("1/1"), p("1"), p("0/ff/ff/ff")];
+        let mut all = [p("2"), p("1/1"), p("1"), p("0/ff/ff/ff")];
         all.sort();
         let text: Vec<String> = all.iter().map(ToString::to_string).collect();
         assert_eq!(text, ["0/FF/FF/FF", "1", "1/1", "2"]);

@@ -222,10 +222,7 @@ impl<T: BqRow> Writer<T, DefaultStream> {
         }
         self.settle().await?;
         let schema = ChangeSchema::get::<T>();
-        self.restart_with_schema(
-            &schema.descriptor,
-            &[CHANGE_TYPE, CHANGE_SEQUENCE_NUMBER],
-        )?;
+        self.restart_with_schema(&schema.descriptor, &[CHANGE_TYPE, CHANGE_SEQUENCE_NUMBER])?;
         self.changes = true;
         Ok(())
     }
@@ -239,7 +236,9 @@ fn refused(table: &crate::Table, error: Error) -> Error {
             "`{}` refused changes: a table written with changes needs a primary key, \
              and the row type must write every primary-key column (the service said: {})",
             table.path(),
-            error.status().map_or_else(|| error.to_string(), |s| s.message().to_owned())
+            error
+                .status()
+                .map_or_else(|| error.to_string(), |s| s.message().to_owned())
         ),
     )
     .with_source(error)

@@ -227,8 +227,7 @@ impl Launch<'_> {
     /// `shared`, the engine continues its counters.
     fn spawn<S: StreamKind>(self, shared: Option<Arc<Shared>>) -> Result<(Handle, usize)> {
         let options = self.options;
-        let overhead =
-            request_overhead(self.schema, &self.stream, self.table.client().trace_id());
+        let overhead = request_overhead(self.schema, &self.stream, self.table.client().trace_id());
         if overhead >= options.max_request_bytes {
             return Err(Error::new(
                 ErrorKind::Config,
