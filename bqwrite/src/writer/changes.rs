@@ -99,7 +99,7 @@ impl<T: BqRow> Writer<T, DefaultStream> {
     /// [`Change::upsert`](crate::Change::upsert) inserts its row or replaces the whole row with the
     /// same primary key, each [`Change::delete`](crate::Change::delete) removes it. BigQuery applies
     /// them per key: the change with the highest
-    /// [`ChangeSequence`](crate::ChangeSequence) wins; without sequences,
+    /// [`ChangeSequence`] wins; without sequences,
     /// the one that arrived last.
     ///
     /// ```no_run
@@ -149,7 +149,7 @@ impl<T: BqRow> Writer<T, DefaultStream> {
     /// latest arrival of its key.
     ///
     /// # Errors
-    /// - [`ErrorKind::SchemaMismatch`](crate::ErrorKind::SchemaMismatch)
+    /// - [`ErrorKind::SchemaMismatch`]
     ///   when the service refuses the change schema: the table has no
     ///   primary key, or `T` lacks one of its columns (the message is the
     ///   service's and names the problem). The writer is closed.
