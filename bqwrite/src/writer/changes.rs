@@ -138,7 +138,7 @@ impl<T: BqRow> Writer<T, DefaultStream> {
     /// # use bqwrite::{BqRow, Change, Committed, Table, Writer};
     /// # #[derive(BqRow)] struct Customer { id: i64 }
     /// # async fn run(table: Table) -> bqwrite::Result<()> {
-    /// let mut w = Writer::<Customer, Committed>::committed(&table).await?;
+    /// let mut w: Writer<Customer, Committed> = Writer::<Customer>::committed(&table).await?;
     /// w.append_changes([Change::upsert(Customer { id: 1 })]).await?; // no such method
     /// # Ok(()) }
     /// ```
