@@ -243,6 +243,13 @@ async fn a_table_without_primary_key_refuses_changes() {
         assert_eq!(err.kind(), ErrorKind::SchemaMismatch, "{err}");
         assert!(err.to_string().contains("has none"), "{err}");
         assert!(err.to_string().contains("cdc_no_key"), "{err}");
+        let account = Account {
+            id: 2,
+            owner: None,
+            balance: 0,
+        };
+        let closed = writer.append([account]).await.unwrap_err();
+        assert_eq!(closed.kind(), ErrorKind::WriterClosed, "{closed}");
         assert_eq!(env.emulator.row_count(&Env::path("cdc_no_key")).unwrap(), 0);
     })
     .await;

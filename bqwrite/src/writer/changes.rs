@@ -164,7 +164,11 @@ impl<T: BqRow> Writer<T, DefaultStream> {
         let ticket = self.send_changes(changes).await?;
         let outcome = self.outcome(ticket.await);
         match outcome {
-            Err(error) if first && error.code() == Some(tonic::Code::InvalidArgument) => {
+            Err(error)
+                if first
+                    && error.kind() == ErrorKind::Server
+                    && error.code() == Some(tonic::Code::InvalidArgument) =>
+            {
                 Err(refused(&self.table, error))
             }
             outcome => outcome,
