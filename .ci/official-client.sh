@@ -5,8 +5,9 @@
 #
 # Creates a venv under target/, installs .ci/official-client/requirements.txt
 # from PyPI, builds the emulator binary, starts it on free 127.0.0.1 ports,
-# waits for its REST port, runs .ci/official-client/seed_flow.py and always
-# stops the emulator. Needs python3 (3.9+) with venv, cargo, and PyPI.
+# waits for its REST port, runs .ci/official-client/seed_flow.py and
+# cdc_flow.py (change data capture) and always stops the emulator. Needs
+# python3 (3.9+) with venv, cargo, and PyPI.
 #
 # Environment: PYTHON (default python3), OFFICIAL_CLIENT_VENV (default
 # target/official-client-venv), CARGO_TARGET_DIR (honoured),
@@ -62,5 +63,8 @@ export PYTHONDONTWRITEBYTECODE=1
 timeout_cmd=()
 command -v timeout >/dev/null 2>&1 && timeout_cmd=(timeout -k 5 "$((deadline + 30))")
 ${timeout_cmd[@]+"${timeout_cmd[@]}"} "$venv/bin/python" "$root/.ci/official-client/seed_flow.py" \
+  --grpc "$grpc_addr" --rest "$rest_url" --project test-project --deadline "$deadline"
+echo "== official client: change data capture"
+${timeout_cmd[@]+"${timeout_cmd[@]}"} "$venv/bin/python" "$root/.ci/official-client/cdc_flow.py" \
   --grpc "$grpc_addr" --rest "$rest_url" --project test-project --deadline "$deadline"
 echo "official client: done in $((SECONDS - start)) s"

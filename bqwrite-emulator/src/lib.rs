@@ -99,10 +99,10 @@
 //! | `GET /projects/{project}/datasets/{dataset}` | datasets.get | |
 //! | `DELETE /projects/{project}/datasets/{dataset}` | datasets.delete | `deleteContents=true` also deletes its tables (otherwise a dataset with tables is refused) |
 //! | `GET /projects/{project}/datasets/{dataset}/tables` | tables.list | `maxResults`, `pageToken` |
-//! | `POST /projects/{project}/datasets/{dataset}/tables` | tables.insert | body: a Table with `tableReference.tableId` and `schema.fields`; the dataset must exist |
-//! | `GET /projects/{project}/datasets/{dataset}/tables/{table}` | tables.get | |
+//! | `POST /projects/{project}/datasets/{dataset}/tables` | tables.insert | body: a Table with `tableReference.tableId` and `schema.fields`, optionally `tableConstraints.primaryKey.columns`; the dataset must exist |
+//! | `GET /projects/{project}/datasets/{dataset}/tables/{table}` | tables.get | (`tableConstraints` when the table has a primary key) |
 //! | `DELETE /projects/{project}/datasets/{dataset}/tables/{table}` | tables.delete | |
-//! | `GET /projects/{project}/datasets/{dataset}/tables/{table}/data` | tabledata.list | `maxResults` (default 100000), `pageToken` or `startIndex` |
+//! | `GET /projects/{project}/datasets/{dataset}/tables/{table}/data` | tabledata.list | `maxResults` (default 100000), `pageToken` or `startIndex`; a table with a primary key lists its changes merged |
 //!
 //! Lists leave out their item array when empty and give `nextPageToken`
 //! (`pageToken` for tabledata.list) while more items follow. Errors carry
@@ -117,6 +117,31 @@
 //! | unknown dataset, table or path | 404 | `notFound` | `NOT_FOUND` |
 //! | dataset or table exists already | 409 | `duplicate` | `ALREADY_EXISTS` |
 //! | a method the path does not take (an `Allow` header lists those it does) | 405 | `methodNotAllowed` | `UNIMPLEMENTED` |
+//!
+//! # Change data capture
+//! A table made with [`Emulator::create_table_with_primary_key`] (or
+//! tables.insert with `tableConstraints.primaryKey.columns`: 1 to 16
+//! top-level columns, not REPEATED, STRUCT or JSON; BigQuery's keys are NOT
+//! ENFORCED) takes changes on its `_default` stream: rows whose
+//! writer_schema adds the string fields `_CHANGE_TYPE` (`UPSERT` or
+//! `DELETE`) and, optionally, `_CHANGE_SEQUENCE_NUMBER` (1 to 4 sections
+//! of 1 to 16 hexadecimal digits separated by `/`). A writer_schema with
+//! these fields is refused in-band (INVALID_ARGUMENT) on a table without a
+//! primary key, on an application-created stream, and when it has no field
+//! for a primary key column; a bad value is a row error naming the
+//! pseudo-column.
+//!
+//! Rows are kept as they arrived; [`Emulator::rows`] and tabledata.list
+//! show them merged by key:
+//! - per key, the change with the highest sequence wins, sections compared
+//!   as numbers one after the other, a sequence that is a prefix of another
+//!   lower (`1/2 < 1/2/0`);
+//! - equal sequences, or none, go to the later arrival; a change without a
+//!   sequence loses to one with;
+//! - a winning DELETE removes the key, a winning UPSERT is the whole row
+//!   (columns it leaves NULL are NULL); a row without `_CHANGE_TYPE`
+//!   counts as an UPSERT;
+//! - the merged rows come in the order their winning changes arrived.
 //!
 //! # A simulated wide-area link
 //! On loopback a round trip takes microseconds and bandwidth is nearly
@@ -165,6 +190,7 @@
 #![warn(missing_docs)]
 
 mod auth;
+mod cdc;
 mod conns;
 pub mod docs;
 mod error;
@@ -540,6 +566,43 @@ impl Emulator {
             .map(|_| ())
     }
 
+    /// Creates a table with a primary key (`PRIMARY KEY (...) NOT ENFORCED`,
+    /// 1 to 16 top-level columns), and its dataset if that does not exist
+    /// yet. Its `_default` stream takes changes (rows with `_CHANGE_TYPE`
+    /// and `_CHANGE_SEQUENCE_NUMBER`), and reading it shows them merged by
+    /// key: see [CDC](crate#change-data-capture).
+    ///
+    /// # Errors
+    /// [`Error::InvalidSchema`] for a key column that is missing, listed
+    /// twice, REPEATED, STRUCT or JSON, or more than 16 columns.
+    pub fn create_table_with_primary_key<K>(
+        &self,
+        table: &str,
+        schema: impl Into<TableSchema>,
+        primary_key: K,
+    ) -> Result<(), Error>
+    where
+        K: IntoIterator,
+        K::Item: Into<String>,
+    {
+        let path = self.table_path(table)?;
+        let key = primary_key.into_iter().map(Into::into).collect();
+        self.store
+            .create_table_keyed(&path, schema.into(), Some(key), true)
+            .map(|_| ())
+    }
+
+    /// A table's primary key columns (empty without one).
+    pub fn primary_key(&self, table: &str) -> Result<Vec<String>, Error> {
+        let path = self.table_path(table)?;
+        let table = self.store.table(&path).ok_or(Error::TableNotFound(path))?;
+        Ok(table
+            .primary_key
+            .as_ref()
+            .map(|k| k.names.clone())
+            .unwrap_or_default())
+    }
+
     /// Creates a table from BigQuery's JSON schema (an array of fields, or
     /// `{"fields": [...]}`, legacy type names accepted), and its dataset if
     /// that does not exist yet.
@@ -571,7 +634,9 @@ impl Emulator {
             .ok_or(Error::TableNotFound(path))
     }
 
-    /// The visible rows of a table, in the order they became visible.
+    /// The visible rows of a table, in the order they became visible. On a
+    /// table with a primary key, the changes merged by key (each key's
+    /// winning change, in the order those arrived).
     pub fn rows(&self, table: &str) -> Result<Vec<Row>, Error> {
         let path = self.table_path(table)?;
         let table = self.store.table(&path).ok_or(Error::TableNotFound(path))?;

@@ -261,7 +261,7 @@ async fn delete_dataset(
 
 fn table_resource(table: &Table) -> Json {
     let n = &table.name;
-    json!({
+    let mut resource = json!({
         "kind": "bigquery#table",
         "id": format!("{}:{}.{}", n.project, n.dataset, n.table),
         "tableReference": { "projectId": n.project, "datasetId": n.dataset, "tableId": n.table },
@@ -270,7 +270,35 @@ fn table_resource(table: &Table) -> Json {
         "type": "TABLE",
         "creationTime": millis(table.created),
         "location": "US",
-    })
+    });
+    if let Some(key) = &table.primary_key {
+        resource["tableConstraints"] = json!({ "primaryKey": { "columns": key.names } });
+    }
+    resource
+}
+
+/// `tableConstraints.primaryKey.columns` of a table resource, if given.
+fn primary_key(body: &Json) -> Result<Option<Vec<String>>, BadRequest> {
+    let Some(key) = body
+        .get("tableConstraints")
+        .and_then(|c| c.get("primaryKey"))
+    else {
+        return Ok(None);
+    };
+    let columns = key.get("columns").and_then(Json::as_array).ok_or_else(|| {
+        BadRequest("tableConstraints.primaryKey.columns must be an array of column names".into())
+    })?;
+    columns
+        .iter()
+        .map(|c| {
+            c.as_str().map(str::to_owned).ok_or_else(|| {
+                BadRequest(format!(
+                    "tableConstraints.primaryKey.columns holds {c}, not a column name"
+                ))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
 }
 
 async fn insert_table(
@@ -303,7 +331,8 @@ async fn insert_table(
         table: table_id,
     }
     .path();
-    Ok(match store.create_table(&path, schema, false) {
+    let key = primary_key(&body)?;
+    Ok(match store.create_table_keyed(&path, schema, key, false) {
         Ok(table) => {
             info!(table = %path, "REST: created table");
             axum::Json(table_resource(&table)).into_response()

@@ -40,13 +40,13 @@ use tonic::metadata::MetadataMap;
 use tonic::{Code, Request, Response, Status, Streaming};
 use tracing::{debug, info, warn};
 
+use crate::cdc::{self, check_row};
 use crate::conns::{ConnectionCounter, OpenConnection};
 use crate::faults::{Faults, RequestFault, UnaryMethod};
 use crate::mux::{self, Route};
 use crate::status::{ApiError, SCHEMA_MISMATCH_EXTRA_FIELDS_MESSAGE};
 use crate::store::{Batch, Binding, Store, Stream, StreamKind};
-use crate::values::decode::check_row;
-use crate::values::plan::{self, RowPlan, SchemaProblem};
+use crate::values::plan::{RowPlan, SchemaProblem};
 
 /// The routing header Google's clients send on every call.
 pub(crate) const ROUTING_HEADER: &str = "x-goog-request-params";
@@ -637,14 +637,22 @@ impl Connection {
         self.compile(stream, descriptor)
     }
 
-    /// Compiles `descriptor` for `stream`'s table and keeps it as the
-    /// connection's schema.
+    /// Compiles `descriptor` for `stream`'s table (with the change
+    /// pseudo-columns where the table and stream allow them) and keeps it
+    /// as the connection's schema.
     fn compile(
         &mut self,
         stream: &Stream,
         descriptor: DescriptorProto,
     ) -> Result<Arc<RowPlan>, Failure> {
-        match plan::compile(&descriptor, &stream.table.columns) {
+        let table = &stream.table;
+        let default_stream = stream.kind == StreamKind::Default;
+        match cdc::compile(
+            &descriptor,
+            &table.columns,
+            table.primary_key.as_ref(),
+            default_stream,
+        ) {
             Ok(plan) => {
                 let plan = Arc::new(plan);
                 self.schema = Some((descriptor, plan.clone(), stream.table.path.clone()));

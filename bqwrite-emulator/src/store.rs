@@ -20,6 +20,7 @@ use tokio::sync::Notify;
 use tonic::Code;
 
 use crate::Error;
+use crate::cdc::{self, PrimaryKey};
 use crate::schema::{self, Column};
 use crate::status::ApiError;
 use crate::values::Row;
@@ -98,6 +99,8 @@ pub(crate) struct Table {
     pub path: String,
     pub schema: TableSchema,
     pub columns: Arc<[Column]>,
+    /// The primary key, when the table has one (see `cdc.rs`).
+    pub primary_key: Option<PrimaryKey>,
     pub created: SystemTime,
     rows: Mutex<Rows>,
     deleted: AtomicBool,
@@ -108,13 +111,33 @@ impl Table {
         self.deleted.load(Ordering::Acquire)
     }
 
-    /// The number of visible rows.
+    /// The number of visible rows (after merging the changes, with a
+    /// primary key).
     pub(crate) fn row_count(&self) -> usize {
-        lock(&self.rows).count
+        match &self.primary_key {
+            None => lock(&self.rows).count,
+            Some(key) => self.merged(key).map_or(0, |rows| rows.len()),
+        }
+    }
+
+    /// The rows with the changes merged by `key`.
+    fn merged(&self, key: &PrimaryKey) -> Result<Vec<Row>, Error> {
+        let batches = lock(&self.rows).batches.clone();
+        cdc::merge(key, batches.iter().map(|b| (&b.plan, b.rows.as_slice()))).map_err(
+            |(index, problem)| Error::CorruptRow {
+                table: self.path.clone(),
+                index,
+                message: problem.to_string(),
+            },
+        )
     }
 
     /// Decodes visible rows `start..start + max`.
     pub(crate) fn read_rows(&self, start: usize, max: usize) -> Result<Vec<Row>, Error> {
+        if let Some(key) = &self.primary_key {
+            let rows = self.merged(key)?;
+            return Ok(rows.into_iter().skip(start).take(max).collect());
+        }
         let batches: Vec<(Arc<RowPlan>, Vec<Bytes>)> = {
             let rows = lock(&self.rows);
             let mut skip = start;
@@ -531,8 +554,23 @@ impl Store {
         schema: TableSchema,
         create_dataset: bool,
     ) -> Result<Arc<Table>, Error> {
+        self.create_table_keyed(path, schema, None, create_dataset)
+    }
+
+    /// [`create_table`](Store::create_table) with a primary key.
+    pub(crate) fn create_table_keyed(
+        &self,
+        path: &str,
+        schema: TableSchema,
+        primary_key: Option<Vec<String>>,
+        create_dataset: bool,
+    ) -> Result<Arc<Table>, Error> {
         let name = TableName::parse(path).ok_or_else(|| Error::InvalidTableName(path.into()))?;
         let columns = schema::compile(&schema).map_err(Error::InvalidSchema)?;
+        let primary_key = primary_key
+            .map(|names| PrimaryKey::new(&columns, names))
+            .transpose()
+            .map_err(Error::InvalidSchema)?;
         if !self.dataset_exists(&name.project, &name.dataset) {
             if create_dataset {
                 // a concurrent creation is as good as ours
@@ -550,6 +588,7 @@ impl Store {
             path: path.clone(),
             schema,
             columns,
+            primary_key,
             created: SystemTime::now(),
             rows: Mutex::new(Rows::default()),
             deleted: AtomicBool::new(false),

@@ -65,6 +65,8 @@
 //!   with checked constructors.
 //! - [`schema`]: table schemas, in BigQuery's JSON format too.
 //! - [`client`], [`table`], [`writer`]: the connection and the lifecycle.
+//! - [`change`]: upserts and deletes by primary key (change data capture),
+//!   written with [`Writer::append_changes`] on `_default`.
 //! - [`proto`]: the raw generated API, for what the typed API does not cover.
 //!
 //! # One row at a time, or many connections
@@ -87,6 +89,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod auth;
+pub mod change;
 pub mod client;
 mod compat;
 pub mod error;
@@ -101,6 +104,7 @@ pub mod table;
 pub mod types;
 pub mod writer;
 
+pub use change::{Change, ChangeOf, ChangeSequence, ChangeType};
 pub use client::{Client, ClientBuilder};
 pub use error::{CommitOutcome, Error, ErrorKind, Result, RowError, SchemaMismatch};
 pub use retry::RetryPolicy;

@@ -204,6 +204,9 @@ impl MessagePlan {
 #[derive(Debug)]
 pub(crate) struct RowPlan {
     pub root: MessagePlan,
+    /// The change pseudo-columns' fields, on a table with a primary key
+    /// (see `cdc.rs`).
+    pub changes: Option<crate::cdc::ChangeFields>,
 }
 
 /// Compiles a writer schema against a table's columns.
@@ -242,7 +245,10 @@ pub(crate) fn compile(
     if !extras.is_empty() {
         return Err(SchemaProblem::ExtraFields(extras));
     }
-    Ok(RowPlan { root })
+    Ok(RowPlan {
+        root,
+        changes: None,
+    })
 }
 
 /// Gives every field of `message` and its nested messages that has no

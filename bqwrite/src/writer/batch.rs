@@ -5,6 +5,7 @@ use bytes::{Bytes, BytesMut};
 use prost::Message;
 
 use crate::error::{Error, ErrorKind, Result, RowError};
+use crate::proto::descriptor::DescriptorProto as WireDescriptorProto;
 use crate::proto::storage::append_rows_request::{ProtoData, Rows};
 use crate::proto::storage::{AppendRowsRequest, ProtoRows, ProtoSchema};
 use crate::row::BqRow;
@@ -98,6 +99,17 @@ impl Batcher {
         row: &T,
         index: usize,
     ) -> Result<Option<Batch>> {
+        self.push_with(row, &[], index)
+    }
+
+    /// [`push`](Batcher::push) for a row followed by `extra`: more fields
+    /// of the same message, already encoded (a change's pseudo-columns).
+    pub(crate) fn push_with<T: BqRow + ?Sized>(
+        &mut self,
+        row: &T,
+        extra: &[u8],
+        index: usize,
+    ) -> Result<Option<Batch>> {
         if T::__BQ_FALLIBLE {
             row.validate().map_err(|invalid| {
                 Error::new(
@@ -115,7 +127,8 @@ impl Batcher {
                 .with_source(invalid)
             })?;
         }
-        let len = row.encoded_len();
+        let row_len = row.encoded_len();
+        let len = row_len + extra.len();
         let wire = 1 + prost::encoding::encoded_len_varint(len as u64) + len;
         if wire > self.row_budget {
             return Err(Error::new(
@@ -146,9 +159,10 @@ impl Batcher {
         row.encode(&mut batch.buf);
         debug_assert_eq!(
             batch.buf.len() - batch.ends.last().copied().unwrap_or(0),
-            len,
+            row_len,
             "encoded_len and encode disagree"
         );
+        batch.buf.extend_from_slice(extra);
         batch.ends.push(batch.buf.len());
         batch.wire_len += wire;
         Ok(full)
@@ -166,13 +180,17 @@ impl Batcher {
 }
 
 /// The encoded size of a request's fields other than its rows, at most.
-pub(crate) fn request_overhead<T: BqRow + ?Sized>(stream: &str, trace_id: &str) -> usize {
+pub(crate) fn request_overhead(
+    schema: &WireDescriptorProto,
+    stream: &str,
+    trace_id: &str,
+) -> usize {
     let request = AppendRowsRequest {
         write_stream: stream.to_owned(),
         offset: Some(i64::MAX),
         rows: Some(Rows::ProtoRows(ProtoData {
             writer_schema: Some(ProtoSchema {
-                proto_descriptor: Some(T::wire_descriptor().clone()),
+                proto_descriptor: Some(schema.clone()),
             }),
             rows: Some(ProtoRows::default()),
         })),

@@ -157,6 +157,11 @@
 //! without the rejected ones); [`WriterStats::reconnects_by_cause`] and
 //! [`WriterStats::resent_requests_by_cause`] split the counters the same way.
 //!
+//! # Changes by primary key
+//! A `_default` writer also writes upserts and deletes by primary key
+//! (BigQuery change data capture): see
+//! [`append_changes`](Writer::append_changes) and [`crate::change`].
+//!
 //! # Many tasks, many connections
 //! A [`Sink`] takes one row per `send` from any number of tasks and
 //! batches them into requests; a [`PendingGroup`] spreads calls over
@@ -165,6 +170,7 @@
 
 mod batch;
 mod buffered;
+mod changes;
 mod committed;
 mod default;
 mod engine;
@@ -239,6 +245,11 @@ pub struct Writer<T, S: StreamKind = Pending> {
     options: WriterOptions,
     /// Row bytes one request may carry (the limit less the request's own fields).
     row_budget: usize,
+    /// The `_default` stream's location, for the client's connection pool.
+    location: Option<String>,
+    /// Whether requests carry the change pseudo-columns in their schema
+    /// (a `_default` writer, from its first `append_changes`).
+    changes: bool,
     _row: PhantomData<fn(&T)>,
     _kind: PhantomData<fn() -> S>,
 }

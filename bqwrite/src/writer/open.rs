@@ -5,13 +5,14 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use super::batch::request_overhead;
-use super::engine::{self, Config};
+use super::engine::{self, Config, Handle, Shared};
 use super::kind::{ExplicitStream, StreamKind};
 use super::stats::Counters;
 use super::{Writer, WriterOptions};
 use crate::error::{Error, ErrorKind, Result};
 #[cfg(feature = "opentelemetry")]
 use crate::metrics::WriterInstruments;
+use crate::proto::descriptor::DescriptorProto as WireDescriptorProto;
 use crate::proto::storage::write_stream::Type as StreamType;
 use crate::proto::storage::{
     CreateWriteStreamRequest, GetWriteStreamRequest, WriteStream, WriteStreamView,
@@ -70,48 +71,53 @@ impl<T: BqRow, S: StreamKind> Writer<T, S> {
         (start, unsure_end): (i64, bool),
         location: Option<String>,
     ) -> Result<Self> {
-        let overhead = request_overhead::<T>(&stream, table.client().trace_id());
-        if overhead >= options.max_request_bytes {
-            return Err(Error::new(
-                ErrorKind::Config,
-                format!(
-                    "max_request_bytes {} is smaller than a request's own fields ({overhead} bytes)",
-                    options.max_request_bytes
-                ),
-            ));
-        }
-        let columns = T::table_schema()
-            .fields
-            .into_iter()
-            .map(|f| f.name)
-            .collect();
-        let cfg = Config {
-            client: table.client().clone(),
-            stream: Arc::from(stream),
-            schema: T::wire_descriptor(),
-            offsets: S::OFFSETS,
+        let launch = Launch {
+            table,
+            stream,
+            options: &options,
             start,
             unsure_end,
-            response_timeout: options.response_timeout,
-            retry: options.retry.clone(),
-            columns,
-            location,
+            schema: T::wire_descriptor(),
+            columns: column_names::<T>(),
+            location: location.clone(),
         };
-        let handle = engine::spawn(
-            cfg,
-            counters(table, S::NAME),
-            options.max_inflight_requests,
-            options.max_inflight_bytes,
-            S::DROP_WARNING,
-        );
+        let (handle, row_budget) = launch.spawn::<S>(None)?;
         Ok(Self {
             handle,
             table: table.clone(),
-            row_budget: options.max_request_bytes - overhead,
+            row_budget,
             options,
+            location,
+            changes: false,
             _row: PhantomData,
             _kind: PhantomData,
         })
+    }
+
+    /// Starts a new engine for the same stream that sends `schema`, and
+    /// keeps counting in this writer's counters. Call it with nothing in
+    /// flight.
+    pub(super) fn restart_with_schema(
+        &mut self,
+        schema: &'static WireDescriptorProto,
+        extra_columns: &[&str],
+    ) -> Result<()> {
+        let mut columns = column_names::<T>();
+        columns.extend(extra_columns.iter().map(|c| (*c).to_owned()));
+        let launch = Launch {
+            table: &self.table,
+            stream: self.handle.stream.to_string(),
+            options: &self.options,
+            start: self.handle.shared.acknowledged(),
+            unsure_end: false,
+            schema,
+            columns,
+            location: self.location.clone(),
+        };
+        let (handle, row_budget) = launch.spawn::<S>(Some(self.handle.shared.clone()))?;
+        self.handle = handle;
+        self.row_budget = row_budget;
+        Ok(())
     }
 
     /// The stream is ended as its type requires: dropping the writer no
@@ -208,6 +214,69 @@ impl<T: BqRow, S: ExplicitStream> Writer<T, S> {
         check_schema::<T>(table, &found)?;
         tracing::info!(stream, next, "resuming");
         Self::start(table, found.name, options, next, true)
+    }
+}
+
+/// The columns `T` writes.
+fn column_names<T: BqRow>() -> Vec<String> {
+    T::table_schema()
+        .fields
+        .into_iter()
+        .map(|f| f.name)
+        .collect()
+}
+
+/// What starts a writer's engine.
+struct Launch<'a> {
+    table: &'a Table,
+    stream: String,
+    options: &'a WriterOptions,
+    start: i64,
+    unsure_end: bool,
+    schema: &'static WireDescriptorProto,
+    /// The columns written, to name them in row errors.
+    columns: Vec<String>,
+    /// The location of a `_default` stream, whose requests go over the
+    /// client's pooled connections of that location.
+    location: Option<String>,
+}
+
+impl Launch<'_> {
+    /// The engine's handle and the row bytes one request may carry; with
+    /// `shared`, the engine continues its counters.
+    fn spawn<S: StreamKind>(self, shared: Option<Arc<Shared>>) -> Result<(Handle, usize)> {
+        let options = self.options;
+        let overhead = request_overhead(self.schema, &self.stream, self.table.client().trace_id());
+        if overhead >= options.max_request_bytes {
+            return Err(Error::new(
+                ErrorKind::Config,
+                format!(
+                    "max_request_bytes {} is smaller than a request's own fields ({overhead} bytes)",
+                    options.max_request_bytes
+                ),
+            ));
+        }
+        let cfg = Config {
+            client: self.table.client().clone(),
+            stream: Arc::from(self.stream),
+            schema: self.schema,
+            offsets: S::OFFSETS,
+            start: self.start,
+            unsure_end: self.unsure_end,
+            response_timeout: options.response_timeout,
+            retry: options.retry.clone(),
+            columns: self.columns,
+            location: self.location,
+        };
+        let (requests, bytes) = (options.max_inflight_requests, options.max_inflight_bytes);
+        let handle = match shared {
+            Some(shared) => engine::spawn_shared(cfg, shared, requests, bytes, S::DROP_WARNING),
+            None => {
+                let counters = counters(self.table, S::NAME);
+                engine::spawn(cfg, counters, requests, bytes, S::DROP_WARNING)
+            }
+        };
+        Ok((handle, options.max_request_bytes - overhead))
     }
 }
 

@@ -198,8 +198,20 @@ pub(crate) fn spawn(
     max_bytes: usize,
     drop_warning: Option<&'static str>,
 ) -> Handle {
-    let (tx, rx) = mpsc::unbounded_channel();
     let shared = Arc::new(Shared::new(cfg.start, counters));
+    spawn_shared(cfg, shared, max_requests, max_bytes, drop_warning)
+}
+
+/// [`spawn`], continuing the counters and the acknowledged rows of
+/// `shared` (a writer that starts a new engine for a new writer schema).
+pub(crate) fn spawn_shared(
+    cfg: Config,
+    shared: Arc<Shared>,
+    max_requests: usize,
+    max_bytes: usize,
+    drop_warning: Option<&'static str>,
+) -> Handle {
+    let (tx, rx) = mpsc::unbounded_channel();
     let handle = Handle::new(
         tx,
         shared.clone(),
