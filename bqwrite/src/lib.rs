@@ -90,6 +90,7 @@ mod auth;
 pub mod client;
 mod compat;
 pub mod error;
+pub mod guide;
 #[cfg(feature = "opentelemetry")]
 mod metrics;
 pub mod proto;
