@@ -256,8 +256,18 @@ async fn transient_in_band_errors_are_counted_as_in_band() {
             .faults()
             .fail_next_requests(1, Code::Unavailable, "injected");
         assert_eq!(shared.append(numbered(0..10)).await.unwrap(), 10);
-        assert_eq!(env.emulator.row_count(&Env::path("in_band_committed")).unwrap(), 10);
-        assert_eq!(env.emulator.row_count(&Env::path("in_band_default")).unwrap(), 10);
+        assert_eq!(
+            env.emulator
+                .row_count(&Env::path("in_band_committed"))
+                .unwrap(),
+            10
+        );
+        assert_eq!(
+            env.emulator
+                .row_count(&Env::path("in_band_default"))
+                .unwrap(),
+            10
+        );
 
         // An explicit stream reconnects and resends from the failed request
         // at the same offset; `_default` resends that request alone.
@@ -283,8 +293,14 @@ async fn transient_in_band_errors_are_counted_as_in_band() {
         assert_eq!(got.sum("bqwrite.writer.resent.rows", &default), 10.0);
         // No other cause was counted.
         for cause in ["transport", "timeout", "row_errors"] {
-            assert_eq!(got.sum("bqwrite.writer.reconnects", &[("cause", cause)]), 0.0);
-            assert_eq!(got.sum("bqwrite.writer.resent.requests", &[("cause", cause)]), 0.0);
+            assert_eq!(
+                got.sum("bqwrite.writer.reconnects", &[("cause", cause)]),
+                0.0
+            );
+            assert_eq!(
+                got.sum("bqwrite.writer.resent.requests", &[("cause", cause)]),
+                0.0
+            );
         }
         provider.shutdown().unwrap();
     })
