@@ -18,9 +18,10 @@
 //! against the embedded emulator (`bqwrite-emulator`), started by a few
 //! hidden lines at the top of the example (the [`testing`] page shows them),
 //! and each is bounded by a timeout.
-//!
-//! New pages are a markdown file next to this module, a `pub mod` below
-//! with `#[doc = include_str!(...)]`, and a row in the table above.
+
+// A new page: a markdown file in this directory (its first line is the
+// page's summary), a `pub mod` below with `#[doc = include_str!(...)]`, and
+// a row in the table above. Links between pages are `crate::guide::page`.
 
 #[doc = include_str!("stream_types.md")]
 pub mod stream_types {}
