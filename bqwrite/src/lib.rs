@@ -2,7 +2,7 @@
 //!
 //! A plain struct derives [`BqRow`]; a [`Writer`] writes it to a table:
 //!
-//! ```no_run
+//! ```
 //! use bqwrite::{BqRow, Client, Writer};
 //!
 //! #[derive(BqRow)]
@@ -11,7 +11,13 @@
 //!     customer_name: Option<String>, // STRING NULLABLE
 //! }
 //!
-//! # async fn run() -> bqwrite::Result<()> {
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # tokio::time::timeout(std::time::Duration::from_secs(60), async {
+//! # let emulator = bqwrite_emulator::Emulator::builder().project("my-project").start().await?;
+//! # emulator.create_table("my_dataset.customer_records", CustomerRecord::table_schema())?;
+//! # // SAFETY: this example runs in a process of its own, and the runtime has one thread.
+//! # unsafe { std::env::set_var("BIGQUERY_STORAGE_EMULATOR_HOST", emulator.grpc_addr().to_string()) };
 //! // BIGQUERY_STORAGE_EMULATOR_HOST when set, else Application Default Credentials.
 //! let client = Client::from_env().await?;
 //! let table = client.table("my-project", "my_dataset", "customer_records")?;
@@ -27,23 +33,30 @@
 //! let finalized = writer.finalize().await?;
 //! let commit = finalized.commit().await?;
 //! println!("{} rows visible since {}", commit.rows(), commit.commit_time());
-//! # Ok(()) }
+//! # assert_eq!(emulator.row_count("my_dataset.customer_records")?, 3);
+//! # Ok::<_, Box<dyn std::error::Error>>(())
+//! # }).await?
+//! # }
 //! ```
 //!
 //! `cargo run --example customer_records` runs this on an embedded emulator
-//! (the `bqwrite-emulator` crate), with no cloud account.
+//! (the `bqwrite-emulator` crate), with no cloud account, and so does this
+//! example as a doctest. The [`guide`] has a page per topic, from choosing
+//! a stream type to testing with fault injection and migrating from other
+//! clients.
 //!
 //! # Choose a stream type
 //!
-//! | writer | rows visible | exactly once | for |
-//! | --- | --- | --- | --- |
-//! | [`Writer::pending`] | at commit, atomically (across streams too) | yes | batch loads, all or nothing |
-//! | [`Writer::committed`] | when each append is acknowledged | yes | continuous writing that must not duplicate |
-//! | [`Writer::buffered`] | up to the offset flushed | yes | visibility on your schedule |
-//! | [`Writer::default_stream`] | when each append is acknowledged | at least once | many writers, no stream to manage |
+//! | writer | rows visible | exactly once | costs beyond the bytes | for |
+//! | --- | --- | --- | --- | --- |
+//! | [`Writer::pending`] | at commit, atomically (across streams too) | yes | a stream to create, finalize and commit | batch loads, all or nothing |
+//! | [`Writer::committed`] | when each append is acknowledged | yes | a stream to create, a connection of its own | continuous writing that must not duplicate |
+//! | [`Writer::buffered`] | up to the offset flushed | yes | a stream to create, a call per flush | visibility on your schedule |
+//! | [`Writer::default_stream`] | when each append is acknowledged | at least once | none: always there, connections shared | many writers, no stream to manage |
 //!
-//! The [`writer`] module says more, and how to pick between `append` and
-//! the pipelined `send`.
+//! Ingestion is billed per byte for every stream type. The guide's
+//! [stream types](guide::stream_types) page says more about each, and the
+//! [`writer`] module how to pick between `append` and the pipelined `send`.
 //!
 //! # What the writer does for you
 //! - Checks, before the first row is sent, that the struct can write to the
@@ -60,6 +73,9 @@
 //! - Maps rows the service rejects back to your indices ([`RowError`]).
 //!
 //! # Modules
+//! - [`guide`]: the guide, a page per topic: stream types, rows, writers,
+//!   the sink, recovery and exactly-once, testing with the emulator,
+//!   running against BigQuery, migrating from other clients.
 //! - [`row`]: the [`BqRow`] derive, its attributes and the type mapping.
 //! - [`types`]: BigQuery values (DATE, TIMESTAMP, NUMERIC, JSON, RANGE, ...)
 //!   with checked constructors.
@@ -93,6 +109,7 @@ pub mod change;
 pub mod client;
 mod compat;
 pub mod error;
+pub mod guide;
 #[cfg(feature = "opentelemetry")]
 mod metrics;
 pub mod proto;

@@ -278,6 +278,7 @@ impl Engine {
         let bytes = rows.serialized_rows.iter().map(|r| r.len() + 3).sum();
         let indices = good.iter().map(|&i| front.index_of(i)).collect();
         self.counters().resent(good.len(), Cause::RowErrors);
+        self.resend_header = true;
         self.inflight.push_back(InFlight {
             rows,
             indices: Some(indices),
@@ -298,6 +299,7 @@ impl Engine {
             return Err(Box::new((front, Failure::Fatal(error))));
         }
         self.counters().resent(front.count(), Cause::InBand);
+        self.resend_header = true;
         self.inflight.push_back(front);
         let last = self.inflight.len() - 1;
         self.transmit(last);

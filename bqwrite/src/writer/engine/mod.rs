@@ -182,6 +182,11 @@ struct Engine {
     /// their offsets are past the stream's end, so they cannot be written.
     doomed_until: Option<u64>,
     unsure_end: bool,
+    /// The next request sent on the current connection names the stream
+    /// and carries the schema again: it is resent there after the service
+    /// refused it, and what it refused may have been the connection's
+    /// first request, the one the service learns them from.
+    resend_header: bool,
     retry: Budget,
     flushes: Vec<(u64, oneshot::Sender<Result<()>>)>,
     /// Errors of tickets nobody held any more, for the next flush.
@@ -223,6 +228,7 @@ pub(crate) fn spawn_shared(
     let engine = Engine {
         next_offset: cfg.start,
         unsure_end: cfg.unsure_end,
+        resend_header: false,
         retry: cfg.retry.budget(),
         cfg,
         shared,
@@ -361,7 +367,7 @@ impl Engine {
 
     /// Sends request `i` on the current connection, or opens one with it.
     fn send_now(&mut self, i: usize) {
-        let first = self.conn.is_none();
+        let first = self.conn.is_none() || std::mem::take(&mut self.resend_header);
         let request = &mut self.inflight[i];
         request.sends += 1;
         request.sent_at = Instant::now();
