@@ -148,6 +148,7 @@
 mod auth;
 pub mod docs;
 mod error;
+mod evolve;
 mod faults;
 mod link;
 mod rest;
@@ -198,6 +199,7 @@ pub struct EmulatorBuilder {
     latency: Duration,
     connection_mbps: Option<f64>,
     bearer: Option<auth::BearerCheck>,
+    evolution: evolve::Settings,
 }
 
 impl Default for EmulatorBuilder {
@@ -212,6 +214,7 @@ impl Default for EmulatorBuilder {
             latency: Duration::ZERO,
             connection_mbps: None,
             bearer: None,
+            evolution: evolve::Settings::default(),
         }
     }
 }
@@ -279,6 +282,24 @@ impl EmulatorBuilder {
         self
     }
 
+    /// How long a schema change takes to reach the write path (default
+    /// zero): until then a writer schema naming an added column is refused
+    /// as naming an unknown field, a dropped column is still accepted (its
+    /// values are discarded), and `updated_schema` does not report the
+    /// change. See [when a table changes](crate#when-a-table-changes).
+    pub fn schema_propagation(mut self, delay: Duration) -> Self {
+        self.evolution.propagation = delay;
+        self
+    }
+
+    /// How long a table created under the name of a deleted table answers
+    /// AppendRows with NOT_FOUND (default zero), as BigQuery does for a
+    /// while after a table is recreated.
+    pub fn recreate_window(mut self, window: Duration) -> Self {
+        self.evolution.recreate_window = window;
+        self
+    }
+
     fn link(&self) -> Result<Link, Error> {
         let bytes_per_second = match self.connection_mbps {
             None => None,
@@ -333,7 +354,7 @@ impl EmulatorBuilder {
         let grpc_addr = local(&grpc_listener, "gRPC", self.grpc_port)?;
         let http_addr = local(&http_listener, "HTTP", self.http_port)?;
 
-        let store = Arc::new(Store::default());
+        let store = Arc::new(Store::new(self.evolution));
         let faults = Faults::default();
         let config = Arc::new(Config {
             max_request_bytes: self.max_request_bytes,
@@ -530,12 +551,29 @@ impl Emulator {
         self.store.delete_table(&self.table_path(table)?)
     }
 
+    /// Changes a table's schema as `ALTER TABLE` does: columns added as
+    /// NULLABLE or REPEATED, REQUIRED columns relaxed to NULLABLE, columns
+    /// dropped (every column of the table that `schema` lacks). The table's
+    /// metadata shows the change at once; the write path after the
+    /// [propagation delay](EmulatorBuilder::schema_propagation).
+    ///
+    /// # Errors
+    /// [`Error::InvalidSchemaChange`] for any other change (a type changed,
+    /// a REQUIRED column added, a mode tightened), naming the field;
+    /// [`Error::TableNotFound`].
+    pub fn alter_table(&self, table: &str, schema: impl Into<TableSchema>) -> Result<(), Error> {
+        let path = self.table_path(table)?;
+        let found = self.store.table(&path).ok_or(Error::TableNotFound(path))?;
+        let settings = self.store.settings;
+        evolve::alter(&found, schema.into(), evolve::Drops::Allowed, &settings).map(|_| ())
+    }
+
     /// A table's schema.
     pub fn table_schema(&self, table: &str) -> Result<TableSchema, Error> {
         let path = self.table_path(table)?;
         self.store
             .table(&path)
-            .map(|t| t.schema.clone())
+            .map(|t| t.schema())
             .ok_or(Error::TableNotFound(path))
     }
 

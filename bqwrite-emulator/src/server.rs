@@ -39,6 +39,7 @@ use tonic::metadata::MetadataMap;
 use tonic::{Code, Request, Response, Status, Streaming};
 use tracing::{debug, info, warn};
 
+use crate::evolve::Notices;
 use crate::faults::{Faults, RequestFault, UnaryMethod};
 use crate::status::{ApiError, SCHEMA_MISMATCH_EXTRA_FIELDS_MESSAGE};
 use crate::store::{Batch, Binding, Store, Stream};
@@ -236,6 +237,7 @@ impl BigQueryWrite for WriteService {
             stream: None,
             binding: None,
             schema: None,
+            notices: Notices::default(),
         };
         tokio::spawn(connection.run(inbound, tx));
         Ok(Response::new(ReceiverStream::new(rx)))
@@ -320,6 +322,8 @@ struct Connection {
     binding: Option<Binding>,
     /// The last writer schema and its compiled plan.
     schema: Option<(DescriptorProto, Arc<RowPlan>)>,
+    /// What the connection was told of schema changes.
+    notices: Notices,
 }
 
 /// Why a request failed.
@@ -486,7 +490,7 @@ impl Connection {
             // as in BigQuery, only the first request's trace_id counts
             info!(trace_id = %request.trace_id, stream = %request.write_stream, "AppendRows connection");
         }
-        match self.try_handle(request) {
+        let reply = match self.try_handle(request) {
             Ok(offset) => Reply::Answer(AppendRowsResponse {
                 updated_schema: None,
                 row_errors: Vec::new(),
@@ -501,6 +505,13 @@ impl Connection {
                 debug!(code = ?error.code, message = %error.message, "append rejected; ending the call");
                 Reply::End(error.to_tonic())
             }
+        };
+        match (reply, &self.stream) {
+            (Reply::Answer(mut response), Some(stream)) => {
+                response.updated_schema = self.notices.updated_schema(&stream.table);
+                Reply::Answer(response)
+            }
+            (reply, _) => reply,
         }
     }
 
@@ -571,6 +582,22 @@ impl Connection {
     }
 
     fn resolve_stream(&mut self, named: &str) -> Result<Arc<Stream>, ApiError> {
+        if let Some(stream) = &self.stream
+            && stream.name.ends_with("/_default")
+            && stream.table.is_deleted()
+        {
+            // `_default` is the table's, by name: a table recreated under
+            // the same name is written to on the same connection
+            let name = if named.is_empty() {
+                stream.name.clone()
+            } else {
+                named.to_owned()
+            };
+            self.stream = None;
+            self.schema = None;
+            self.notices = Notices::default();
+            return self.resolve_stream(&name);
+        }
         match &self.stream {
             Some(stream) if named.is_empty() || named == stream.name => Ok(stream.clone()),
             Some(stream) => Err(ApiError::invalid_argument(format!(
@@ -622,7 +649,7 @@ impl Connection {
         {
             return Ok(plan.clone());
         }
-        match plan::compile(&descriptor, &stream.table.columns) {
+        match plan::compile(&descriptor, &stream.table.write_path().columns) {
             Ok(plan) => {
                 let plan = Arc::new(plan);
                 self.schema = Some((descriptor, plan.clone()));

@@ -109,8 +109,9 @@
 //!
 //! `cause` is one of `transport` (the connection broke), `timeout` (no
 //! answer within the response timeout), `in_band` (a transient error
-//! answering a request) and `row_errors` (`_default`: good rows resent
-//! without the rejected ones); [`WriterStats::reconnects_by_cause`] and
+//! answering a request), `row_errors` (`_default`: good rows resent
+//! without the rejected ones) and `schema` (the table changed under the
+//! writer; see [when the table changes](#when-the-table-changes)); [`WriterStats::reconnects_by_cause`] and
 //! [`WriterStats::resent_requests_by_cause`] split the counters the same way.
 //!
 //! # Many tasks, many connections
@@ -236,6 +237,13 @@ impl<T: BqRow, S: StreamKind> Writer<T, S> {
     /// a transient error.
     pub fn reconnects(&self) -> u64 {
         self.stats().reconnects
+    }
+
+    /// The table's schema as the service last described it: when the
+    /// writer was made, then from each `updated_schema` the service sent
+    /// (see [when the table changes](self#when-the-table-changes)).
+    pub fn table_schema(&self) -> Option<crate::TableSchema> {
+        self.handle.shared.table_schema()
     }
 
     /// The writer's counters: rows sent, acknowledged, rejected, resent, ...

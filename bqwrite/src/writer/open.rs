@@ -45,14 +45,14 @@ impl<T: BqRow, S: StreamKind> Writer<T, S> {
             get_full(table, &created.name).await
         };
         let stream = tracing::Instrument::instrument(stream, span).await?;
-        check_schema::<T>(table, &stream)?;
-        Self::start(table, stream.name, options, 0, false)
+        let schema = await_schema::<T>(table, stream, options.schema_wait).await?;
+        Self::start(table, schema, options, 0, false)
     }
 
     /// Starts the engine of `stream` at offset `start`.
     pub(super) fn start(
         table: &Table,
-        stream: String,
+        (stream, table_schema): (String, TableSchema),
         options: WriterOptions,
         start: i64,
         unsure_end: bool,
@@ -67,11 +67,8 @@ impl<T: BqRow, S: StreamKind> Writer<T, S> {
                 ),
             ));
         }
-        let columns = T::table_schema()
-            .fields
-            .into_iter()
-            .map(|f| f.name)
-            .collect();
+        let row_schema = T::table_schema();
+        let columns = row_schema.fields.iter().map(|f| f.name.clone()).collect();
         let cfg = Config {
             client: table.client().clone(),
             stream: Arc::from(stream),
@@ -82,6 +79,11 @@ impl<T: BqRow, S: StreamKind> Writer<T, S> {
             response_timeout: options.response_timeout,
             retry: options.retry.clone(),
             columns,
+            table: table.path().to_string(),
+            row_type: std::any::type_name::<T>(),
+            row_schema,
+            table_schema: Some(table_schema),
+            schema_wait: options.schema_wait,
         };
         let handle = engine::spawn(
             cfg,
@@ -191,9 +193,9 @@ impl<T: BqRow, S: ExplicitStream> Writer<T, S> {
             )
             .with_stream(stream));
         }
-        check_schema::<T>(table, &found)?;
+        let schema = await_schema::<T>(table, found, options.schema_wait).await?;
         tracing::info!(stream, next, "resuming");
-        Self::start(table, found.name, options, next, true)
+        Self::start(table, schema, options, next, true)
     }
 }
 
@@ -232,8 +234,40 @@ pub(super) async fn get_full(table: &Table, name: &str) -> Result<WriteStream> {
         .await
 }
 
-/// Checks, before any row is sent, that `T` can write to the stream's table.
-pub(super) fn check_schema<T: BqRow>(table: &Table, stream: &WriteStream) -> Result<()> {
+/// Checks, before any row is sent, that `T` can write to the stream's
+/// table; returns the stream's name and its table's schema. A column `T`
+/// writes that the table lacks may be one just added that the service does
+/// not show yet: the check is made again, with backoff, for up to `wait`.
+pub(super) async fn await_schema<T: BqRow>(
+    table: &Table,
+    mut stream: WriteStream,
+    wait: std::time::Duration,
+) -> Result<(String, TableSchema)> {
+    let policy = crate::retry::RetryPolicy::default()
+        .max_attempts(u32::MAX)
+        .max_elapsed(wait)
+        .initial_backoff(std::time::Duration::from_millis(50).min(wait / 4));
+    let mut budget = policy.budget();
+    loop {
+        let error = match check_schema::<T>(table, &stream) {
+            Ok(schema) => return Ok((stream.name, schema)),
+            Err(error) => error,
+        };
+        let only_missing = !error.schema_mismatches().is_empty()
+            && error
+                .schema_mismatches()
+                .iter()
+                .all(|m| matches!(m, crate::error::SchemaMismatch::MissingColumn { .. }));
+        if !only_missing || !budget.wait(crate::retry::Retry::Transient).await {
+            return Err(error);
+        }
+        tracing::info!(stream = %stream.name, "columns missing from the table; checking again");
+        stream = get_full(table, &stream.name).await?;
+    }
+}
+
+/// Checks that `T` can write to the stream's table; returns its schema.
+fn check_schema<T: BqRow>(table: &Table, stream: &WriteStream) -> Result<TableSchema> {
     let parent = table.path();
     let table_schema = stream.table_schema.as_ref().ok_or_else(|| {
         Error::new(
@@ -250,7 +284,7 @@ pub(super) fn check_schema<T: BqRow>(table: &Table, stream: &WriteStream) -> Res
     })?;
     let mismatches = crate::compat::check(&T::table_schema(), &table_schema);
     if mismatches.is_empty() {
-        return Ok(());
+        return Ok(table_schema);
     }
     Err(Error::new(
         ErrorKind::SchemaMismatch,
