@@ -1,7 +1,7 @@
 //! The `_default` stream: committed semantics, no offsets, at least once.
 
 use super::kind::{DefaultStream, Pending};
-use super::open::{await_schema, get_full};
+use super::open::{check_schema, get_full};
 use super::{Writer, WriterOptions};
 use crate::error::Result;
 use crate::row::BqRow;
@@ -33,7 +33,7 @@ impl<T: BqRow> Writer<T, Pending> {
         let name = table.path().default_stream();
         let span = tracing::info_span!("default_stream", table = %table.path());
         let stream = tracing::Instrument::instrument(get_full(table, &name), span).await?;
-        let schema = await_schema::<T>(table, stream, options.schema_wait).await?;
+        let schema = check_schema::<T>(table, stream)?;
         Writer::start(table, schema, options, 0, false)
     }
 }

@@ -45,7 +45,7 @@ impl<T: BqRow, S: StreamKind> Writer<T, S> {
             get_full(table, &created.name).await
         };
         let stream = tracing::Instrument::instrument(stream, span).await?;
-        let schema = await_schema::<T>(table, stream, options.schema_wait).await?;
+        let schema = check_schema::<T>(table, stream)?;
         Self::start(table, schema, options, 0, false)
     }
 
@@ -193,7 +193,7 @@ impl<T: BqRow, S: ExplicitStream> Writer<T, S> {
             )
             .with_stream(stream));
         }
-        let schema = await_schema::<T>(table, found, options.schema_wait).await?;
+        let schema = check_schema::<T>(table, found)?;
         tracing::info!(stream, next, "resuming");
         Self::start(table, schema, options, next, true)
     }
@@ -235,39 +235,15 @@ pub(super) async fn get_full(table: &Table, name: &str) -> Result<WriteStream> {
 }
 
 /// Checks, before any row is sent, that `T` can write to the stream's
-/// table; returns the stream's name and its table's schema. A column `T`
-/// writes that the table lacks may be one just added that the service does
-/// not show yet: the check is made again, with backoff, for up to `wait`.
-pub(super) async fn await_schema<T: BqRow>(
+/// table; returns the stream's name and its table's schema.
+///
+/// The table's metadata is authoritative here: a column just added is in it
+/// at once, even while the write path does not take it yet (the engine
+/// waits that out, see `engine/schema.rs`).
+pub(super) fn check_schema<T: BqRow>(
     table: &Table,
-    mut stream: WriteStream,
-    wait: std::time::Duration,
+    stream: WriteStream,
 ) -> Result<(String, TableSchema)> {
-    let policy = crate::retry::RetryPolicy::default()
-        .max_attempts(u32::MAX)
-        .max_elapsed(wait)
-        .initial_backoff(std::time::Duration::from_millis(50).min(wait / 4));
-    let mut budget = policy.budget();
-    loop {
-        let error = match check_schema::<T>(table, &stream) {
-            Ok(schema) => return Ok((stream.name, schema)),
-            Err(error) => error,
-        };
-        let only_missing = !error.schema_mismatches().is_empty()
-            && error
-                .schema_mismatches()
-                .iter()
-                .all(|m| matches!(m, crate::error::SchemaMismatch::MissingColumn { .. }));
-        if !only_missing || !budget.wait(crate::retry::Retry::Transient).await {
-            return Err(error);
-        }
-        tracing::info!(stream = %stream.name, "columns missing from the table; checking again");
-        stream = get_full(table, &stream.name).await?;
-    }
-}
-
-/// Checks that `T` can write to the stream's table; returns its schema.
-fn check_schema<T: BqRow>(table: &Table, stream: &WriteStream) -> Result<TableSchema> {
     let parent = table.path();
     let table_schema = stream.table_schema.as_ref().ok_or_else(|| {
         Error::new(
@@ -284,7 +260,7 @@ fn check_schema<T: BqRow>(table: &Table, stream: &WriteStream) -> Result<TableSc
     })?;
     let mismatches = crate::compat::check(&T::table_schema(), &table_schema);
     if mismatches.is_empty() {
-        return Ok(table_schema);
+        return Ok((stream.name, table_schema));
     }
     Err(Error::new(
         ErrorKind::SchemaMismatch,
