@@ -83,6 +83,8 @@
 //! | `POST /projects/{project}/datasets/{dataset}/tables` | tables.insert | body: a Table with `tableReference.tableId` and `schema.fields`; the dataset must exist |
 //! | `GET /projects/{project}/datasets/{dataset}/tables/{table}` | tables.get | |
 //! | `DELETE /projects/{project}/datasets/{dataset}/tables/{table}` | tables.delete | |
+//! | `PATCH /projects/{project}/datasets/{dataset}/tables/{table}` | tables.patch | body: a Table; its `schema`, if given, replaces the table's: columns added as NULLABLE or REPEATED, REQUIRED relaxed to NULLABLE (see [when a table changes](#when-a-table-changes)) |
+//! | `PUT /projects/{project}/datasets/{dataset}/tables/{table}` | tables.update | as tables.patch, and columns the new schema lacks are dropped |
 //! | `GET /projects/{project}/datasets/{dataset}/tables/{table}/data` | tabledata.list | `maxResults` (default 100000), `pageToken` or `startIndex` |
 //!
 //! Lists leave out their item array when empty and give `nextPageToken`
@@ -93,11 +95,50 @@
 //!
 //! | situation | HTTP status | `reason` | `status` |
 //! |---|---|---|---|
-//! | malformed body or parameter, invalid schema | 400 | `invalid` | `INVALID_ARGUMENT` |
+//! | malformed body or parameter, invalid schema, a schema change BigQuery refuses | 400 | `invalid` | `INVALID_ARGUMENT` |
 //! | deleting a dataset that has tables | 400 | `resourceInUse` | `INVALID_ARGUMENT` |
 //! | unknown dataset, table or path | 404 | `notFound` | `NOT_FOUND` |
 //! | dataset or table exists already | 409 | `duplicate` | `ALREADY_EXISTS` |
 //! | a method the path does not take (an `Allow` header lists those it does) | 405 | `methodNotAllowed` | `UNIMPLEMENTED` |
+//!
+//! # When a table changes
+//! A table's schema changes through tables.patch and tables.update (above)
+//! or [`Emulator::alter_table`] (as `ALTER TABLE` would). BigQuery allows, and
+//! so does the emulator: adding NULLABLE or REPEATED columns (top level or
+//! inside a RECORD), relaxing REQUIRED to NULLABLE, and (tables.update,
+//! `alter_table`) dropping top-level columns. Any other change is refused with
+//! BigQuery's wording ("Provided Schema does not match Table p:d.t. Field x
+//! has changed type from INT64 to STRING", "... Field x is missing in new
+//! schema" for a drop through tables.patch, "... Cannot add required field
+//! x ...").
+//!
+//! The table's metadata (tables.get, GetWriteStream) shows a change at once.
+//! The write path follows after [`EmulatorBuilder::schema_propagation`]
+//! (`--schema-propagation-ms`, default 0), as BigQuery's does after seconds
+//! to a minute. Until then:
+//! - a writer schema naming an added column ends the call like any field
+//!   the table lacks (INVALID_ARGUMENT, SCHEMA_MISMATCH_EXTRA_FIELDS, "Input
+//!   schema has more fields than BigQuery schema, extra fields: 'x'");
+//! - a dropped column is still accepted by new connections.
+//!
+//! A connection checks its writer schema against the write path when it
+//! receives it and keeps that check: a REQUIRED column relaxed to NULLABLE
+//! is still required on a connection opened before the change, and a
+//! dropped column is accepted there for as long as the connection lives. A
+//! dropped column's values are discarded: rows are read back in the table's
+//! current columns, so they are gone from rows written before the drop too,
+//! and a column added later reads as NULL in older rows.
+//!
+//! Once a change reaches the write path, the next answer on every open
+//! AppendRows connection to the table carries the new schema in
+//! `updated_schema` (once per change per connection).
+//!
+//! A table deleted and created again under the same name answers AppendRows
+//! with NOT_FOUND (TABLE_NOT_FOUND, in-band) for
+//! [`EmulatorBuilder::recreate_window`] (`--recreate-window-ms`, default 0).
+//! A connection to `_default` follows the table by name: once the window is
+//! over it writes to the new table. The old table's application streams are
+//! gone with it.
 //!
 //! # A simulated wide-area link
 //! On loopback a round trip takes microseconds and bandwidth is nearly
