@@ -96,20 +96,26 @@ async fn a_column_added_mid_run_is_written_once_it_reaches_the_write_path() {
         let mut old = Writer::<EventV1>::default_stream_with(&table, options(Duration::ZERO))
             .await
             .expect("v1 writer");
-        old.append(v1(0..10)).await.expect("v1 rows before the change");
+        old.append(v1(0..10))
+            .await
+            .expect("v1 rows before the change");
 
         env.emulator
             .alter_table(&Env::path("added"), EventV2::table_schema())
             .expect("ALTER TABLE ADD COLUMN note");
         // The old row type goes on: the new NULLABLE column is none of its business.
-        old.append(v1(10..20)).await.expect("v1 rows after the change");
+        old.append(v1(10..20))
+            .await
+            .expect("v1 rows after the change");
 
         // The new row type, deployed at once: its column is in the table's
         // metadata but not yet on the write path.
         let mut new = Writer::<EventV2>::committed_with(&table, options(Duration::from_secs(10)))
             .await
             .expect("v2 writer: the table's metadata has `note`");
-        new.append(v2(20..30)).await.expect("v2 rows once `note` lands");
+        new.append(v2(20..30))
+            .await
+            .expect("v2 rows once `note` lands");
         let stats = new.stats();
         assert!(
             stats.reconnects_by_cause.schema >= 1,
@@ -117,7 +123,9 @@ async fn a_column_added_mid_run_is_written_once_it_reaches_the_write_path() {
         );
         new.finalize().await.expect("finalize");
 
-        old.append(v1(30..40)).await.expect("v1 rows after `note` landed");
+        old.append(v1(30..40))
+            .await
+            .expect("v1 rows after `note` landed");
         old.flush().await.expect("flush");
         let stats = old.stats();
         assert_eq!(stats.reconnects, 0, "{stats:?}");
@@ -148,7 +156,10 @@ async fn a_column_that_does_not_land_within_schema_wait_fails_naming_it() {
                 .await
                 .expect("v2 writer");
         let started = std::time::Instant::now();
-        let error = writer.append(v2(0..3)).await.expect_err("`note` never lands");
+        let error = writer
+            .append(v2(0..3))
+            .await
+            .expect_err("`note` never lands");
         assert!(started.elapsed() >= Duration::from_millis(100), "it waited");
         assert_eq!(error.kind(), ErrorKind::SchemaMismatch, "{error}");
         assert!(error.to_string().contains("`note`"), "{error}");
@@ -214,7 +225,10 @@ async fn relaxing_a_required_column_moves_the_writer_to_a_new_connection() {
             .alter_table(&Env::path("relaxed"), relaxed)
             .expect("ALTER COLUMN note DROP NOT NULL");
         writer.append(strict(5..10)).await.expect("rows after");
-        writer.append(strict(10..15)).await.expect("rows on the new connection");
+        writer
+            .append(strict(10..15))
+            .await
+            .expect("rows on the new connection");
         let stats = writer.stats();
         assert_eq!(stats.reconnects_by_cause.schema, 1, "{stats:?}");
         assert_eq!(stats.reconnects, 1, "{stats:?}");
@@ -236,19 +250,30 @@ async fn a_table_recreated_under_a_running_writer_is_written_once_it_answers() {
     let env = env_with(Duration::ZERO, Duration::from_millis(300)).await;
     bounded(20, async {
         let table = env.table_for::<EventV1>("recreated");
-        let mut writer = Writer::<EventV1>::default_stream_with(&table, options(Duration::from_secs(10)))
+        let mut writer =
+            Writer::<EventV1>::default_stream_with(&table, options(Duration::from_secs(10)))
+                .await
+                .expect("writer");
+        writer
+            .append(v1(0..5))
             .await
-            .expect("writer");
-        writer.append(v1(0..5)).await.expect("rows in the first table");
+            .expect("rows in the first table");
         recreate(&env, "recreated");
         writer
             .append(v1(5..10))
             .await
             .expect("rows once the new table answers");
         let stats = writer.stats();
-        assert!(stats.reconnects_by_cause.schema >= 1, "NOT_FOUND was waited out: {stats:?}");
+        assert!(
+            stats.reconnects_by_cause.schema >= 1,
+            "NOT_FOUND was waited out: {stats:?}"
+        );
         let ids: Vec<i64> = rows(&env, "recreated").iter().map(|r| r.0).collect();
-        assert_eq!(ids, (5..10).collect::<Vec<_>>(), "the first table's rows went with it");
+        assert_eq!(
+            ids,
+            (5..10).collect::<Vec<_>>(),
+            "the first table's rows went with it"
+        );
     })
     .await;
 }
@@ -263,8 +288,13 @@ async fn a_table_that_stays_deleted_fails_with_not_found_after_schema_wait() {
                 .await
                 .expect("writer");
         writer.append(v1(0..5)).await.expect("rows before");
-        env.emulator.delete_table(&Env::path("gone")).expect("DROP TABLE");
-        let error = writer.append(v1(5..10)).await.expect_err("the table is gone");
+        env.emulator
+            .delete_table(&Env::path("gone"))
+            .expect("DROP TABLE");
+        let error = writer
+            .append(v1(5..10))
+            .await
+            .expect_err("the table is gone");
         assert_eq!(error.code(), Some(Code::NotFound), "{error}");
         assert!(error.to_string().contains("schema_wait"), "{error}");
     })

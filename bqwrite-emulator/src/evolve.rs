@@ -101,7 +101,12 @@ impl History {
 
     /// Adds `schema` as the newest version, reaching the write path after
     /// `propagation` (and never before an earlier version).
-    pub(crate) fn push(&mut self, schema: TableSchema, columns: Arc<[Column]>, propagation: Duration) {
+    pub(crate) fn push(
+        &mut self,
+        schema: TableSchema,
+        columns: Arc<[Column]>,
+        propagation: Duration,
+    ) {
         let current = self.current();
         let writable_at = (Instant::now() + propagation).max(current.writable_at);
         let number = current.number + 1;
@@ -253,7 +258,12 @@ pub(crate) fn dropped(before: &TableSchema, after: &TableSchema) -> Vec<String> 
     before
         .fields
         .iter()
-        .filter(|b| !after.fields.iter().any(|a| a.name.eq_ignore_ascii_case(&b.name)))
+        .filter(|b| {
+            !after
+                .fields
+                .iter()
+                .any(|a| a.name.eq_ignore_ascii_case(&b.name))
+        })
         .map(|b| b.name.clone())
         .collect()
 }
@@ -317,7 +327,10 @@ mod tests {
             field("note", Type::String, Mode::Required),
         ]);
         let e = check_change("d.t", &old, &retyped, Drops::Allowed).unwrap_err();
-        assert!(e.contains("Field id has changed type from INT64 to STRING"), "{e}");
+        assert!(
+            e.contains("Field id has changed type from INT64 to STRING"),
+            "{e}"
+        );
         let tightened = schema(vec![
             field("id", Type::Int64, Mode::Repeated),
             field("note", Type::String, Mode::Required),

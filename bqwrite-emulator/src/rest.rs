@@ -447,7 +447,12 @@ async fn patch_table(
     Path((project, dataset, table)): Path<(String, String, String)>,
     body: Bytes,
 ) -> Result<Response, BadRequest> {
-    change_table(store, table_path(project, dataset, table), &body, Drops::Refused)
+    change_table(
+        store,
+        table_path(project, dataset, table),
+        &body,
+        Drops::Refused,
+    )
 }
 
 /// tables.update: as tables.patch, and a column the new schema lacks is
@@ -457,7 +462,12 @@ async fn update_table(
     Path((project, dataset, table)): Path<(String, String, String)>,
     body: Bytes,
 ) -> Result<Response, BadRequest> {
-    change_table(store, table_path(project, dataset, table), &body, Drops::Allowed)
+    change_table(
+        store,
+        table_path(project, dataset, table),
+        &body,
+        Drops::Allowed,
+    )
 }
 
 fn change_table(

@@ -53,8 +53,13 @@ async fn append_seed(conn: &mut Conn, first: bool, id: i64) -> AppendRowsRespons
     } else {
         ("", None)
     };
-    conn.append(append_request(stream, None, schema, vec![seed_row(id, "n")]))
-        .await
+    conn.append(append_request(
+        stream,
+        None,
+        schema,
+        vec![seed_row(id, "n")],
+    ))
+    .await
 }
 
 #[tokio::test]
@@ -79,7 +84,10 @@ async fn tables_patch_adds_and_relaxes_and_update_drops() {
     assert_eq!(status, 400, "{refused}");
     assert_eq!(refused["error"]["errors"][0]["reason"], json!("invalid"));
     let message = refused["error"]["message"].as_str().unwrap();
-    assert!(message.contains("Field name is missing in new schema"), "{message}");
+    assert!(
+        message.contains("Field name is missing in new schema"),
+        "{message}"
+    );
 
     let retyped = patch(json!([
         {"name": "id", "type": "STRING"},
@@ -118,30 +126,52 @@ async fn an_added_column_reaches_the_write_path_after_the_propagation_delay() {
 
     let altered = tokio::time::Instant::now();
     emu.alter_table(TABLE, with_note()).unwrap();
-    assert_eq!(names(&emu.table_schema(TABLE).unwrap()), ["id", "name", "note"]);
+    assert_eq!(
+        names(&emu.table_schema(TABLE).unwrap()),
+        ["id", "name", "note"]
+    );
     let early = append_seed(&mut old, false, 2).await;
     ok_offset(&early);
     assert!(early.updated_schema.is_none(), "not on the write path yet");
 
     // A writer schema with the new column is refused as naming an unknown field.
     let mut new = Conn::open(&mut client).await;
-    new.send(append_request(DEFAULT, None, Some(note_descriptor()), vec![note_row(3)]))
-        .await;
+    new.send(append_request(
+        DEFAULT,
+        None,
+        Some(note_descriptor()),
+        vec![note_row(3)],
+    ))
+    .await;
     let status = new.recv().await.expect_err("the call ends");
     assert_eq!(status.code(), Code::InvalidArgument);
-    assert!(status.message().contains("extra fields: 'note'"), "{}", status.message());
+    assert!(
+        status.message().contains("extra fields: 'note'"),
+        "{}",
+        status.message()
+    );
 
     // The change is timed: wait until it is due, not for readiness.
     tokio::time::sleep_until(altered + delay).await;
     let noticed = append_seed(&mut old, false, 4).await;
-    let updated = noticed.updated_schema.expect("the next answer carries the new schema");
+    let updated = noticed
+        .updated_schema
+        .expect("the next answer carries the new schema");
     assert_eq!(names(&updated), ["id", "name", "note"]);
     let again = append_seed(&mut old, false, 5).await;
-    assert!(again.updated_schema.is_none(), "once per change per connection");
+    assert!(
+        again.updated_schema.is_none(),
+        "once per change per connection"
+    );
 
     let mut new = Conn::open(&mut client).await;
     let written = new
-        .append(append_request(DEFAULT, None, Some(note_descriptor()), vec![note_row(6)]))
+        .append(append_request(
+            DEFAULT,
+            None,
+            Some(note_descriptor()),
+            vec![note_row(6)],
+        ))
         .await;
     ok_offset(&written);
     let rows = emu.rows(TABLE).unwrap();
@@ -183,15 +213,28 @@ async fn a_dropped_columns_values_are_discarded_and_new_connections_refuse_it() 
     let rows = emu.rows(TABLE).unwrap();
     assert_eq!(rows.len(), 2);
     for row in &rows {
-        assert_eq!(row.columns().len(), 1, "the values of `name` are gone: {row:?}");
+        assert_eq!(
+            row.columns().len(),
+            1,
+            "the values of `name` are gone: {row:?}"
+        );
     }
 
     let mut fresh = Conn::open(&mut client).await;
     fresh
-        .send(append_request(DEFAULT, None, Some(seed_descriptor()), vec![seed_row(3, "n")]))
+        .send(append_request(
+            DEFAULT,
+            None,
+            Some(seed_descriptor()),
+            vec![seed_row(3, "n")],
+        ))
         .await;
     let status = fresh.recv().await.expect_err("the call ends");
-    assert!(status.message().contains("extra fields: 'name'"), "{}", status.message());
+    assert!(
+        status.message().contains("extra fields: 'name'"),
+        "{}",
+        status.message()
+    );
     emu.shutdown().await;
 }
 
