@@ -120,10 +120,28 @@ impl History {
 }
 
 impl Table {
+    /// The table's current schema (its metadata).
+    pub(crate) fn schema(&self) -> TableSchema {
+        let history = self.history.lock().unwrap_or_else(|p| p.into_inner());
+        history.current().schema.clone()
+    }
+
+    /// The table's current columns.
+    pub(crate) fn columns(&self) -> Arc<[Column]> {
+        let history = self.history.lock().unwrap_or_else(|p| p.into_inner());
+        history.current().columns.clone()
+    }
+
     /// The newest schema version the write path knows now.
     pub(crate) fn write_path(&self) -> Version {
         let history = self.history.lock().unwrap_or_else(|p| p.into_inner());
         history.write_path(Instant::now()).clone()
+    }
+
+    /// The number of that version, without copying it (once per answer).
+    fn write_path_number(&self) -> u64 {
+        let history = self.history.lock().unwrap_or_else(|p| p.into_inner());
+        history.write_path(Instant::now()).number
     }
 }
 
@@ -139,15 +157,16 @@ impl Notices {
     /// The table's write-path schema if it changed since the connection
     /// began or was last told.
     pub(crate) fn updated_schema(&mut self, table: &Table) -> Option<TableSchema> {
-        let now = table.write_path();
+        let number = table.write_path_number();
         match self.known {
-            Some(known) if now.number > known => {
+            Some(known) if number > known => {
+                let now = table.write_path();
                 self.known = Some(now.number);
                 Some(now.schema)
             }
             Some(_) => None,
             None => {
-                self.known = Some(now.number);
+                self.known = Some(number);
                 None
             }
         }

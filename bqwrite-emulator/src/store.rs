@@ -21,7 +21,7 @@ use tonic::Code;
 
 use crate::Error;
 use crate::evolve::{History, Settings};
-use crate::schema::{self, Column};
+use crate::schema;
 use crate::status::ApiError;
 use crate::values::Row;
 use crate::values::decode::decode_row;
@@ -108,16 +108,6 @@ pub(crate) struct Table {
 }
 
 impl Table {
-    /// The table's current schema (its metadata).
-    pub(crate) fn schema(&self) -> TableSchema {
-        lock(&self.history).current().schema.clone()
-    }
-
-    /// The table's current columns.
-    pub(crate) fn columns(&self) -> Arc<[Column]> {
-        lock(&self.history).current().columns.clone()
-    }
-
     pub(crate) fn is_deleted(&self) -> bool {
         self.deleted.load(Ordering::Acquire)
     }

@@ -175,7 +175,7 @@ pub use self::group::PendingGroup;
 pub use self::kind::{Buffered, Committed, DefaultStream, ExplicitStream, Pending, StreamKind};
 pub use self::options::{
     DEFAULT_MAX_INFLIGHT_BYTES, DEFAULT_MAX_INFLIGHT_REQUESTS, DEFAULT_MAX_REQUEST_BYTES,
-    DEFAULT_MAX_ROWS_PER_REQUEST, DEFAULT_RESPONSE_TIMEOUT, WriterOptions,
+    DEFAULT_MAX_ROWS_PER_REQUEST, DEFAULT_RESPONSE_TIMEOUT, DEFAULT_SCHEMA_WAIT, WriterOptions,
 };
 pub use self::sink::{
     DEFAULT_LINGER, DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_MAX_BUFFERED_ROWS, Sink, SinkOptions,
