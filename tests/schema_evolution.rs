@@ -215,7 +215,10 @@ async fn relaxing_a_required_column_moves_the_writer_to_a_new_connection() {
             })
             .collect()
         };
-        let mut writer = Writer::<Strict>::committed_with(&table, options(Duration::ZERO))
+        // Two rows a request: several requests are in flight when the
+        // change is noticed; those behind wait for the new connection.
+        let options = options(Duration::ZERO).max_rows_per_request(2);
+        let mut writer = Writer::<Strict>::committed_with(&table, options)
             .await
             .expect("writer");
         writer.append(strict(0..5)).await.expect("rows before");
@@ -224,17 +227,21 @@ async fn relaxing_a_required_column_moves_the_writer_to_a_new_connection() {
         env.emulator
             .alter_table(&Env::path("relaxed"), relaxed)
             .expect("ALTER COLUMN note DROP NOT NULL");
-        writer.append(strict(5..10)).await.expect("rows after");
+        writer.append(strict(5..15)).await.expect("rows after");
         writer
-            .append(strict(10..15))
+            .append(strict(15..20))
             .await
             .expect("rows on the new connection");
         let stats = writer.stats();
         assert_eq!(stats.reconnects_by_cause.schema, 1, "{stats:?}");
         assert_eq!(stats.reconnects, 1, "{stats:?}");
+        assert_eq!(
+            stats.resent_requests, 0,
+            "nothing was sent twice: {stats:?}"
+        );
         writer.finalize().await.expect("finalize");
         let ids: Vec<i64> = rows(&env, "relaxed").iter().map(|r| r.0).collect();
-        assert_eq!(ids, (0..15).collect::<Vec<_>>());
+        assert_eq!(ids, (0..20).collect::<Vec<_>>());
     })
     .await;
 }
