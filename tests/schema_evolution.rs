@@ -90,7 +90,9 @@ fn column_names(table: &bqwrite::TableSchema) -> Vec<&str> {
 
 #[tokio::test]
 async fn a_column_added_mid_run_is_written_once_it_reaches_the_write_path() {
-    let env = env_with(Duration::from_millis(400), Duration::ZERO).await;
+    // Long enough that the new writer's first request comes before the column
+    // lands, even on a loaded machine.
+    let env = env_with(Duration::from_millis(1500), Duration::ZERO).await;
     bounded(30, async {
         let table = env.table_for::<EventV1>("added");
         let mut old = Writer::<EventV1>::default_stream_with(&table, options(Duration::ZERO))
@@ -254,7 +256,7 @@ fn recreate(env: &Env, name: &str) -> Table {
 
 #[tokio::test]
 async fn a_table_recreated_under_a_running_writer_is_written_once_it_answers() {
-    let env = env_with(Duration::ZERO, Duration::from_millis(300)).await;
+    let env = env_with(Duration::ZERO, Duration::from_millis(1000)).await;
     bounded(20, async {
         let table = env.table_for::<EventV1>("recreated");
         let mut writer =
