@@ -51,6 +51,11 @@ pub enum Error {
     /// A table schema is invalid (the message names the field and the problem).
     #[error("invalid table schema: {0}")]
     InvalidSchema(String),
+    /// A schema change BigQuery does not allow (a type changed, a REQUIRED
+    /// column added, a mode tightened, a column dropped by tables.patch); the
+    /// message names the field.
+    #[error("{0}")]
+    InvalidSchemaChange(String),
     /// A stored row could not be decoded again (a bug in the emulator).
     #[error("row {index} of table {table} cannot be decoded: {message}")]
     CorruptRow {

@@ -102,6 +102,8 @@
 //! | `POST /projects/{project}/datasets/{dataset}/tables` | tables.insert | body: a Table with `tableReference.tableId` and `schema.fields`, optionally `tableConstraints.primaryKey.columns`; the dataset must exist |
 //! | `GET /projects/{project}/datasets/{dataset}/tables/{table}` | tables.get | (`tableConstraints` when the table has a primary key) |
 //! | `DELETE /projects/{project}/datasets/{dataset}/tables/{table}` | tables.delete | |
+//! | `PATCH /projects/{project}/datasets/{dataset}/tables/{table}` | tables.patch | body: a Table; its `schema`, if given, replaces the table's: columns added as NULLABLE or REPEATED, REQUIRED relaxed to NULLABLE (see [when a table changes](#when-a-table-changes)) |
+//! | `PUT /projects/{project}/datasets/{dataset}/tables/{table}` | tables.update | as tables.patch, and columns the new schema lacks are dropped |
 //! | `GET /projects/{project}/datasets/{dataset}/tables/{table}/data` | tabledata.list | `maxResults` (default 100000), `pageToken` or `startIndex`; a table with a primary key lists its changes merged |
 //!
 //! Lists leave out their item array when empty and give `nextPageToken`
@@ -112,36 +114,50 @@
 //!
 //! | situation | HTTP status | `reason` | `status` |
 //! |---|---|---|---|
-//! | malformed body or parameter, invalid schema | 400 | `invalid` | `INVALID_ARGUMENT` |
+//! | malformed body or parameter, invalid schema, a schema change BigQuery refuses | 400 | `invalid` | `INVALID_ARGUMENT` |
 //! | deleting a dataset that has tables | 400 | `resourceInUse` | `INVALID_ARGUMENT` |
 //! | unknown dataset, table or path | 404 | `notFound` | `NOT_FOUND` |
 //! | dataset or table exists already | 409 | `duplicate` | `ALREADY_EXISTS` |
 //! | a method the path does not take (an `Allow` header lists those it does) | 405 | `methodNotAllowed` | `UNIMPLEMENTED` |
 //!
-//! # Change data capture
-//! A table made with [`Emulator::create_table_with_primary_key`] (or
-//! tables.insert with `tableConstraints.primaryKey.columns`: 1 to 16
-//! top-level columns, not REPEATED, STRUCT or JSON; BigQuery's keys are NOT
-//! ENFORCED) takes changes on its `_default` stream: rows whose
-//! writer_schema adds the string fields `_CHANGE_TYPE` (`UPSERT` or
-//! `DELETE`) and, optionally, `_CHANGE_SEQUENCE_NUMBER` (1 to 4 sections
-//! of 1 to 16 hexadecimal digits separated by `/`). A writer_schema with
-//! these fields is refused in-band (INVALID_ARGUMENT) on a table without a
-//! primary key, on an application-created stream, and when it has no field
-//! for a primary key column; a bad value is a row error naming the
-//! pseudo-column.
+//! # When a table changes
+//! A table's schema changes through tables.patch and tables.update (above)
+//! or [`Emulator::alter_table`] (as `ALTER TABLE` would). BigQuery allows, and
+//! so does the emulator: adding NULLABLE or REPEATED columns (top level or
+//! inside a RECORD), relaxing REQUIRED to NULLABLE, and (tables.update,
+//! `alter_table`) dropping top-level columns. Any other change is refused with
+//! BigQuery's wording ("Provided Schema does not match Table p:d.t. Field x
+//! has changed type from INT64 to STRING", "... Field x is missing in new
+//! schema" for a drop through tables.patch, "... Cannot add required field
+//! x ...").
 //!
-//! Rows are kept as they arrived; [`Emulator::rows`] and tabledata.list
-//! show them merged by key:
-//! - per key, the change with the highest sequence wins, sections compared
-//!   as numbers one after the other, a sequence that is a prefix of another
-//!   lower (`1/2 < 1/2/0`);
-//! - equal sequences, or none, go to the later arrival; a change without a
-//!   sequence loses to one with;
-//! - a winning DELETE removes the key, a winning UPSERT is the whole row
-//!   (columns it leaves NULL are NULL); a row without `_CHANGE_TYPE`
-//!   counts as an UPSERT;
-//! - the merged rows come in the order their winning changes arrived.
+//! The table's metadata (tables.get, GetWriteStream) shows a change at once.
+//! The write path follows after [`EmulatorBuilder::schema_propagation`]
+//! (`--schema-propagation-ms`, default 0), as BigQuery's does after seconds
+//! to a minute. Until then:
+//! - a writer schema naming an added column ends the call like any field
+//!   the table lacks (INVALID_ARGUMENT, SCHEMA_MISMATCH_EXTRA_FIELDS, "Input
+//!   schema has more fields than BigQuery schema, extra fields: 'x'");
+//! - a dropped column is still accepted by new connections.
+//!
+//! A connection checks its writer schema against the write path when it
+//! receives it and keeps that check: a REQUIRED column relaxed to NULLABLE
+//! is still required on a connection opened before the change, and a
+//! dropped column is accepted there for as long as the connection lives. A
+//! dropped column's values are discarded: rows are read back in the table's
+//! current columns, so they are gone from rows written before the drop too,
+//! and a column added later reads as NULL in older rows.
+//!
+//! Once a change reaches the write path, the next answer on every open
+//! AppendRows connection to the table carries the new schema in
+//! `updated_schema` (once per change per connection).
+//!
+//! A table deleted and created again under the same name answers AppendRows
+//! with NOT_FOUND (TABLE_NOT_FOUND, in-band) for
+//! [`EmulatorBuilder::recreate_window`] (`--recreate-window-ms`, default 0).
+//! A connection to `_default` follows the table by name: once the window is
+//! over it writes to the new table. The old table's application streams are
+//! gone with it.
 //!
 //! # A simulated wide-area link
 //! On loopback a round trip takes microseconds and bandwidth is nearly
@@ -194,6 +210,7 @@ mod cdc;
 mod conns;
 pub mod docs;
 mod error;
+mod evolve;
 mod faults;
 mod link;
 mod mux;
@@ -246,6 +263,7 @@ pub struct EmulatorBuilder {
     latency: Duration,
     connection_mbps: Option<f64>,
     bearer: Option<auth::BearerCheck>,
+    evolution: evolve::Settings,
 }
 
 impl Default for EmulatorBuilder {
@@ -260,6 +278,7 @@ impl Default for EmulatorBuilder {
             latency: Duration::ZERO,
             connection_mbps: None,
             bearer: None,
+            evolution: evolve::Settings::default(),
         }
     }
 }
@@ -327,6 +346,24 @@ impl EmulatorBuilder {
         self
     }
 
+    /// How long a schema change takes to reach the write path (default
+    /// zero): until then a writer schema naming an added column is refused
+    /// as naming an unknown field, a dropped column is still accepted (its
+    /// values are discarded), and `updated_schema` does not report the
+    /// change. See [when a table changes](crate#when-a-table-changes).
+    pub fn schema_propagation(mut self, delay: Duration) -> Self {
+        self.evolution.propagation = delay;
+        self
+    }
+
+    /// How long a table created under the name of a deleted table answers
+    /// AppendRows with NOT_FOUND (default zero), as BigQuery does for a
+    /// while after a table is recreated.
+    pub fn recreate_window(mut self, window: Duration) -> Self {
+        self.evolution.recreate_window = window;
+        self
+    }
+
     fn link(&self) -> Result<Link, Error> {
         let bytes_per_second = match self.connection_mbps {
             None => None,
@@ -381,7 +418,7 @@ impl EmulatorBuilder {
         let grpc_addr = local(&grpc_listener, "gRPC", self.grpc_port)?;
         let http_addr = local(&http_listener, "HTTP", self.http_port)?;
 
-        let store = Arc::new(Store::default());
+        let store = Arc::new(Store::new(self.evolution));
         let faults = Faults::default();
         let config = Arc::new(Config {
             max_request_bytes: self.max_request_bytes,
@@ -616,12 +653,29 @@ impl Emulator {
         self.store.delete_table(&self.table_path(table)?)
     }
 
+    /// Changes a table's schema as `ALTER TABLE` does: columns added as
+    /// NULLABLE or REPEATED, REQUIRED columns relaxed to NULLABLE, columns
+    /// dropped (every column of the table that `schema` lacks). The table's
+    /// metadata shows the change at once; the write path after the
+    /// [propagation delay](EmulatorBuilder::schema_propagation).
+    ///
+    /// # Errors
+    /// [`Error::InvalidSchemaChange`] for any other change (a type changed,
+    /// a REQUIRED column added, a mode tightened), naming the field;
+    /// [`Error::TableNotFound`].
+    pub fn alter_table(&self, table: &str, schema: impl Into<TableSchema>) -> Result<(), Error> {
+        let path = self.table_path(table)?;
+        let found = self.store.table(&path).ok_or(Error::TableNotFound(path))?;
+        let settings = self.store.settings;
+        evolve::alter(&found, schema.into(), evolve::Drops::Allowed, &settings).map(|_| ())
+    }
+
     /// A table's schema.
     pub fn table_schema(&self, table: &str) -> Result<TableSchema, Error> {
         let path = self.table_path(table)?;
         self.store
             .table(&path)
-            .map(|t| t.schema.clone())
+            .map(|t| t.schema())
             .ok_or(Error::TableNotFound(path))
     }
 

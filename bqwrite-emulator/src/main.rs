@@ -49,6 +49,16 @@ struct Args {
     /// way per connection). Unlimited when not given.
     #[arg(long, value_name = "MBIT_PER_S")]
     connection_mbps: Option<f64>,
+    /// How long, in milliseconds, a table schema change (tables.patch,
+    /// tables.update) takes to reach the write path: until then a writer
+    /// schema naming an added column is refused as unknown, and a dropped
+    /// column is still accepted (its values discarded).
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    schema_propagation_ms: u64,
+    /// How long, in milliseconds, a table created under the name of a
+    /// deleted table answers AppendRows with NOT_FOUND.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    recreate_window_ms: u64,
 }
 
 /// The REST routes, for `--help` (the crate docs have the same list).
@@ -62,6 +72,8 @@ REST API (BigQuery API v2 subset) on --http-port, under /bigquery/v2 and at the 
   POST   /projects/{project}/datasets/{dataset}/tables tables.insert   body: {\"tableReference\": {\"tableId\": ...}, \"schema\": {\"fields\": [...]}}
   GET    /projects/{project}/datasets/{dataset}/tables/{table}       tables.get
   DELETE /projects/{project}/datasets/{dataset}/tables/{table}       tables.delete
+  PATCH  /projects/{project}/datasets/{dataset}/tables/{table}       tables.patch    body: {\"schema\": {\"fields\": [...]}} adds or relaxes columns
+  PUT    /projects/{project}/datasets/{dataset}/tables/{table}       tables.update   as PATCH; columns the schema lacks are dropped
   GET    /projects/{project}/datasets/{dataset}/tables/{table}/data  tabledata.list  maxResults, pageToken or startIndex
 Errors use BigQuery's JSON error body ({\"error\": {\"code\", \"message\", \"errors\": [{\"reason\"}], \"status\"}});
 unknown paths answer 404 notFound, methods a path does not take 405 methodNotAllowed.
@@ -109,7 +121,9 @@ async fn run(args: Args) -> Result<(), String> {
         .http_port(args.http_port)
         .max_request_bytes(args.max_request_bytes)
         .require_routing_header(args.require_routing_header)
-        .latency(Duration::from_millis(args.latency_ms));
+        .latency(Duration::from_millis(args.latency_ms))
+        .schema_propagation(Duration::from_millis(args.schema_propagation_ms))
+        .recreate_window(Duration::from_millis(args.recreate_window_ms));
     if let Some(mbps) = args.connection_mbps {
         builder = builder.connection_mbps(mbps);
     }

@@ -20,6 +20,7 @@ use serde_json::{Value as Json, json};
 use tracing::info;
 
 use crate::Error;
+use crate::evolve::{self, Drops};
 use crate::schema;
 use crate::store::{Store, Table, TableName};
 
@@ -45,7 +46,10 @@ pub(crate) fn router(store: Arc<Store>) -> Router {
             )
             .route(
                 &p("/datasets/{dataset}/tables/{table}"),
-                get(get_table).delete(delete_table),
+                get(get_table)
+                    .delete(delete_table)
+                    .patch(patch_table)
+                    .put(update_table),
             )
             .route(
                 &p("/datasets/{dataset}/tables/{table}/data"),
@@ -265,7 +269,7 @@ fn table_resource(table: &Table) -> Json {
         "kind": "bigquery#table",
         "id": format!("{}:{}.{}", n.project, n.dataset, n.table),
         "tableReference": { "projectId": n.project, "datasetId": n.dataset, "tableId": n.table },
-        "schema": schema::to_json(&table.schema),
+        "schema": schema::to_json(&table.schema()),
         "numRows": table.row_count().to_string(),
         "type": "TABLE",
         "creationTime": millis(table.created),
@@ -462,4 +466,56 @@ async fn list_data(
         body["pageToken"] = json!(next.to_string());
     }
     Ok(axum::Json(body).into_response())
+}
+
+/// tables.patch: a body with `schema` changes the table's schema (columns
+/// added as NULLABLE or REPEATED, REQUIRED relaxed to NULLABLE); a schema
+/// without one of the table's columns is refused, as BigQuery refuses it.
+async fn patch_table(
+    State(store): State<Arc<Store>>,
+    Path((project, dataset, table)): Path<(String, String, String)>,
+    body: Bytes,
+) -> Result<Response, BadRequest> {
+    change_table(
+        store,
+        table_path(project, dataset, table),
+        &body,
+        Drops::Refused,
+    )
+}
+
+/// tables.update: as tables.patch, and a column the new schema lacks is
+/// dropped (as `ALTER TABLE DROP COLUMN`).
+async fn update_table(
+    State(store): State<Arc<Store>>,
+    Path((project, dataset, table)): Path<(String, String, String)>,
+    body: Bytes,
+) -> Result<Response, BadRequest> {
+    change_table(
+        store,
+        table_path(project, dataset, table),
+        &body,
+        Drops::Allowed,
+    )
+}
+
+fn change_table(
+    store: Arc<Store>,
+    path: String,
+    body: &Bytes,
+    drops: Drops,
+) -> Result<Response, BadRequest> {
+    let body = parse_body(body)?;
+    let Some(table) = store.table(&path) else {
+        return Ok(Error::TableNotFound(path).into_response());
+    };
+    if let Some(schema_json) = body.get("schema") {
+        let schema = schema::from_json(schema_json)
+            .map_err(|e| BadRequest(format!("invalid table schema: {e}")))?;
+        if let Err(e) = evolve::alter(&table, schema, drops, &store.settings) {
+            return Ok(e.into_response());
+        }
+        info!(table = %path, "REST: changed the table's schema");
+    }
+    Ok(axum::Json(table_resource(&table)).into_response())
 }

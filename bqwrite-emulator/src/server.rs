@@ -42,6 +42,7 @@ use tracing::{debug, info, warn};
 
 use crate::cdc::{self, check_row};
 use crate::conns::{ConnectionCounter, OpenConnection};
+use crate::evolve::Notices;
 use crate::faults::{Faults, RequestFault, UnaryMethod};
 use crate::mux::{self, Route};
 use crate::status::{ApiError, SCHEMA_MISMATCH_EXTRA_FIELDS_MESSAGE};
@@ -238,6 +239,7 @@ impl BigQueryWrite for WriteService {
             binding: None,
             schema: None,
             _counted: self.config.connections.opened(),
+            notices: Notices::default(),
         };
         tokio::spawn(connection.run(inbound, tx));
         Ok(Response::new(ReceiverStream::new(rx)))
@@ -325,6 +327,8 @@ struct Connection {
     schema: Option<(DescriptorProto, Arc<RowPlan>, String)>,
     /// Counts the connection as open while it lives.
     _counted: OpenConnection,
+    /// What the connection was told of schema changes.
+    notices: Notices,
 }
 
 /// Why a request failed.
@@ -491,7 +495,7 @@ impl Connection {
             // as in BigQuery, only the first request's trace_id counts
             info!(trace_id = %request.trace_id, stream = %request.write_stream, "AppendRows connection");
         }
-        match self.try_handle(request) {
+        let reply = match self.try_handle(request) {
             Ok(offset) => Reply::Answer(AppendRowsResponse {
                 updated_schema: None,
                 row_errors: Vec::new(),
@@ -506,6 +510,13 @@ impl Connection {
                 debug!(code = ?error.code, message = %error.message, "append rejected; ending the call");
                 Reply::End(error.to_tonic())
             }
+        };
+        match (reply, &self.stream) {
+            (Reply::Answer(mut response), Some(stream)) => {
+                response.updated_schema = self.notices.updated_schema(&stream.table);
+                Reply::Answer(response)
+            }
+            (reply, _) => reply,
         }
     }
 
@@ -576,6 +587,22 @@ impl Connection {
     }
 
     fn resolve_stream(&mut self, named: &str) -> Result<Arc<Stream>, ApiError> {
+        if let Some(stream) = &self.stream
+            && stream.name.ends_with("/_default")
+            && stream.table.is_deleted()
+        {
+            // `_default` is the table's, by name: a table recreated under
+            // the same name is written to on the same connection
+            let name = if named.is_empty() {
+                stream.name.clone()
+            } else {
+                named.to_owned()
+            };
+            self.stream = None;
+            self.schema = None;
+            self.notices = Notices::default();
+            return self.resolve_stream(&name);
+        }
         match &self.stream {
             Some(stream) if named.is_empty() || named == stream.name => Ok(stream.clone()),
             Some(current) if current.kind != StreamKind::Default => {
@@ -649,7 +676,7 @@ impl Connection {
         let default_stream = stream.kind == StreamKind::Default;
         match cdc::compile(
             &descriptor,
-            &table.columns,
+            &table.write_path().columns,
             table.primary_key.as_ref(),
             default_stream,
         ) {

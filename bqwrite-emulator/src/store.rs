@@ -21,7 +21,8 @@ use tonic::Code;
 
 use crate::Error;
 use crate::cdc::{self, PrimaryKey};
-use crate::schema::{self, Column};
+use crate::evolve::{History, Settings};
+use crate::schema;
 use crate::status::ApiError;
 use crate::values::Row;
 use crate::values::decode::decode_row;
@@ -97,10 +98,13 @@ impl Rows {
 pub(crate) struct Table {
     pub name: TableName,
     pub path: String,
-    pub schema: TableSchema,
-    pub columns: Arc<[Column]>,
     /// The primary key, when the table has one (see `cdc.rs`).
     pub primary_key: Option<PrimaryKey>,
+    /// The schema's versions (see `evolve.rs`).
+    pub(crate) history: Mutex<History>,
+    /// A table recreated under the name of a deleted one answers AppendRows
+    /// with NOT_FOUND until then, as BigQuery does for a while.
+    pub(crate) not_found_until: Option<tokio::time::Instant>,
     pub created: SystemTime,
     rows: Mutex<Rows>,
     deleted: AtomicBool,
@@ -158,6 +162,7 @@ impl Table {
             }
             picked
         };
+        let columns = self.columns();
         let mut out = Vec::new();
         for (plan, rows) in batches {
             for bytes in rows {
@@ -166,7 +171,7 @@ impl Table {
                     index: start + out.len(),
                     message: e.to_string(),
                 })?;
-                out.push(row);
+                out.push(crate::evolve::project(row, &columns));
             }
         }
         Ok(out)
@@ -310,7 +315,11 @@ impl Stream {
     }
 
     fn check_table(&self) -> Result<(), ApiError> {
-        if self.table.is_deleted() {
+        let recreated = self
+            .table
+            .not_found_until
+            .is_some_and(|until| tokio::time::Instant::now() < until);
+        if self.table.is_deleted() || recreated {
             Err(ApiError::table_not_found(&self.table.path))
         } else {
             Ok(())
@@ -335,7 +344,7 @@ impl Stream {
             r#type: self.kind.proto() as i32,
             create_time: create_time.map(timestamp),
             commit_time: commit_time.map(timestamp),
-            table_schema: with_schema.then(|| self.table.schema.clone()),
+            table_schema: with_schema.then(|| self.table.schema()),
             write_mode: write_stream::WriteMode::Insert as i32,
             // every dataset is in BigQuery's default location
             location: DATASET_LOCATION.to_owned(),
@@ -466,6 +475,9 @@ pub(crate) struct Store {
     tables: RwLock<HashMap<String, Arc<Table>>>,
     streams: RwLock<HashMap<String, Arc<Stream>>>,
     next_stream: AtomicU64,
+    /// Paths of deleted tables, to tell a recreated table.
+    deleted: Mutex<BTreeSet<String>>,
+    pub(crate) settings: Settings,
 }
 
 fn valid_id(id: &str) -> bool {
@@ -473,6 +485,13 @@ fn valid_id(id: &str) -> bool {
 }
 
 impl Store {
+    pub(crate) fn new(settings: Settings) -> Self {
+        Store {
+            settings,
+            ..Store::default()
+        }
+    }
+
     pub(crate) fn create_dataset(&self, project: &str, dataset: &str) -> Result<(), Error> {
         let full = format!("{project}:{dataset}");
         if !valid_id(project) || !valid_id(dataset) {
@@ -583,12 +602,14 @@ impl Store {
             }
         }
         let path = name.path();
+        let recreated = lock(&self.deleted).contains(&path);
         let table = Arc::new(Table {
             name,
             path: path.clone(),
-            schema,
-            columns,
             primary_key,
+            history: Mutex::new(History::new(schema, columns)),
+            not_found_until: recreated
+                .then(|| tokio::time::Instant::now() + self.settings.recreate_window),
             created: SystemTime::now(),
             rows: Mutex::new(Rows::default()),
             deleted: AtomicBool::new(false),
@@ -629,6 +650,7 @@ impl Store {
             .remove(path)
             .ok_or_else(|| Error::TableNotFound(path.into()))?;
         table.deleted.store(true, Ordering::Release);
+        lock(&self.deleted).insert(path.to_owned());
         let prefix = format!("{path}/streams/");
         self.streams
             .write()

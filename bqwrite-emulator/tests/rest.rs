@@ -366,7 +366,7 @@ async fn unknown_paths_and_methods_get_bigquery_error_bodies() {
         ("PUT", format!("{BASE}/datasets")),
         ("DELETE", format!("{BASE}/datasets")),
         ("POST", format!("{BASE}/datasets/d")),
-        ("PATCH", format!("{BASE}/datasets/d/tables/t")),
+        ("POST", format!("{BASE}/datasets/d/tables/t")),
         ("POST", format!("{BASE}/datasets/d/tables/t/data")),
         ("PUT", "/projects/test-project/datasets".to_owned()),
     ] {

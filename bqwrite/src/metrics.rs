@@ -35,7 +35,7 @@ pub(crate) struct WriterInstruments {
     /// `table` and `stream_type`.
     attributes: [KeyValue; 2],
     /// The same with `cause`, one set per [`Cause`].
-    by_cause: [[KeyValue; 3]; 4],
+    by_cause: [[KeyValue; 3]; 5],
 }
 
 impl WriterInstruments {

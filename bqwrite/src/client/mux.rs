@@ -27,6 +27,7 @@ use super::Client;
 use super::pool::{Destination, Route};
 use crate::error::{Error, ErrorKind, Result};
 use crate::proto::storage::append_rows_request::Rows;
+use crate::proto::storage::append_rows_response::Response;
 use crate::proto::storage::{AppendRowsRequest, AppendRowsResponse, ProtoSchema};
 
 /// What a lease sends to its connection's task.
@@ -171,6 +172,11 @@ impl Mux {
             tracing::warn!("the service answered a request never sent on a shared connection");
             return;
         };
+        if matches!(answer.response, Some(Response::Error(_))) {
+            // What the service refused may have been the request it learns
+            // the stream and schema from: the next one carries them again.
+            self.wire.last = None;
+        }
         if let Some((_, answers)) = self.leases.get(&id) {
             let _ = answers.send(Ok(answer));
         }
@@ -236,7 +242,8 @@ struct Wire {
 
 impl Wire {
     /// `request` as it goes on the wire: with its stream always, its writer
-    /// schema when the destination or schema changed, the trace id on the
+    /// schema when the destination or schema changed (or when the writer
+    /// sends it again itself, after an error), the trace id on the
     /// connection's first request only.
     fn prepare(
         &mut self,
@@ -250,9 +257,7 @@ impl Wire {
             .as_ref()
             .is_some_and(|last| last.same(destination));
         if let Some(Rows::ProtoRows(data)) = &mut request.rows {
-            if same {
-                data.writer_schema = None;
-            } else if data.writer_schema.is_none() {
+            if !same && data.writer_schema.is_none() {
                 data.writer_schema = Some(ProtoSchema {
                     proto_descriptor: Some(destination.schema.clone()),
                 });
@@ -347,5 +352,26 @@ mod tests {
         );
         let traces: Vec<_> = sent.iter().map(|r| r.trace_id.as_str()).collect();
         assert_eq!(traces, ["trace", "", "", "", "", ""]);
+    }
+
+    #[test]
+    fn a_schema_the_writer_sends_again_stays_on_the_request() {
+        let mut wire = Wire::default();
+        let t1 = destination("t1/_default", &A);
+        wire.prepare(&t1, bare(), "trace");
+        let mut again = bare();
+        if let Some(Rows::ProtoRows(data)) = &mut again.rows {
+            data.writer_schema = Some(ProtoSchema {
+                proto_descriptor: Some(A.clone()),
+            });
+        }
+        let sent = wire.prepare(&t1, again, "trace");
+        assert_eq!(schema_of(&sent), Some("A".to_owned()));
+        // and once the wire is reset (after an error answer), it is added
+        wire.last = None;
+        assert_eq!(
+            schema_of(&wire.prepare(&t1, bare(), "trace")),
+            Some("A".to_owned())
+        );
     }
 }

@@ -33,10 +33,11 @@ impl<T: BqRow> Writer<T, Pending> {
         let name = table.path().default_stream();
         let span = tracing::info_span!("default_stream", table = %table.path());
         let stream = tracing::Instrument::instrument(get_full(table, &name), span).await?;
-        check_schema::<T>(table, &stream)?;
         // `_default` streams of many tables share the client's pooled
         // connections, per location (see ClientBuilder::max_connections).
-        Writer::start_at(table, name, options, (0, false), Some(stream.location))
+        let location = stream.location.clone();
+        let schema = check_schema::<T>(table, stream)?;
+        Writer::start_at(table, schema, options, (0, false), Some(location))
     }
 }
 

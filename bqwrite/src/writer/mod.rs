@@ -114,6 +114,30 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # When the table changes
+//! A row type fixes the writer's schema when it compiles; the table may
+//! move under it. The writer checks the row type against the table when it
+//! is made, and again each time an answer carries the table's new schema
+//! (`AppendRowsResponse.updated_schema`; [`Writer::table_schema`] is the
+//! latest one the service described):
+//!
+//! | the table ... | the writer |
+//! | --- | --- |
+//! | gains a NULLABLE column the row type does not have | goes on, on the same connection |
+//! | has a column in its metadata that its write path refuses as unknown (a row type with the new field deployed right after `ALTER TABLE ADD COLUMN`: the column takes seconds to a minute to become writable) | reconnects with backoff and resends, until the column is taken or [`WriterOptions::schema_wait`] (default 2 minutes) is spent; then [`ErrorKind::SchemaMismatch`](crate::ErrorKind::SchemaMismatch) naming the columns |
+//! | lacks a column the row type writes (dropped: the service would accept the values for a while and discard them) | closes with [`ErrorKind::SchemaMismatch`](crate::ErrorKind::SchemaMismatch) naming the column; requests in flight fail as maybe written (their rows may have landed without the column) |
+//! | relaxes a REQUIRED column to NULLABLE (the service applies it to new connections) | lets the requests in flight be answered, then sends the next ones on a new connection |
+//! | answers NOT_FOUND (deleted and recreated under the same name, which answers NOT_FOUND for a while) | reconnects with backoff within `schema_wait`, then fails with the NOT_FOUND error ([`Error::code`](crate::Error::code)) |
+//!
+//! A field the table's metadata does not have at all fails at once, when
+//! the writer is made or when the service refuses it. An explicit stream
+//! whose table was deleted is gone with it (STREAM_NOT_FOUND fails at
+//! once); a `_default` writer follows the table by name. On `_default`, the
+//! requests in flight when the table answered NOT_FOUND are resent on the
+//! new connection: as after any reconnect there, delivery is at least once.
+//! Each such reconnect counts with the cause `schema` in
+//! [`WriterStats::reconnects_by_cause`].
+//!
 //! # Warnings
 //! Warnings (a PENDING writer dropped without finalize, a retry) go to
 //! [`tracing`]; install a subscriber to see them, for example with
@@ -153,8 +177,9 @@
 //!
 //! `cause` is one of `transport` (the connection broke), `timeout` (no
 //! answer within the response timeout), `in_band` (a transient error
-//! answering a request) and `row_errors` (`_default`: good rows resent
-//! without the rejected ones); [`WriterStats::reconnects_by_cause`] and
+//! answering a request), `row_errors` (`_default`: good rows resent
+//! without the rejected ones) and `schema` (the table changed under the
+//! writer; see [when the table changes](#when-the-table-changes)); [`WriterStats::reconnects_by_cause`] and
 //! [`WriterStats::resent_requests_by_cause`] split the counters the same way.
 //!
 //! # Changes by primary key
@@ -200,7 +225,7 @@ pub use self::group::PendingGroup;
 pub use self::kind::{Buffered, Committed, DefaultStream, ExplicitStream, Pending, StreamKind};
 pub use self::options::{
     DEFAULT_MAX_INFLIGHT_BYTES, DEFAULT_MAX_INFLIGHT_REQUESTS, DEFAULT_MAX_REQUEST_BYTES,
-    DEFAULT_MAX_ROWS_PER_REQUEST, DEFAULT_RESPONSE_TIMEOUT, WriterOptions,
+    DEFAULT_MAX_ROWS_PER_REQUEST, DEFAULT_RESPONSE_TIMEOUT, DEFAULT_SCHEMA_WAIT, WriterOptions,
 };
 pub use self::sink::{
     DEFAULT_LINGER, DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_MAX_BUFFERED_ROWS, Sink, SinkOptions,
@@ -291,6 +316,13 @@ impl<T: BqRow, S: StreamKind> Writer<T, S> {
     /// a transient error.
     pub fn reconnects(&self) -> u64 {
         self.stats().reconnects
+    }
+
+    /// The table's schema as the service last described it: when the
+    /// writer was made, then from each `updated_schema` the service sent
+    /// (see [when the table changes](self#when-the-table-changes)).
+    pub fn table_schema(&self) -> Option<crate::TableSchema> {
+        self.handle.shared.table_schema()
     }
 
     /// The writer's counters: rows sent, acknowledged, rejected, resent, ...

@@ -46,27 +46,34 @@ impl<T: BqRow, S: StreamKind> Writer<T, S> {
             get_full(table, &created.name).await
         };
         let stream = tracing::Instrument::instrument(stream, span).await?;
-        check_schema::<T>(table, &stream)?;
-        Self::start(table, stream.name, options, 0, false)
+        let schema = check_schema::<T>(table, stream)?;
+        Self::start(table, schema, options, 0, false)
     }
 
     /// Starts the engine of explicit stream `stream` at offset `start`.
     pub(super) fn start(
         table: &Table,
-        stream: String,
+        (stream, table_schema): (String, TableSchema),
         options: WriterOptions,
         start: i64,
         unsure_end: bool,
     ) -> Result<Self> {
-        Self::start_at(table, stream, options, (start, unsure_end), None)
+        Self::start_at(
+            table,
+            (stream, table_schema),
+            options,
+            (start, unsure_end),
+            None,
+        )
     }
 
-    /// Starts the engine of `stream` at offset `start.0` (`start.1`: the
-    /// stream may hold rows from there on); `location` for a `_default`
-    /// stream sharing the client's pooled connections.
+    /// Starts the engine of `stream` (whose table's schema is
+    /// `table_schema`) at offset `start.0` (`start.1`: the stream may hold
+    /// rows from there on); `location` for a `_default` stream sharing the
+    /// client's pooled connections.
     pub(super) fn start_at(
         table: &Table,
-        stream: String,
+        (stream, table_schema): (String, TableSchema),
         options: WriterOptions,
         (start, unsure_end): (i64, bool),
         location: Option<String>,
@@ -80,6 +87,9 @@ impl<T: BqRow, S: StreamKind> Writer<T, S> {
             schema: T::wire_descriptor(),
             columns: column_names::<T>(),
             location: location.clone(),
+            row_type: std::any::type_name::<T>(),
+            row_schema: T::table_schema(),
+            table_schema: Some(table_schema),
         };
         let (handle, row_budget) = launch.spawn::<S>(None)?;
         Ok(Self {
@@ -113,6 +123,9 @@ impl<T: BqRow, S: StreamKind> Writer<T, S> {
             schema,
             columns,
             location: self.location.clone(),
+            row_type: std::any::type_name::<T>(),
+            row_schema: T::table_schema(),
+            table_schema: self.handle.shared.table_schema(),
         };
         let (handle, row_budget) = launch.spawn::<S>(Some(self.handle.shared.clone()))?;
         self.handle = handle;
@@ -211,9 +224,9 @@ impl<T: BqRow, S: ExplicitStream> Writer<T, S> {
             )
             .with_stream(stream));
         }
-        check_schema::<T>(table, &found)?;
+        let schema = check_schema::<T>(table, found)?;
         tracing::info!(stream, next, "resuming");
-        Self::start(table, found.name, options, next, true)
+        Self::start(table, schema, options, next, true)
     }
 }
 
@@ -239,6 +252,11 @@ struct Launch<'a> {
     /// The location of a `_default` stream, whose requests go over the
     /// client's pooled connections of that location.
     location: Option<String>,
+    /// The row type's name and schema, checked again when the table changes.
+    row_type: &'static str,
+    row_schema: TableSchema,
+    /// The table's schema, when known.
+    table_schema: Option<TableSchema>,
 }
 
 impl Launch<'_> {
@@ -267,6 +285,11 @@ impl Launch<'_> {
             retry: options.retry.clone(),
             columns: self.columns,
             location: self.location,
+            table: self.table.path().to_string(),
+            row_type: self.row_type,
+            row_schema: self.row_schema,
+            table_schema: self.table_schema,
+            schema_wait: options.schema_wait,
         };
         let (requests, bytes) = (options.max_inflight_requests, options.max_inflight_bytes);
         let handle = match shared {
@@ -315,8 +338,16 @@ pub(super) async fn get_full(table: &Table, name: &str) -> Result<WriteStream> {
         .await
 }
 
-/// Checks, before any row is sent, that `T` can write to the stream's table.
-pub(super) fn check_schema<T: BqRow>(table: &Table, stream: &WriteStream) -> Result<()> {
+/// Checks, before any row is sent, that `T` can write to the stream's
+/// table; returns the stream's name and its table's schema.
+///
+/// The table's metadata is authoritative here: a column just added is in it
+/// at once, even while the write path does not take it yet (the engine
+/// waits that out, see `engine/schema.rs`).
+pub(super) fn check_schema<T: BqRow>(
+    table: &Table,
+    stream: WriteStream,
+) -> Result<(String, TableSchema)> {
     let parent = table.path();
     let table_schema = stream.table_schema.as_ref().ok_or_else(|| {
         Error::new(
@@ -333,7 +364,7 @@ pub(super) fn check_schema<T: BqRow>(table: &Table, stream: &WriteStream) -> Res
     })?;
     let mismatches = crate::compat::check(&T::table_schema(), &table_schema);
     if mismatches.is_empty() {
-        return Ok(());
+        return Ok((stream.name, table_schema));
     }
     Err(Error::new(
         ErrorKind::SchemaMismatch,

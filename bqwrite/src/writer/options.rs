@@ -18,6 +18,11 @@ pub const DEFAULT_MAX_INFLIGHT_BYTES: usize = 100 * 1024 * 1024;
 /// The default wait for the answer to one AppendRows request.
 pub const DEFAULT_RESPONSE_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// The default time a writer waits for its table to catch up with it (a
+/// column just added reaching the write path, a recreated table answering):
+/// BigQuery takes from seconds to about a minute.
+pub const DEFAULT_SCHEMA_WAIT: Duration = Duration::from_secs(120);
+
 /// The largest window a semaphore can count: `tokio`'s own limit.
 const MAX_WINDOW: usize = tokio::sync::Semaphore::MAX_PERMITS;
 
@@ -35,6 +40,7 @@ pub struct WriterOptions {
     pub(crate) max_inflight_bytes: usize,
     pub(crate) response_timeout: Duration,
     pub(crate) retry: RetryPolicy,
+    pub(crate) schema_wait: Duration,
 }
 
 impl Default for WriterOptions {
@@ -46,6 +52,7 @@ impl Default for WriterOptions {
             max_inflight_bytes: DEFAULT_MAX_INFLIGHT_BYTES,
             response_timeout: DEFAULT_RESPONSE_TIMEOUT,
             retry: RetryPolicy::default(),
+            schema_wait: DEFAULT_SCHEMA_WAIT,
         }
     }
 }
@@ -94,6 +101,21 @@ impl WriterOptions {
     /// [`RetryPolicy::default`]).
     pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
         self.retry = policy;
+        self
+    }
+
+    /// How long the writer waits, reconnecting with backoff, for its table
+    /// to catch up (default [`DEFAULT_SCHEMA_WAIT`]): a column the row type
+    /// writes that the table's metadata has but its write path does not yet
+    /// (refused as an unknown field just after `ALTER TABLE ADD COLUMN`), or
+    /// a table that answers NOT_FOUND (deleted, or recreated under the same
+    /// name). Then the writer fails: [`ErrorKind::SchemaMismatch`] naming the
+    /// columns, or the NOT_FOUND error. Zero fails at once. See [when the
+    /// table changes](super#when-the-table-changes).
+    ///
+    /// [`ErrorKind::SchemaMismatch`]: crate::ErrorKind::SchemaMismatch
+    pub fn schema_wait(mut self, wait: Duration) -> Self {
+        self.schema_wait = wait;
         self
     }
 }

@@ -70,6 +70,11 @@ pub struct ByCause {
     /// `row_errors`: on `_default`, the good rows of a request the service
     /// rejected rows of (resends only).
     pub row_errors: u64,
+    /// `schema`: the table changed under the writer: a column it writes
+    /// had not reached the table's write path yet, the table answered
+    /// NOT_FOUND (recreated), or the service needed a new connection for a
+    /// change (REQUIRED relaxed to NULLABLE).
+    pub schema: u64,
 }
 
 /// Why a writer reconnected or resent.
@@ -79,15 +84,17 @@ pub(crate) enum Cause {
     Timeout,
     InBand,
     RowErrors,
+    Schema,
 }
 
 impl Cause {
     #[cfg_attr(not(feature = "opentelemetry"), allow(dead_code))]
-    pub(crate) const ALL: [Cause; 4] = [
+    pub(crate) const ALL: [Cause; 5] = [
         Cause::Transport,
         Cause::Timeout,
         Cause::InBand,
         Cause::RowErrors,
+        Cause::Schema,
     ];
 
     /// The value of the `cause` attribute.
@@ -97,13 +104,14 @@ impl Cause {
             Cause::Timeout => "timeout",
             Cause::InBand => "in_band",
             Cause::RowErrors => "row_errors",
+            Cause::Schema => "schema",
         }
     }
 }
 
 /// Counters split by [`Cause`].
 #[derive(Debug, Default)]
-struct PerCause([AtomicU64; 4]);
+struct PerCause([AtomicU64; 5]);
 
 impl PerCause {
     fn add(&self, cause: Cause) {
@@ -117,6 +125,7 @@ impl PerCause {
             timeout: get(Cause::Timeout),
             in_band: get(Cause::InBand),
             row_errors: get(Cause::RowErrors),
+            schema: get(Cause::Schema),
         }
     }
 }
@@ -267,6 +276,6 @@ impl Counters {
 impl ByCause {
     /// The sum over every cause.
     pub fn total(&self) -> u64 {
-        self.transport + self.timeout + self.in_band + self.row_errors
+        self.transport + self.timeout + self.in_band + self.row_errors + self.schema
     }
 }

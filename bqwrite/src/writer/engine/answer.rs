@@ -21,8 +21,16 @@ impl Engine {
     pub(super) async fn on_answer(&mut self, answer: Result<AppendRowsResponse, Failure>) {
         let response = match answer {
             Ok(response) => response,
-            Err(failure) => return self.drop_connection(failure),
+            Err(failure) => {
+                let failure = self.schema_failure(failure).await;
+                return self.drop_connection(failure);
+            }
         };
+        if let Some(updated) = &response.updated_schema
+            && let Err(error) = self.on_updated_schema(updated)
+        {
+            return self.close(error);
+        }
         let Some(front) = self.inflight.pop_front() else {
             let error = Error::new(
                 ErrorKind::Server,
@@ -48,6 +56,7 @@ impl Engine {
             self.inflight.push_front(front);
             self.drop_connection(failure);
         }
+        self.after_answer();
     }
 
     fn is_doomed(&self, request: &InFlight) -> bool {
@@ -92,6 +101,7 @@ impl Engine {
             .map_or(std::time::Duration::ZERO, |at| at.elapsed());
         self.counters().acknowledged(count, request.bytes, latency);
         self.retry.progress();
+        self.schema.progress();
         request.span.in_scope(|| tracing::debug!("{how}"));
         let offsets = if self.cfg.offsets {
             request.offset..request.end()
@@ -139,6 +149,13 @@ impl Engine {
             };
             let error = error.context(why);
             return Err(Box::new((front, Failure::Fatal(error))));
+        }
+        if code == tonic::Code::NotFound
+            || storage == Some(StorageErrorCode::SchemaMismatchExtraFields)
+        {
+            // The table is recreated, or a column not yet writable.
+            let failure = self.classify(error).await;
+            return Err(Box::new((front, failure)));
         }
         match retry::classify(code) {
             Retry::Permanent => Err(Box::new((front, Failure::Fatal(error)))),

@@ -19,6 +19,8 @@ pub(crate) struct Shared {
     /// `_default`: the rows acknowledged.
     acknowledged: AtomicI64,
     closed: Mutex<Option<String>>,
+    /// The table's schema as the service last described it.
+    table_schema: Mutex<Option<crate::schema::TableSchema>>,
     pub(crate) counters: Counters,
 }
 
@@ -27,6 +29,7 @@ impl Shared {
         Self {
             acknowledged: AtomicI64::new(start),
             closed: Mutex::new(None),
+            table_schema: Mutex::new(None),
             counters,
         }
     }
@@ -41,6 +44,17 @@ impl Shared {
 
     pub(super) fn add_acknowledged(&self, rows: usize) {
         self.acknowledged.fetch_add(rows as i64, Ordering::AcqRel);
+    }
+
+    pub(super) fn set_table_schema(&self, schema: crate::schema::TableSchema) {
+        *self.table_schema.lock().unwrap_or_else(|e| e.into_inner()) = Some(schema);
+    }
+
+    pub(crate) fn table_schema(&self) -> Option<crate::schema::TableSchema> {
+        self.table_schema
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     pub(super) fn close(&self, why: String) {

@@ -10,11 +10,13 @@
 //! - `conn.rs`: what goes on the wire (opening, the first request's schema).
 //! - `answer.rs`: what one answer means for its request.
 //! - `recover.rs`: reconnecting, resending, and finding a resumed stream's end.
+//! - `schema.rs`: when the table changes under the writer.
 
 mod answer;
 mod conn;
 mod handle;
 mod recover;
+mod schema;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -24,6 +26,7 @@ use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
 use tokio::time::Instant;
 
 use self::conn::Connection;
+use self::schema::SchemaWatch;
 use super::stats::{Cause, Counters};
 use super::ticket::TicketCell;
 use crate::client::Client;
@@ -31,6 +34,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::proto::descriptor::DescriptorProto as WireDescriptorProto;
 use crate::proto::storage::ProtoRows;
 use crate::retry::{Budget, Retry, RetryPolicy};
+use crate::schema::TableSchema;
 
 pub(crate) use self::handle::{Handle, Shared};
 
@@ -55,6 +59,15 @@ pub(crate) struct Config {
     /// to share a connection of the client's pool there. `None`: the
     /// writer keeps a connection of its own.
     pub(crate) location: Option<String>,
+    /// The table's path, for messages.
+    pub(crate) table: String,
+    /// The row type's name and schema, checked again when the table changes.
+    pub(crate) row_type: &'static str,
+    pub(crate) row_schema: TableSchema,
+    /// The table's schema when the writer started.
+    pub(crate) table_schema: Option<TableSchema>,
+    /// How long to wait for the table to catch up (`WriterOptions::schema_wait`).
+    pub(crate) schema_wait: Duration,
 }
 
 /// What the writer side asks of the engine.
@@ -193,6 +206,8 @@ struct Engine {
     unobserved: Vec<Error>,
     /// Why the writer closed for good.
     broken: Option<Error>,
+    /// The table's schema, and waiting for it to catch up.
+    schema: SchemaWatch,
 }
 
 /// Starts the engine of `cfg`'s stream; the handle is the writer's side.
@@ -217,6 +232,9 @@ pub(crate) fn spawn_shared(
     drop_warning: Option<&'static str>,
 ) -> Handle {
     let (tx, rx) = mpsc::unbounded_channel();
+    if let Some(schema) = &cfg.table_schema {
+        shared.set_table_schema(schema.clone());
+    }
     let handle = Handle::new(
         tx,
         shared.clone(),
@@ -230,6 +248,7 @@ pub(crate) fn spawn_shared(
         unsure_end: cfg.unsure_end,
         resend_header: false,
         retry: cfg.retry.budget(),
+        schema: SchemaWatch::new(cfg.schema_wait, cfg.table_schema.clone()),
         cfg,
         shared,
         conn: None,
@@ -359,7 +378,7 @@ impl Engine {
     /// Sends request `i` of the in-flight queue, unless a reconnect is due
     /// (it resends the whole queue, this one too).
     fn transmit(&mut self, i: usize) {
-        if self.conn.is_none() && self.inflight.len() > 1 {
+        if self.retiring() || (self.conn.is_none() && self.inflight.len() > 1) {
             return;
         }
         self.send_now(i);
@@ -397,6 +416,7 @@ impl Engine {
     /// The connection is unusable: a reconnect resends what it held.
     fn drop_connection(&mut self, failure: Failure) {
         self.conn = None;
+        self.schema.connection_dropped();
         match failure {
             Failure::Retryable(error, retry, cause) => self.failure = Some((error, retry, cause)),
             Failure::Fatal(error) => self.close(error),

@@ -47,7 +47,9 @@ impl Engine {
             let error = Error::new(ErrorKind::Transport, "the AppendRows connection was lost");
             (error, Retry::Transient, Cause::Transport)
         });
-        if !self.retry.wait(retry).await {
+        if cause == Cause::Schema {
+            self.wait_for_table(&error).await?;
+        } else if !self.retry.wait(retry).await {
             let attempts = self.retry.attempts();
             return Err(error.context(format!("gave up after {attempts} retries")));
         }
