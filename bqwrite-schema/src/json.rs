@@ -114,6 +114,7 @@ fn parse_field(value: &Value, path: &str) -> Result<Column, JsonError> {
         mode,
         range_element,
         fields,
+        has_default: text("defaultValueExpression").is_some_and(|e| !e.trim().is_empty()),
     })
 }
 

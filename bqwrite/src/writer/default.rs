@@ -33,8 +33,8 @@ impl<T: BqRow> Writer<T, Pending> {
         let name = table.path().default_stream();
         let span = tracing::info_span!("default_stream", table = %table.path());
         let stream = tracing::Instrument::instrument(get_full(table, &name), span).await?;
-        check_schema::<T>(table, &stream)?;
-        Writer::start(table, name, options, 0, false)
+        let missing = check_schema::<T>(table, &stream)?;
+        Writer::start(table, name, options, 0, false, missing)
     }
 }
 

@@ -126,6 +126,7 @@ mod default;
 mod engine;
 mod group;
 mod kind;
+mod missing;
 mod open;
 mod options;
 mod pending;

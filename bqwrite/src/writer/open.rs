@@ -7,6 +7,7 @@ use std::sync::Arc;
 use super::batch::request_overhead;
 use super::engine::{self, Config};
 use super::kind::{ExplicitStream, StreamKind};
+use super::missing::MissingValues;
 use super::stats::Counters;
 use super::{Writer, WriterOptions};
 use crate::error::{Error, ErrorKind, Result};
@@ -45,19 +46,22 @@ impl<T: BqRow, S: StreamKind> Writer<T, S> {
             get_full(table, &created.name).await
         };
         let stream = tracing::Instrument::instrument(stream, span).await?;
-        check_schema::<T>(table, &stream)?;
-        Self::start(table, stream.name, options, 0, false)
+        let missing = check_schema::<T>(table, &stream)?;
+        Self::start(table, stream.name, options, 0, false, missing)
     }
 
-    /// Starts the engine of `stream` at offset `start`.
+    /// Starts the engine of `stream` at offset `start`, asking for the
+    /// `missing` values the schema check found.
     pub(super) fn start(
         table: &Table,
         stream: String,
         options: WriterOptions,
         start: i64,
         unsure_end: bool,
+        missing: MissingValues,
     ) -> Result<Self> {
-        let overhead = request_overhead::<T>(&stream, table.client().trace_id());
+        let overhead =
+            request_overhead::<T>(&stream, table.client().trace_id()) + missing.encoded_len();
         if overhead >= options.max_request_bytes {
             return Err(Error::new(
                 ErrorKind::Config,
@@ -82,6 +86,7 @@ impl<T: BqRow, S: StreamKind> Writer<T, S> {
             response_timeout: options.response_timeout,
             retry: options.retry.clone(),
             columns,
+            missing,
         };
         let handle = engine::spawn(
             cfg,
@@ -191,9 +196,9 @@ impl<T: BqRow, S: ExplicitStream> Writer<T, S> {
             )
             .with_stream(stream));
         }
-        check_schema::<T>(table, &found)?;
+        let missing = check_schema::<T>(table, &found)?;
         tracing::info!(stream, next, "resuming");
-        Self::start(table, found.name, options, next, true)
+        Self::start(table, found.name, options, next, true, missing)
     }
 }
 
@@ -232,8 +237,12 @@ pub(super) async fn get_full(table: &Table, name: &str) -> Result<WriteStream> {
         .await
 }
 
-/// Checks, before any row is sent, that `T` can write to the stream's table.
-pub(super) fn check_schema<T: BqRow>(table: &Table, stream: &WriteStream) -> Result<()> {
+/// Checks, before any row is sent, that `T` can write to the stream's table;
+/// returns what the writer asks for the values rows leave out.
+pub(super) fn check_schema<T: BqRow>(
+    table: &Table,
+    stream: &WriteStream,
+) -> Result<MissingValues> {
     let parent = table.path();
     let table_schema = stream.table_schema.as_ref().ok_or_else(|| {
         Error::new(
@@ -248,9 +257,13 @@ pub(super) fn check_schema<T: BqRow>(table: &Table, stream: &WriteStream) -> Res
         )
         .with_source(e)
     })?;
-    let mismatches = crate::compat::check(&T::table_schema(), &table_schema);
+    let mismatches = crate::compat::check(
+        &T::table_schema(),
+        MissingValues::asks_default::<T>,
+        &table_schema,
+    );
     if mismatches.is_empty() {
-        return Ok(());
+        return Ok(MissingValues::of::<T>(&table_schema));
     }
     Err(Error::new(
         ErrorKind::SchemaMismatch,

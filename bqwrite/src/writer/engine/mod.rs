@@ -24,6 +24,7 @@ use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
 use tokio::time::Instant;
 
 use self::conn::Connection;
+use super::missing::MissingValues;
 use super::stats::{Cause, Counters};
 use super::ticket::TicketCell;
 use crate::client::Client;
@@ -51,6 +52,8 @@ pub(crate) struct Config {
     pub(crate) retry: RetryPolicy,
     /// The table's column names, to name the column of a row error.
     pub(crate) columns: Vec<String>,
+    /// What the requests ask for the values rows leave out.
+    pub(crate) missing: MissingValues,
 }
 
 /// What the writer side asks of the engine.
