@@ -17,7 +17,7 @@
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use bqwrite::proto::descriptor::DescriptorProto;
 use bqwrite::proto::storage::{
@@ -25,7 +25,7 @@ use bqwrite::proto::storage::{
     BatchCommitWriteStreamsResponse, CreateWriteStreamRequest, FinalizeWriteStreamRequest,
     FinalizeWriteStreamResponse, FlushRowsRequest, FlushRowsResponse, GetWriteStreamRequest,
     RowError, WriteStream, WriteStreamView,
-    append_rows_request::{ProtoData, Rows},
+    append_rows_request::{MissingValueInterpretation, ProtoData, Rows},
     append_rows_response::{AppendResult, Response as Outcome},
     big_query_write_server::BigQueryWrite,
     row_error::RowErrorCode,
@@ -39,10 +39,10 @@ use tonic::metadata::MetadataMap;
 use tonic::{Code, Request, Response, Status, Streaming};
 use tracing::{debug, info, warn};
 
+use crate::defaults;
 use crate::faults::{Faults, RequestFault, UnaryMethod};
 use crate::status::{ApiError, SCHEMA_MISMATCH_EXTRA_FIELDS_MESSAGE};
 use crate::store::{Batch, Binding, Store, Stream};
-use crate::values::decode::check_row;
 use crate::values::plan::{self, RowPlan, SchemaProblem};
 
 /// The routing header Google's clients send on every call.
@@ -236,6 +236,7 @@ impl BigQueryWrite for WriteService {
             stream: None,
             binding: None,
             schema: None,
+            missing: MissingValueInterpretation::Unspecified,
         };
         tokio::spawn(connection.run(inbound, tx));
         Ok(Response::new(ReceiverStream::new(rx)))
@@ -320,6 +321,9 @@ struct Connection {
     binding: Option<Binding>,
     /// The last writer schema and its compiled plan.
     schema: Option<(DescriptorProto, Arc<RowPlan>)>,
+    /// The last `default_missing_value_interpretation` a request set: it
+    /// holds for the rest of the connection.
+    missing: MissingValueInterpretation,
 }
 
 /// Why a request failed.
@@ -506,6 +510,14 @@ impl Connection {
 
     fn try_handle(&mut self, request: AppendRowsRequest) -> Result<Option<i64>, Failure> {
         let stream = self.resolve_stream(&request.write_stream)?;
+        self.note_missing(request.default_missing_value_interpretation)?;
+        let defaulted = defaults::defaulted_columns(
+            &stream.table.columns,
+            &stream.table.defaults,
+            &request.missing_value_interpretations,
+            self.missing,
+        )
+        .map_err(ApiError::invalid_argument)?;
         let max = self.service.config.max_request_bytes;
         let size = request.encoded_len();
         if size > max {
@@ -540,34 +552,43 @@ impl Connection {
         if rows.is_empty() {
             return Err(no_rows(&stream).into());
         }
-        let row_errors: Vec<RowError> = rows
-            .iter()
-            .enumerate()
-            .filter_map(|(index, bytes)| {
-                check_row(&plan, bytes).err().map(|problem| RowError {
-                    index: index as i64,
-                    code: RowErrorCode::FieldsError as i32,
-                    message: problem.to_string(),
-                })
-            })
-            .collect();
-        if !row_errors.is_empty() {
-            // BigQuery's own text: clients and users match on its first
-            // sentence; the details are in row_errors
-            return Err(Failure::InBand(
-                ApiError::new(
-                    Code::InvalidArgument,
-                    None,
-                    &stream.name,
-                    format!(
-                        "Errors found while processing rows. Please refer to the row_errors field for details. The list may not be complete because of the size limitations. Entity: {}",
-                        stream.name
-                    ),
-                ),
-                row_errors,
-            ));
+        let checked = defaults::check_rows(
+            &plan,
+            &rows,
+            &defaulted,
+            &stream.table.defaults,
+            SystemTime::now(),
+        );
+        let filled = match checked {
+            Ok(filled) => filled,
+            Err(problems) => {
+                let row_errors = problems
+                    .into_iter()
+                    .map(|(index, problem)| RowError {
+                        index: index as i64,
+                        code: RowErrorCode::FieldsError as i32,
+                        message: problem.to_string(),
+                    })
+                    .collect();
+                return Err(rejected_rows(&stream, row_errors));
+            }
+        };
+        Ok(stream.append(request.offset, Batch { plan, rows, filled })?)
+    }
+
+    /// Keeps a request's `default_missing_value_interpretation` for the rest
+    /// of the connection (unset leaves the last one in force).
+    fn note_missing(&mut self, value: i32) -> Result<(), ApiError> {
+        match MissingValueInterpretation::try_from(value) {
+            Ok(MissingValueInterpretation::Unspecified) => Ok(()),
+            Ok(set) => {
+                self.missing = set;
+                Ok(())
+            }
+            Err(_) => Err(ApiError::invalid_argument(format!(
+                "default_missing_value_interpretation has the unknown value {value}"
+            ))),
         }
-        Ok(stream.append(request.offset, Batch { plan, rows })?)
     }
 
     fn resolve_stream(&mut self, named: &str) -> Result<Arc<Stream>, ApiError> {
@@ -634,6 +655,23 @@ impl Connection {
             }
         }
     }
+}
+
+/// The answer to a request with bad rows, in BigQuery's words: clients and
+/// users match on its first sentence; the details are in `row_errors`.
+fn rejected_rows(stream: &Stream, row_errors: Vec<RowError>) -> Failure {
+    Failure::InBand(
+        ApiError::new(
+            Code::InvalidArgument,
+            None,
+            &stream.name,
+            format!(
+                "Errors found while processing rows. Please refer to the row_errors field for details. The list may not be complete because of the size limitations. Entity: {}",
+                stream.name
+            ),
+        ),
+        row_errors,
+    )
 }
 
 /// The answer to a request without rows, in BigQuery's words.

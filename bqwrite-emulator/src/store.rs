@@ -20,9 +20,10 @@ use tokio::sync::Notify;
 use tonic::Code;
 
 use crate::Error;
+use crate::defaults::{self, Defaults};
 use crate::schema::{self, Column};
 use crate::status::ApiError;
-use crate::values::Row;
+use crate::values::{Row, Value};
 use crate::values::decode::decode_row;
 use crate::values::plan::RowPlan;
 
@@ -75,6 +76,29 @@ pub(crate) fn split_stream_name(name: &str) -> Option<(&str, &str)> {
 pub(crate) struct Batch {
     pub plan: Arc<RowPlan>,
     pub rows: Vec<Bytes>,
+    /// Per row, the default values of the top-level columns it left out
+    /// (column index, value); empty when no row took a default.
+    pub filled: Vec<Filled>,
+}
+
+/// The default values one row took, by top-level column index.
+pub(crate) type Filled = Vec<(usize, Value)>;
+
+impl Batch {
+    /// Splits off the first `n` rows.
+    fn split_head(&mut self, n: usize) -> Batch {
+        let rows: Vec<Bytes> = self.rows.drain(..n).collect();
+        let filled = if self.filled.is_empty() {
+            Vec::new()
+        } else {
+            self.filled.drain(..n).collect()
+        };
+        Batch {
+            plan: self.plan.clone(),
+            rows,
+            filled,
+        }
+    }
 }
 
 /// A table's visible rows.
@@ -98,6 +122,8 @@ pub(crate) struct Table {
     pub path: String,
     pub schema: TableSchema,
     pub columns: Arc<[Column]>,
+    /// The compiled default value expressions of its columns.
+    pub defaults: Defaults,
     pub created: SystemTime,
     rows: Mutex<Rows>,
     deleted: AtomicBool,
@@ -115,7 +141,7 @@ impl Table {
 
     /// Decodes visible rows `start..start + max`.
     pub(crate) fn read_rows(&self, start: usize, max: usize) -> Result<Vec<Row>, Error> {
-        let batches: Vec<(Arc<RowPlan>, Vec<Bytes>)> = {
+        let batches: Vec<(Arc<RowPlan>, Vec<Bytes>, Vec<Filled>)> = {
             let rows = lock(&self.rows);
             let mut skip = start;
             let mut left = max;
@@ -129,20 +155,24 @@ impl Table {
                     continue;
                 }
                 let take: Vec<Bytes> = batch.rows[skip..].iter().take(left).cloned().collect();
+                let filled: Vec<Filled> = batch.filled.iter().skip(skip).take(left).cloned().collect();
                 skip = 0;
                 left -= take.len();
-                picked.push((batch.plan.clone(), take));
+                picked.push((batch.plan.clone(), take, filled));
             }
             picked
         };
         let mut out = Vec::new();
-        for (plan, rows) in batches {
-            for bytes in rows {
-                let row = decode_row(&plan, &bytes).map_err(|e| Error::CorruptRow {
+        for (plan, rows, filled) in batches {
+            for (i, bytes) in rows.iter().enumerate() {
+                let mut row = decode_row(&plan, bytes).map_err(|e| Error::CorruptRow {
                     table: self.path.clone(),
                     index: start + out.len(),
                     message: e.to_string(),
                 })?;
+                for (column, value) in filled.get(i).into_iter().flatten() {
+                    row.set(*column, value.clone());
+                }
                 out.push(row);
             }
         }
@@ -421,9 +451,7 @@ impl Stream {
                 table_rows.push(state.held.remove(0));
                 to_move -= first_len;
             } else {
-                let head: Vec<Bytes> = state.held[0].rows.drain(..to_move as usize).collect();
-                let plan = state.held[0].plan.clone();
-                table_rows.push(Batch { plan, rows: head });
+                table_rows.push(state.held[0].split_head(to_move as usize));
                 to_move = 0;
             }
         }
@@ -528,6 +556,8 @@ impl Store {
     ) -> Result<Arc<Table>, Error> {
         let name = TableName::parse(path).ok_or_else(|| Error::InvalidTableName(path.into()))?;
         let columns = schema::compile(&schema).map_err(Error::InvalidSchema)?;
+        let defaults =
+            defaults::compile(&schema.fields, &columns).map_err(Error::InvalidSchema)?;
         if !self.dataset_exists(&name.project, &name.dataset) {
             if create_dataset {
                 // a concurrent creation is as good as ours
@@ -545,6 +575,7 @@ impl Store {
             path: path.clone(),
             schema,
             columns,
+            defaults,
             created: SystemTime::now(),
             rows: Mutex::new(Rows::default()),
             deleted: AtomicBool::new(false),
