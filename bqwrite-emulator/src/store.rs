@@ -165,12 +165,14 @@ impl Table {
         let mut out = Vec::new();
         for (plan, rows, filled) in batches {
             for (i, bytes) in rows.iter().enumerate() {
-                let mut row = decode_row(&plan, bytes).map_err(|e| Error::CorruptRow {
+                let defaults = filled.get(i).map(Vec::as_slice).unwrap_or_default();
+                let taken: Vec<usize> = defaults.iter().map(|(column, _)| *column).collect();
+                let mut row = decode_row(&plan, bytes, &taken).map_err(|e| Error::CorruptRow {
                     table: self.path.clone(),
                     index: start + out.len(),
                     message: e.to_string(),
                 })?;
-                for (column, value) in filled.get(i).into_iter().flatten() {
+                for (column, value) in defaults {
                     row.set(*column, value.clone());
                 }
                 out.push(row);

@@ -89,10 +89,15 @@ fn sets_column(plan: &MessagePlan, bytes: &[u8], column: usize) -> bool {
     false
 }
 
-/// Decodes one (already checked) row into typed values, in column order.
-pub(crate) fn decode_row(plan: &RowPlan, bytes: &[u8]) -> Result<Row, RowProblem> {
+/// Decodes one (already checked) row into typed values, in column order;
+/// the top-level columns `defaulted` took their default, so may be absent.
+pub(crate) fn decode_row(
+    plan: &RowPlan,
+    bytes: &[u8],
+    defaulted: &[usize],
+) -> Result<Row, RowProblem> {
     let mut values = Vec::new();
-    walk(&plan.root, bytes, Some(&mut values), &[])?;
+    walk(&plan.root, bytes, Some(&mut values), defaulted)?;
     Ok(to_row(&plan.root, values))
 }
 
