@@ -8,8 +8,7 @@ use std::collections::HashSet;
 use std::time::{Duration, SystemTime};
 
 use bqwrite::{
-    BqRow, ErrorKind, FieldSchema, FieldType, Mode, RetryPolicy, TableSchema, Writer,
-    WriterOptions,
+    BqRow, ErrorKind, FieldSchema, FieldType, Mode, RetryPolicy, TableSchema, Writer, WriterOptions,
 };
 use bqwrite_emulator::{Row, Value};
 use support::{Env, bounded};
@@ -63,7 +62,9 @@ struct Loose {
 }
 
 fn micros(t: SystemTime) -> i64 {
-    t.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_micros() as i64
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_micros() as i64
 }
 
 fn string(row: &Row, column: &str) -> Option<String> {
@@ -120,7 +121,10 @@ async fn defaults_through_the_default_stream() {
         )
         .await
         .unwrap();
-        writer.append((0..10).map(ticket).collect::<Vec<_>>()).await.unwrap();
+        writer
+            .append((0..10).map(ticket).collect::<Vec<_>>())
+            .await
+            .unwrap();
         writer.flush().await.unwrap();
         let after = SystemTime::now();
         let rows = env.emulator.rows(&Env::path("tickets")).unwrap();
@@ -136,9 +140,15 @@ async fn defaults_through_pending_and_committed_streams() {
         let table = env.table_with("tickets", table_schema());
         let before = SystemTime::now();
         let mut pending = Writer::<Ticket>::pending(&table).await.unwrap();
-        pending.append((0..4).map(ticket).collect::<Vec<_>>()).await.unwrap();
+        pending
+            .append((0..4).map(ticket).collect::<Vec<_>>())
+            .await
+            .unwrap();
         let mut committed = Writer::<Ticket>::committed(&table).await.unwrap();
-        committed.append((4..8).map(ticket).collect::<Vec<_>>()).await.unwrap();
+        committed
+            .append((4..8).map(ticket).collect::<Vec<_>>())
+            .await
+            .unwrap();
         committed.finalize().await.unwrap();
         pending.finalize().await.unwrap().commit().await.unwrap();
         let after = SystemTime::now();
@@ -221,7 +231,9 @@ async fn the_schema_check_knows_which_columns_have_defaults() {
     bounded(30, async {
         let env = Env::start().await;
         let table = env.table_with("tickets", table_schema());
-        let err = Writer::<OptionalCreated>::pending(&table).await.unwrap_err();
+        let err = Writer::<OptionalCreated>::pending(&table)
+            .await
+            .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::SchemaMismatch);
         assert!(
             err.to_string()

@@ -211,7 +211,10 @@ mod tests {
             code.contains("#[bq(default)]\n    pub at: Option<bqwrite::types::Timestamp>,"),
             "{code}"
         );
-        assert!(code.contains("#[bq(default)]\n    pub note: Option<String>,"), "{code}");
+        assert!(
+            code.contains("#[bq(default)]\n    pub note: Option<String>,"),
+            "{code}"
+        );
         assert!(code.contains("    pub tags: Vec<String>,"), "{code}");
         assert_eq!(code.matches("#[bq(default)]").count(), 2, "{code}");
     }

@@ -545,6 +545,7 @@ mod tests {
                 truncate: false,
                 with: None,
                 description: None,
+                default: false,
             })
             .collect();
         assign_proto_names(&mut fields);

@@ -26,9 +26,7 @@ use crate::schema::{Column, ColumnMode, ColumnType, find_column};
 use crate::store::Filled;
 use crate::values::Value;
 use crate::values::civil::{self, Hms, Ymd};
-use crate::values::decode::{
-    Literal, RowProblem, check_row, check_row_defaulted, literal_value,
-};
+use crate::values::decode::{Literal, RowProblem, check_row, check_row_defaulted, literal_value};
 use crate::values::plan::RowPlan;
 
 /// A column's compiled default value expression.
@@ -160,7 +158,8 @@ fn literal(text: &str, ty: ColumnType) -> Result<Value, String> {
     }
     if let Some(body) = quoted(text, &[]) {
         // a string literal coerces to the column's type, as in GoogleSQL
-        return literal_value(ty, Literal::Text(&body?)).map_err(|e| format!("is not a valid {}: {e}", ty.name()));
+        return literal_value(ty, Literal::Text(&body?))
+            .map_err(|e| format!("is not a valid {}: {e}", ty.name()));
     }
     if let Some((prefix, rest)) = text.split_once(|c: char| c.is_whitespace())
         && let Some(body) = quoted(rest.trim(), &[])
@@ -174,14 +173,19 @@ fn literal(text: &str, ty: ColumnType) -> Result<Value, String> {
                 ty.name()
             ));
         }
-        return literal_value(ty, Literal::Text(&body?)).map_err(|e| format!("is not a valid {}: {e}", ty.name()));
+        return literal_value(ty, Literal::Text(&body?))
+            .map_err(|e| format!("is not a valid {}: {e}", ty.name()));
     }
     number(text, ty)
 }
 
 fn typed(ty: ColumnType, literal: Literal<'_>, literal_type: &str) -> Result<Value, String> {
-    literal_value(ty, literal)
-        .map_err(|_| format!("is a {literal_type} literal, but the column is {}", ty.name()))
+    literal_value(ty, literal).map_err(|_| {
+        format!(
+            "is a {literal_type} literal, but the column is {}",
+            ty.name()
+        )
+    })
 }
 
 fn typed_literal_type(prefix: &str) -> Option<ColumnType> {
@@ -205,11 +209,21 @@ fn number(text: &str, ty: ColumnType) -> Result<Value, String> {
     if digits.is_empty() || !digits.starts_with(|c: char| c.is_ascii_digit() || c == '.') {
         return Err(unsupported());
     }
-    let integer = if let Some(hex) = digits.strip_prefix("0x").or_else(|| digits.strip_prefix("0X")) {
+    let integer = if let Some(hex) = digits
+        .strip_prefix("0x")
+        .or_else(|| digits.strip_prefix("0X"))
+    {
         let magnitude = i64::from_str_radix(hex, 16).map_err(|_| unsupported())?;
-        Some(if text.starts_with('-') { -magnitude } else { magnitude })
+        Some(if text.starts_with('-') {
+            -magnitude
+        } else {
+            magnitude
+        })
     } else if digits.chars().all(|c| c.is_ascii_digit()) {
-        Some(text.parse::<i64>().map_err(|_| format!("is an integer outside INT64"))?)
+        Some(
+            text.parse::<i64>()
+                .map_err(|_| format!("is an integer outside INT64"))?,
+        )
     } else {
         None
     };
@@ -217,13 +231,16 @@ fn number(text: &str, ty: ColumnType) -> Result<Value, String> {
         Some(i) => i as f64,
         None => text.parse().map_err(|_| unsupported())?,
     };
-    let literal_type = if integer.is_some() { "INT64" } else { "FLOAT64" };
+    let literal_type = if integer.is_some() {
+        "INT64"
+    } else {
+        "FLOAT64"
+    };
     match (ty, integer) {
         (ColumnType::Int64, Some(i)) => typed(ty, Literal::Int(i), literal_type),
         (ColumnType::Float64, _) => typed(ty, Literal::Float(float), literal_type),
-        (ColumnType::Numeric | ColumnType::BigNumeric, _) => {
-            literal_value(ty, Literal::Text(text)).map_err(|e| format!("is not a valid {}: {e}", ty.name()))
-        }
+        (ColumnType::Numeric | ColumnType::BigNumeric, _) => literal_value(ty, Literal::Text(text))
+            .map_err(|e| format!("is not a valid {}: {e}", ty.name())),
         _ => Err(format!(
             "is a {literal_type} literal, but the column is {}",
             ty.name()
@@ -246,7 +263,9 @@ fn quoted(text: &str, prefixes: &[char]) -> Option<Result<String, String>> {
     let mut chars = inner.chars();
     while let Some(c) = chars.next() {
         if c == quote {
-            return Some(Err(format!("has an unescaped {quote} inside its string literal")));
+            return Some(Err(format!(
+                "has an unescaped {quote} inside its string literal"
+            )));
         }
         if c != '\\' {
             out.push(c);

@@ -23,9 +23,9 @@ use crate::Error;
 use crate::defaults::{self, Defaults};
 use crate::schema::{self, Column};
 use crate::status::ApiError;
-use crate::values::{Row, Value};
 use crate::values::decode::decode_row;
 use crate::values::plan::RowPlan;
+use crate::values::{Row, Value};
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -155,7 +155,8 @@ impl Table {
                     continue;
                 }
                 let take: Vec<Bytes> = batch.rows[skip..].iter().take(left).cloned().collect();
-                let filled: Vec<Filled> = batch.filled.iter().skip(skip).take(left).cloned().collect();
+                let filled: Vec<Filled> =
+                    batch.filled.iter().skip(skip).take(left).cloned().collect();
                 skip = 0;
                 left -= take.len();
                 picked.push((batch.plan.clone(), take, filled));
@@ -558,8 +559,7 @@ impl Store {
     ) -> Result<Arc<Table>, Error> {
         let name = TableName::parse(path).ok_or_else(|| Error::InvalidTableName(path.into()))?;
         let columns = schema::compile(&schema).map_err(Error::InvalidSchema)?;
-        let defaults =
-            defaults::compile(&schema.fields, &columns).map_err(Error::InvalidSchema)?;
+        let defaults = defaults::compile(&schema.fields, &columns).map_err(Error::InvalidSchema)?;
         if !self.dataset_exists(&name.project, &name.dataset) {
             if create_dataset {
                 // a concurrent creation is as good as ours

@@ -91,7 +91,9 @@ async fn the_request_map_applies_to_that_request_only() {
     );
     assert_eq!(ok_offset(&conn.append(first).await), None);
     // the next request has no map: the REQUIRED `n` it leaves out is an error
-    let second = conn.append(request(&stream, false, vec![row(3, None)])).await;
+    let second = conn
+        .append(request(&stream, false, vec![row(3, None)]))
+        .await;
     assert_in_band(&second, Code::InvalidArgument, None);
     assert!(
         second.row_errors[0]
@@ -125,7 +127,8 @@ async fn the_connection_setting_holds_until_changed_and_the_map_overrides_it() {
     first.default_missing_value_interpretation = Mvi::DefaultValue as i32;
     conn.append(first).await;
     // unset on later requests: still DEFAULT_VALUE
-    conn.append(request(&stream, false, vec![row(2, None)])).await;
+    conn.append(request(&stream, false, vec![row(2, None)]))
+        .await;
     let overridden = with_map(
         request(&stream, false, vec![row(3, None)]),
         &[("tag", Mvi::NullValue)],
@@ -157,7 +160,10 @@ async fn bad_maps_are_refused_in_band() {
     let mut client = client(&emu).await;
     let mut conn = Conn::open(&mut client).await;
     for (pairs, expected) in [
-        (vec![("nope", Mvi::DefaultValue)], "not a column of the table"),
+        (
+            vec![("nope", Mvi::DefaultValue)],
+            "not a column of the table",
+        ),
         (vec![("tag.x", Mvi::DefaultValue)], "top-level columns"),
         (vec![("tag", Mvi::Unspecified)], "UNSPECIFIED"),
     ] {

@@ -143,6 +143,18 @@ mod tests {
     }
 
     #[test]
+    fn default_value_expressions_are_noted() {
+        let columns = parse_json(
+            r#"[{"name": "a", "type": "STRING", "defaultValueExpression": "'x'"},
+                {"name": "b", "type": "STRING", "defaultValueExpression": ""},
+                {"name": "c", "type": "STRING"}]"#,
+        )
+        .expect("valid schema");
+        let has: Vec<bool> = columns.iter().map(|c| c.has_default).collect();
+        assert_eq!(has, [true, false, false]);
+    }
+
+    #[test]
     fn errors_say_where() {
         let err = parse_json(r#"[{"name": "a", "type": "VARCHAR"}]"#).unwrap_err();
         assert_eq!(err.to_string(), "[0] `a`: unknown type `VARCHAR`");

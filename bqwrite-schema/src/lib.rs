@@ -310,7 +310,8 @@ fn check_fields(row: &[Column], table: &[Column], prefix: &str, out: &mut Vec<Mi
     for column in table {
         // BigQuery writes the default of a column the row leaves out (the
         // writer asks for it), so only a REQUIRED column without one needs a field
-        if column.mode == Mode::Required && !column.has_default && find(row, &column.name).is_none() {
+        if column.mode == Mode::Required && !column.has_default && find(row, &column.name).is_none()
+        {
             out.push(Mismatch::MissingRequiredField {
                 column: format!("{prefix}{}", column.name),
             });

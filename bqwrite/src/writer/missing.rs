@@ -99,8 +99,7 @@ mod tests {
             FieldSchema::new("id", FieldType::Int64, Mode::Required),
             FieldSchema::new("at", FieldType::Timestamp, Mode::Required)
                 .with_default_value("CURRENT_TIMESTAMP()"),
-            FieldSchema::new("note", FieldType::String, Mode::Nullable)
-                .with_default_value("'x'"),
+            FieldSchema::new("note", FieldType::String, Mode::Nullable).with_default_value("'x'"),
         ]);
         let row = TableSchema::new(vec![
             FieldSchema::new("id", FieldType::Int64, Mode::Required),

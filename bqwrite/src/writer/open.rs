@@ -239,10 +239,7 @@ pub(super) async fn get_full(table: &Table, name: &str) -> Result<WriteStream> {
 
 /// Checks, before any row is sent, that `T` can write to the stream's table;
 /// returns what the writer asks for the values rows leave out.
-pub(super) fn check_schema<T: BqRow>(
-    table: &Table,
-    stream: &WriteStream,
-) -> Result<MissingValues> {
+pub(super) fn check_schema<T: BqRow>(table: &Table, stream: &WriteStream) -> Result<MissingValues> {
     let parent = table.path();
     let table_schema = stream.table_schema.as_ref().ok_or_else(|| {
         Error::new(
