@@ -222,7 +222,7 @@ fn number(text: &str, ty: ColumnType) -> Result<Value, String> {
     } else if digits.chars().all(|c| c.is_ascii_digit()) {
         Some(
             text.parse::<i64>()
-                .map_err(|_| format!("is an integer outside INT64"))?,
+                .map_err(|_| "is an integer outside INT64".to_owned())?,
         )
     } else {
         None

@@ -108,7 +108,6 @@ pub(super) fn request(
         },
         missing_value_interpretations: cfg.missing.columns.clone(),
         default_missing_value_interpretation: if first { cfg.missing.connection } else { 0 },
-        ..AppendRowsRequest::default()
     }
 }
 
