@@ -248,3 +248,25 @@ async fn the_schema_check_knows_which_columns_have_defaults() {
     })
     .await;
 }
+
+/// BUFFERED rows keep their defaults when a flush splits their request.
+#[tokio::test]
+async fn defaults_survive_a_partial_flush_of_a_buffered_stream() {
+    bounded(30, async {
+        let env = Env::start().await;
+        let table = env.table_with("tickets", table_schema());
+        let before = SystemTime::now();
+        let mut writer = Writer::<Ticket>::buffered(&table).await.unwrap();
+        writer
+            .append((0..6).map(ticket).collect::<Vec<_>>())
+            .await
+            .unwrap();
+        writer.flush_to(2).await.unwrap();
+        let path = Env::path("tickets");
+        assert_eq!(env.emulator.rows(&path).unwrap().len(), 3);
+        writer.flush().await.unwrap();
+        let after = SystemTime::now();
+        check_tickets(&env.emulator.rows(&path).unwrap(), 0..6, before, after);
+    })
+    .await;
+}
