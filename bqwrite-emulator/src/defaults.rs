@@ -388,6 +388,22 @@ pub(crate) fn defaulted_columns(
         .collect())
 }
 
+/// The connection's missing-value interpretation after a request that sets
+/// `default_missing_value_interpretation` to `value`: it holds for the rest
+/// of the connection, and unset (0) leaves the last one in force.
+pub(crate) fn connection_setting(
+    current: Interpretation,
+    value: i32,
+) -> Result<Interpretation, String> {
+    match Interpretation::try_from(value) {
+        Ok(Interpretation::Unspecified) => Ok(current),
+        Ok(set) => Ok(set),
+        Err(_) => Err(format!(
+            "default_missing_value_interpretation has the unknown value {value}"
+        )),
+    }
+}
+
 /// Checks the rows of a request whose top-level columns `defaulted` take
 /// their default when absent, and evaluates those defaults (at `now`, the
 /// time of the append); or every bad row, by index, with its problem.

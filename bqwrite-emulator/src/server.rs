@@ -43,6 +43,7 @@ use crate::defaults;
 use crate::faults::{Faults, RequestFault, UnaryMethod};
 use crate::status::{ApiError, SCHEMA_MISMATCH_EXTRA_FIELDS_MESSAGE};
 use crate::store::{Batch, Binding, Store, Stream};
+use crate::values::decode::RowProblem;
 use crate::values::plan::{self, RowPlan, SchemaProblem};
 
 /// The routing header Google's clients send on every call.
@@ -510,7 +511,11 @@ impl Connection {
 
     fn try_handle(&mut self, request: AppendRowsRequest) -> Result<Option<i64>, Failure> {
         let stream = self.resolve_stream(&request.write_stream)?;
-        self.note_missing(request.default_missing_value_interpretation)?;
+        self.missing = defaults::connection_setting(
+            self.missing,
+            request.default_missing_value_interpretation,
+        )
+        .map_err(ApiError::invalid_argument)?;
         let defaulted = defaults::defaulted_columns(
             &stream.table.columns,
             &stream.table.defaults,
@@ -559,36 +564,8 @@ impl Connection {
             &stream.table.defaults,
             SystemTime::now(),
         );
-        let filled = match checked {
-            Ok(filled) => filled,
-            Err(problems) => {
-                let row_errors = problems
-                    .into_iter()
-                    .map(|(index, problem)| RowError {
-                        index: index as i64,
-                        code: RowErrorCode::FieldsError as i32,
-                        message: problem.to_string(),
-                    })
-                    .collect();
-                return Err(rejected_rows(&stream, row_errors));
-            }
-        };
+        let filled = checked.map_err(|problems| rejected_rows(&stream, problems))?;
         Ok(stream.append(request.offset, Batch { plan, rows, filled })?)
-    }
-
-    /// Keeps a request's `default_missing_value_interpretation` for the rest
-    /// of the connection (unset leaves the last one in force).
-    fn note_missing(&mut self, value: i32) -> Result<(), ApiError> {
-        match MissingValueInterpretation::try_from(value) {
-            Ok(MissingValueInterpretation::Unspecified) => Ok(()),
-            Ok(set) => {
-                self.missing = set;
-                Ok(())
-            }
-            Err(_) => Err(ApiError::invalid_argument(format!(
-                "default_missing_value_interpretation has the unknown value {value}"
-            ))),
-        }
     }
 
     fn resolve_stream(&mut self, named: &str) -> Result<Arc<Stream>, ApiError> {
@@ -659,7 +636,15 @@ impl Connection {
 
 /// The answer to a request with bad rows, in BigQuery's words: clients and
 /// users match on its first sentence; the details are in `row_errors`.
-fn rejected_rows(stream: &Stream, row_errors: Vec<RowError>) -> Failure {
+fn rejected_rows(stream: &Stream, problems: Vec<(usize, RowProblem)>) -> Failure {
+    let row_errors = problems
+        .into_iter()
+        .map(|(index, problem)| RowError {
+            index: index as i64,
+            code: RowErrorCode::FieldsError as i32,
+            message: problem.to_string(),
+        })
+        .collect();
     Failure::InBand(
         ApiError::new(
             Code::InvalidArgument,
