@@ -20,7 +20,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use bqwrite::{BqRow, Client, Table, TableSchema, Writer};
+use bqwrite::{BqRow, Client, FieldSchema, FieldType, Mode, Table, TableSchema, Writer};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client as HttpClient;
@@ -164,6 +164,49 @@ async fn default_flow(live: &Live) {
     .await;
 }
 
+#[derive(Debug, Clone, BqRow)]
+struct Ticket {
+    id: i64,
+    #[bq(default)]
+    status: Option<String>,
+}
+
+/// Column defaults: `status` takes `'new'` when `None`; `created`, REQUIRED
+/// and left out by the struct, takes the append time.
+async fn defaults_flow(live: &Live) {
+    let schema = TableSchema::new(vec![
+        FieldSchema::new("id", FieldType::Int64, Mode::Required),
+        FieldSchema::new("status", FieldType::String, Mode::Nullable).with_default_value("'new'"),
+        FieldSchema::new("created", FieldType::Timestamp, Mode::Required)
+            .with_default_value("CURRENT_TIMESTAMP()"),
+    ]);
+    live.with_schema("defaults", schema, |table, rest| async move {
+        let before = SystemTime::now();
+        let mut writer = Writer::<Ticket>::pending(&table).await.unwrap();
+        let ticket = |id: i64| Ticket {
+            id,
+            status: (id == 2).then(|| "given".to_owned()),
+        };
+        writer.append([ticket(1), ticket(2)]).await.unwrap();
+        writer.finalize().await.unwrap().commit().await.unwrap();
+        let after = SystemTime::now();
+        let mut rows = rest.rows(table.path().to_string().as_str()).await;
+        rows.sort_by_key(|row| row[0].as_str().unwrap().parse::<i64>().unwrap());
+        let statuses: Vec<&Value> = rows.iter().map(|row| &row[1]).collect();
+        assert_eq!(statuses, [&json!("new"), &json!("given")]);
+        // TIMESTAMP cells are seconds since the epoch; allow for clock skew
+        let seconds = |t: SystemTime| t.duration_since(UNIX_EPOCH).unwrap().as_secs_f64();
+        for row in &rows {
+            let created: f64 = row[2].as_str().expect("created is set").parse().unwrap();
+            assert!(
+                created > seconds(before) - 300.0 && created < seconds(after) + 300.0,
+                "created {created} is the append time"
+            );
+        }
+    })
+    .await;
+}
+
 // ---- against BigQuery -----------------------------------------------------
 
 #[tokio::test]
@@ -214,6 +257,15 @@ async fn live_default_stream() {
     bounded(300, async { default_flow(&Live::bigquery().await).await }).await;
 }
 
+#[tokio::test]
+#[cfg_attr(
+    not(bqwrite_live),
+    ignore = "live: set BQWRITE_LIVE_PROJECT and BQWRITE_LIVE_DATASET (and Application Default Credentials) to run against BigQuery"
+)]
+async fn live_defaults_flow() {
+    bounded(300, async { defaults_flow(&Live::bigquery().await).await }).await;
+}
+
 // ---- the same flows against the emulator, so this file is tested offline --
 
 #[tokio::test]
@@ -221,6 +273,15 @@ async fn emulator_seed_flow() {
     bounded(60, async {
         let (live, _emulator) = Live::emulator().await;
         seed_flow(&live).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn emulator_defaults_flow() {
+    bounded(60, async {
+        let (live, _emulator) = Live::emulator().await;
+        defaults_flow(&live).await;
     })
     .await;
 }
@@ -326,6 +387,15 @@ impl Live {
         F: FnOnce(Table, Arc<Rest>) -> Fut,
         Fut: Future<Output = ()> + Send + 'static,
     {
+        self.with_schema(name, T::table_schema(), body).await;
+    }
+
+    /// [`Live::with_table`] with a table of `schema`.
+    async fn with_schema<F, Fut>(&self, name: &str, schema: TableSchema, body: F)
+    where
+        F: FnOnce(Table, Arc<Rest>) -> Fut,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap()
@@ -335,7 +405,7 @@ impl Live {
             "projects/{}/datasets/{}/tables/{table_id}",
             self.project, self.dataset
         );
-        self.rest.create_table(&path, &T::table_schema()).await;
+        self.rest.create_table(&path, &schema).await;
         let table = self.client.table_from_path(&path).unwrap();
         let outcome = tokio::spawn(body(table, self.rest.clone())).await;
         self.rest.delete_table(&path).await;

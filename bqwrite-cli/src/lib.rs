@@ -13,6 +13,10 @@
 //! assert!(code.contains("#[bq(rename = \"Customer Name\")]\n    pub customer_name: Option<String>,"));
 //! # Ok::<(), bqwrite_schema::JsonError>(())
 //! ```
+//!
+//! A top-level column with a default value expression becomes an
+//! `Option<T>` field with `#[bq(default)]`, REQUIRED or not: `None` asks
+//! BigQuery for the column's default.
 
 use std::fmt::Write as _;
 
@@ -46,8 +50,10 @@ fn write_struct(
         let _ = writeln!(out, "#[bq(schema = {path:?})]");
     }
     let _ = writeln!(out, "pub struct {name} {{");
+    let top_level = schema_attr.is_some();
     for column in columns {
         let ident = unique(field_ident(&column.name), &mut idents);
+        let defaulted = top_level && column.has_default && column.mode != Mode::Repeated;
         let bare = ident.trim_start_matches("r#");
         if bare != column.name {
             let _ = writeln!(out, "    #[bq(rename = {:?})]", column.name);
@@ -68,8 +74,12 @@ fn write_struct(
         if column.ty == Some(Type::Bytes) {
             let _ = writeln!(out, "    #[bq(bytes)]");
         }
+        if defaulted {
+            let _ = writeln!(out, "    #[bq(default)]");
+        }
         let ty = match column.mode {
-            Mode::Required => elem,
+            Mode::Required if !defaulted => elem,
+            Mode::Required => format!("Option<{elem}>"),
             Mode::Nullable => format!("Option<{elem}>"),
             Mode::Repeated => format!("Vec<{elem}>"),
         };
@@ -182,6 +192,32 @@ fn pascal(snake: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn columns_with_defaults_become_default_options() {
+        let code = generate(
+            r#"[{"name": "id", "type": "INTEGER", "mode": "REQUIRED"},
+                {"name": "at", "type": "TIMESTAMP", "mode": "REQUIRED",
+                 "defaultValueExpression": "CURRENT_TIMESTAMP()"},
+                {"name": "note", "type": "STRING", "defaultValueExpression": "'n/a'"},
+                {"name": "tags", "type": "STRING", "mode": "REPEATED",
+                 "defaultValueExpression": "['a']"}]"#,
+            "Row",
+            "row.json",
+        )
+        .unwrap();
+        assert!(code.contains("    pub id: i64,\n"), "{code}");
+        assert!(
+            code.contains("#[bq(default)]\n    pub at: Option<bqwrite::types::Timestamp>,"),
+            "{code}"
+        );
+        assert!(
+            code.contains("#[bq(default)]\n    pub note: Option<String>,"),
+            "{code}"
+        );
+        assert!(code.contains("    pub tags: Vec<String>,"), "{code}");
+        assert_eq!(code.matches("#[bq(default)]").count(), 2, "{code}");
+    }
 
     #[test]
     fn field_names() {

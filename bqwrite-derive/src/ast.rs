@@ -24,6 +24,9 @@ pub(crate) struct Row<'a> {
     pub(crate) declares_columns: bool,
     /// `#[bq(schema = "...")]`: the table schema file to check against.
     pub(crate) schema: Option<syn::LitStr>,
+    /// `#[bq(missing = "default")]`: a column a row leaves out takes its
+    /// default value.
+    pub(crate) missing_default: bool,
 }
 
 /// BigQuery column mode, decided from the field's type.
@@ -64,6 +67,8 @@ pub(crate) struct Field<'a> {
     /// `with = "module"`: the module whose `to_bq` converts each value.
     pub(crate) with: Option<syn::Path>,
     pub(crate) description: Option<String>,
+    /// `#[bq(default)]`: `None` asks for the column's default value.
+    pub(crate) default: bool,
 }
 
 impl<'a> Row<'a> {
@@ -120,6 +125,7 @@ impl<'a> Row<'a> {
                     || attrs.description.is_some()
                     || attrs.truncate.is_some()
                     || attrs.with.is_some()
+                    || attrs.default.is_some()
                 {
                     cx.syn_error(syn::Error::new(
                         skip,
@@ -146,6 +152,7 @@ impl<'a> Row<'a> {
             let Some((mode, elem)) = mode_and_elem(cx, &field.ty, kind) else {
                 continue;
             };
+            check_default(cx, &attrs, mode);
             tag += 1;
             fields.push(Field {
                 ident,
@@ -160,6 +167,7 @@ impl<'a> Row<'a> {
                 truncate: attrs.truncate.is_some(),
                 with: attrs.with,
                 description: attrs.description,
+                default: attrs.default.is_some(),
             });
         }
 
@@ -178,8 +186,26 @@ impl<'a> Row<'a> {
             fields,
             declares_columns,
             schema: container.schema,
+            missing_default: container.missing.is_some_and(|(default, _)| default),
         })
     }
+}
+
+/// `default` asks for the column's default when the value is absent: only an
+/// `Option<T>` field can be absent.
+fn check_default(cx: &Ctxt, attrs: &attr::Field, mode: Mode) {
+    let Some(span) = attrs.default else {
+        return;
+    };
+    let what = match mode {
+        Mode::Nullable => return,
+        Mode::Required => "a required field always has a value",
+        Mode::Repeated => "an empty `Vec` is an empty array, not a missing value",
+    };
+    cx.syn_error(syn::Error::new(
+        span,
+        format!("`default` applies to an `Option<T>` field, whose `None` asks for the column's default value; {what}"),
+    ));
 }
 
 /// `type`, `truncate` and `with` each say how values are written: at most
@@ -519,6 +545,7 @@ mod tests {
                 truncate: false,
                 with: None,
                 description: None,
+                default: false,
             })
             .collect();
         assign_proto_names(&mut fields);

@@ -13,6 +13,9 @@ pub(crate) struct Container {
     pub(crate) rename_all: Option<RenameRule>,
     /// `schema = "path.json"`: the table schema file to check against.
     pub(crate) schema: Option<LitStr>,
+    /// `missing = "default"` (true) or `missing = "null"` (false): how the
+    /// service reads a column a row leaves out.
+    pub(crate) missing: Option<(bool, Span)>,
 }
 
 /// Attributes on one field.
@@ -30,6 +33,8 @@ pub(crate) struct Field {
     pub(crate) truncate: Option<Span>,
     /// `with = "module"`: functions converting the field's type.
     pub(crate) with: Option<syn::Path>,
+    /// `default`: `None` asks for the column's default value.
+    pub(crate) default: Option<Span>,
 }
 
 /// Case conventions of `rename_all`, applied to the Rust field name.
@@ -250,7 +255,7 @@ impl Container {
     /// The attributes of a struct (`what` names it in errors; `schema` is
     /// only accepted where `expected` lists it).
     pub(crate) fn from_attrs(cx: &Ctxt, attrs: &[Attribute]) -> Container {
-        Self::parse(cx, attrs, "struct", "`rename_all` or `schema`")
+        Self::parse(cx, attrs, "struct", "`rename_all`, `schema` or `missing`")
     }
 
     /// The attributes of an enum deriving `BqField`.
@@ -261,6 +266,12 @@ impl Container {
                 schema,
                 "`schema` applies to a struct that derives `BqRow`, not to an enum",
             );
+        }
+        if let Some((_, span)) = out.missing {
+            cx.syn_error(syn::Error::new(
+                span,
+                "`missing` applies to a struct that derives `BqRow`, not to an enum",
+            ));
         }
         out
     }
@@ -298,6 +309,24 @@ impl Container {
                         cx.error_spanned_by(&meta.path, "duplicate `bq` attribute `schema`");
                     }
                     out.schema = Some(lit);
+                    Ok(())
+                } else if meta.path.is_ident("missing") {
+                    let lit: LitStr = meta.value()?.parse()?;
+                    let default = match lit.value().as_str() {
+                        "default" => true,
+                        "null" => false,
+                        other => {
+                            cx.error_spanned_by(
+                                &lit,
+                                format!("unknown `missing` value `{other}`; expected \"default\" or \"null\""),
+                            );
+                            return Ok(());
+                        }
+                    };
+                    if out.missing.is_some() {
+                        cx.error_spanned_by(&meta.path, "duplicate `bq` attribute `missing`");
+                    }
+                    out.missing = Some((default, lit.span()));
                     Ok(())
                 } else {
                     Err(meta.error(format!(
@@ -372,9 +401,14 @@ impl Field {
                         duplicate("with");
                     }
                     out.with = Some(module);
+                } else if path.is_ident("default") {
+                    if out.default.is_some() {
+                        duplicate("default");
+                    }
+                    out.default = Some(path.span());
                 } else {
                     return Err(meta.error(format!(
-                        "unknown `bq` attribute `{}` on a field; expected one of `rename`, `skip`, `bytes`, `type`, `truncate`, `with`, `description`",
+                        "unknown `bq` attribute `{}` on a field; expected one of `rename`, `skip`, `bytes`, `type`, `truncate`, `with`, `description`, `default`",
                         path_text(path)
                     )));
                 }

@@ -36,7 +36,7 @@ pub(crate) struct SchemaFile {
 pub(crate) fn check(cx: &Ctxt, row: &Row<'_>) -> Option<SchemaFile> {
     let lit = row.schema.as_ref()?;
     let file = load(cx, lit)?;
-    let fields: Vec<Column> = row.fields.iter().map(column).collect();
+    let fields: Vec<Column> = row.fields.iter().map(|f| column(row, f)).collect();
     for mismatch in bqwrite_schema::check(&fields, &file.columns) {
         let span = span_of(row, lit, &mismatch);
         let mismatch = mismatch.to_string().replace("the table", "the schema file");
@@ -86,7 +86,7 @@ fn load(cx: &Ctxt, lit: &LitStr) -> Option<SchemaFile> {
 
 /// What the source says about a field: its name, its mode, and its type
 /// when a `type = "..."` override names it.
-fn column(field: &Field<'_>) -> Column {
+fn column(row: &Row<'_>, field: &Field<'_>) -> Column {
     let mode = match field.mode {
         Mode::Required => RuleMode::Required,
         Mode::Nullable => RuleMode::Nullable,
@@ -97,7 +97,8 @@ fn column(field: &Field<'_>) -> Column {
     } else {
         field.kind.map(kind_type)
     };
-    Column::new(field.column.clone(), ty, mode)
+    let asks_default = field.default || (row.missing_default && field.mode == Mode::Nullable);
+    Column::new(field.column.clone(), ty, mode).with_default(asks_default)
 }
 
 pub(crate) fn kind_type(kind: Kind) -> Type {

@@ -19,6 +19,7 @@ use bytes::Bytes;
 use prost_types::field_descriptor_proto::{Label, Type};
 
 use crate::schema::{Column, ColumnMode, ColumnType, find_column};
+use crate::store::Filled;
 use crate::values::Row;
 use crate::values::decode::{self, RowProblem};
 use crate::values::plan::{self, RowPlan, SchemaProblem};
@@ -165,8 +166,15 @@ struct Pseudo {
 
 /// Checks a row: its pseudo-columns, then the rest as any row.
 pub(crate) fn check_row(plan: &RowPlan, bytes: &[u8]) -> Result<(), RowProblem> {
-    let (rest, _) = split(plan, bytes)?;
-    decode::check_row(plan, &rest)
+    decode::check_row(plan, &without_pseudo(plan, bytes)?)
+}
+
+/// The row without its pseudo-columns (checked), to check as a plain row.
+pub(crate) fn without_pseudo<'a>(
+    plan: &RowPlan,
+    bytes: &'a [u8],
+) -> Result<Cow<'a, [u8]>, RowProblem> {
+    split(plan, bytes).map(|(rest, _)| rest)
 }
 
 /// The row without its pseudo-columns, and their values.
@@ -273,14 +281,20 @@ fn replaces(new: &Option<Vec<u64>>, old: &Option<Vec<u64>>) -> bool {
 /// changes arrived. `batches` are the stored rows in arrival order.
 pub(crate) fn merge<'a>(
     key: &PrimaryKey,
-    batches: impl IntoIterator<Item = (&'a Arc<RowPlan>, &'a [Bytes])>,
+    batches: impl IntoIterator<Item = (&'a Arc<RowPlan>, &'a [Bytes], &'a [Filled])>,
 ) -> Result<Vec<Row>, (usize, RowProblem)> {
     let mut latest: HashMap<String, Latest> = HashMap::new();
     let mut arrival = 0;
-    for (plan, rows) in batches {
-        for bytes in rows {
+    for (plan, rows, filled) in batches {
+        for (i, bytes) in rows.iter().enumerate() {
             let (rest, pseudo) = split(plan, bytes).map_err(|p| (arrival, p))?;
-            let row = decode::decode_row(plan, &rest).map_err(|p| (arrival, p))?;
+            // the column defaults the row took when it was written
+            let defaults = filled.get(i).map(Vec::as_slice).unwrap_or_default();
+            let taken: Vec<usize> = defaults.iter().map(|(column, _)| *column).collect();
+            let mut row = decode::decode_row(plan, &rest, &taken).map_err(|p| (arrival, p))?;
+            for (column, value) in defaults {
+                row.set(*column, value.clone());
+            }
             let id = key_of(key, &row);
             let change = Latest {
                 sequence: pseudo.sequence,

@@ -50,10 +50,46 @@ pub(crate) fn alter(
     let columns = check_change(&id, &history.current().schema, &schema, drops)
         .map_err(Error::InvalidSchemaChange)?;
     let gone = dropped(&history.current().schema, &schema);
+    emulator_limits(table, &history.current().schema, &schema, &gone)
+        .map_err(Error::InvalidSchemaChange)?;
     history.push(schema, columns, settings.propagation);
     let number = history.current().number;
     tracing::info!(table = %table.path, version = number, dropped = ?gone, "table schema changed");
     Ok(number)
+}
+
+/// Changes BigQuery allows that the emulator refuses, saying so: it keeps
+/// a table's primary key and default value expressions by column position,
+/// as the table was made, so it drops no column of a table with either, and
+/// it applies no default value expression added by a change.
+fn emulator_limits(
+    table: &Table,
+    old: &TableSchema,
+    new: &TableSchema,
+    gone: &[String],
+) -> Result<(), String> {
+    if !gone.is_empty() && (table.primary_key.is_some() || !table.defaults.is_empty()) {
+        return Err(format!(
+            "the emulator does not drop columns ({}) of a table with a primary key or column \
+             default values",
+            gone.join(", ")
+        ));
+    }
+    let added_default = new.fields.iter().find(|f| {
+        !f.default_value_expression.trim().is_empty()
+            && !old
+                .fields
+                .iter()
+                .any(|o| o.name.eq_ignore_ascii_case(&f.name))
+    });
+    if let Some(field) = added_default {
+        return Err(format!(
+            "the emulator does not apply a default value expression added by a schema change \
+             (column {})",
+            field.name
+        ));
+    }
+    Ok(())
 }
 
 /// One version of a table's schema.

@@ -195,19 +195,41 @@
 //! ```
 //!
 //! # Not emulated
-//! Arrow rows, `missing_value_interpretations` (absent is always NULL),
-//! column default values and `STRING` max lengths. (The `column_name` field
+//! Arrow rows and `STRING` max lengths. Column default values are emulated
+//! for the expressions listed under [Column defaults](#column-defaults); other
+//! expressions BigQuery allows (`RAND()`, `SESSION_USER()`, `ST_GEOGPOINT()`,
+//! STRUCT and ARRAY defaults) are refused at table creation. (The `column_name` field
 //! option is emulated: a writer_schema field that carries it writes the
 //! column it names, whatever the field's own name. So is the limit of one
 //! active connection per application stream, described above. writer_schema
 //! fields whose names derive the same JSON name, such as `order_id` and
 //! `orderId`, are accepted, as protobuf accepts them in proto2.)
 
+//!
+//! # Column defaults
+//! A column's `defaultValueExpression` (REST JSON, or
+//! `default_value_expression` of the Rust `TableSchema`) is checked when the
+//! table is created: literals of the column's type (`'n/a'`, `42`, `1.5`,
+//! `TRUE`, `b'..'`, `NULL` for NULLABLE columns, `DATE '2024-01-01'`,
+//! `TIMESTAMP '...'`, `NUMERIC '1.5'`, `JSON '{}'`, and string literals that
+//! coerce to the column's type), `CURRENT_TIMESTAMP()`, `CURRENT_DATE()`,
+//! `CURRENT_DATETIME()`, `CURRENT_TIME()` (UTC, the time of the append) and
+//! `GENERATE_UUID()` (a random version 4 UUID per row). Top-level, scalar,
+//! non-REPEATED columns only, as BigQuery allows defaults on top-level
+//! columns only. An append applies a column's default to rows that leave it
+//! out (absent from the row or from the writer schema) when the request's
+//! `missing_value_interpretations` says `DEFAULT_VALUE` for the column, or
+//! else the connection's last `default_missing_value_interpretation` does;
+//! otherwise the value is NULL (and a REQUIRED column left out is a row
+//! error). Unknown column names, STRUCT field paths and UNSPECIFIED values in
+//! the map are refused with INVALID_ARGUMENT.
+
 #![warn(missing_docs)]
 
 mod auth;
 mod cdc;
 mod conns;
+mod defaults;
 pub mod docs;
 mod error;
 mod evolve;

@@ -18,7 +18,7 @@
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use bqwrite::proto::descriptor::DescriptorProto;
 use bqwrite::proto::storage::{
@@ -26,7 +26,7 @@ use bqwrite::proto::storage::{
     BatchCommitWriteStreamsResponse, CreateWriteStreamRequest, FinalizeWriteStreamRequest,
     FinalizeWriteStreamResponse, FlushRowsRequest, FlushRowsResponse, GetWriteStreamRequest,
     RowError, WriteStream, WriteStreamView,
-    append_rows_request::{ProtoData, Rows},
+    append_rows_request::{MissingValueInterpretation, ProtoData, Rows},
     append_rows_response::{AppendResult, Response as Outcome},
     big_query_write_server::BigQueryWrite,
     row_error::RowErrorCode,
@@ -40,13 +40,15 @@ use tonic::metadata::MetadataMap;
 use tonic::{Code, Request, Response, Status, Streaming};
 use tracing::{debug, info, warn};
 
-use crate::cdc::{self, check_row};
+use crate::cdc;
 use crate::conns::{ConnectionCounter, OpenConnection};
+use crate::defaults;
 use crate::evolve::Notices;
 use crate::faults::{Faults, RequestFault, UnaryMethod};
 use crate::mux::{self, Route};
 use crate::status::{ApiError, SCHEMA_MISMATCH_EXTRA_FIELDS_MESSAGE};
 use crate::store::{Batch, Binding, Store, Stream, StreamKind};
+use crate::values::decode::RowProblem;
 use crate::values::plan::{RowPlan, SchemaProblem};
 
 /// The routing header Google's clients send on every call.
@@ -240,6 +242,7 @@ impl BigQueryWrite for WriteService {
             schema: None,
             _counted: self.config.connections.opened(),
             notices: Notices::default(),
+            missing: MissingValueInterpretation::Unspecified,
         };
         tokio::spawn(connection.run(inbound, tx));
         Ok(Response::new(ReceiverStream::new(rx)))
@@ -329,6 +332,9 @@ struct Connection {
     _counted: OpenConnection,
     /// What the connection was told of schema changes.
     notices: Notices,
+    /// The last `default_missing_value_interpretation` a request set: it
+    /// holds for the rest of the connection.
+    missing: MissingValueInterpretation,
 }
 
 /// Why a request failed.
@@ -522,6 +528,18 @@ impl Connection {
 
     fn try_handle(&mut self, request: AppendRowsRequest) -> Result<Option<i64>, Failure> {
         let stream = self.resolve_stream(&request.write_stream)?;
+        self.missing = defaults::connection_setting(
+            self.missing,
+            request.default_missing_value_interpretation,
+        )
+        .map_err(ApiError::invalid_argument)?;
+        let defaulted = defaults::defaulted_columns(
+            &stream.table.write_path().columns,
+            &stream.table.defaults,
+            &request.missing_value_interpretations,
+            self.missing,
+        )
+        .map_err(ApiError::invalid_argument)?;
         let max = self.service.config.max_request_bytes;
         let size = request.encoded_len();
         if size > max {
@@ -556,34 +574,15 @@ impl Connection {
         if rows.is_empty() {
             return Err(no_rows(&stream).into());
         }
-        let row_errors: Vec<RowError> = rows
-            .iter()
-            .enumerate()
-            .filter_map(|(index, bytes)| {
-                check_row(&plan, bytes).err().map(|problem| RowError {
-                    index: index as i64,
-                    code: RowErrorCode::FieldsError as i32,
-                    message: problem.to_string(),
-                })
-            })
-            .collect();
-        if !row_errors.is_empty() {
-            // BigQuery's own text: clients and users match on its first
-            // sentence; the details are in row_errors
-            return Err(Failure::InBand(
-                ApiError::new(
-                    Code::InvalidArgument,
-                    None,
-                    &stream.name,
-                    format!(
-                        "Errors found while processing rows. Please refer to the row_errors field for details. The list may not be complete because of the size limitations. Entity: {}",
-                        stream.name
-                    ),
-                ),
-                row_errors,
-            ));
-        }
-        Ok(stream.append(request.offset, Batch { plan, rows })?)
+        let checked = defaults::check_rows(
+            &plan,
+            &rows,
+            &defaulted,
+            &stream.table.defaults,
+            SystemTime::now(),
+        );
+        let filled = checked.map_err(|problems| rejected_rows(&stream, problems))?;
+        Ok(stream.append(request.offset, Batch { plan, rows, filled })?)
     }
 
     fn resolve_stream(&mut self, named: &str) -> Result<Arc<Stream>, ApiError> {
@@ -691,6 +690,31 @@ impl Connection {
             }
         }
     }
+}
+
+/// The answer to a request with bad rows, in BigQuery's words: clients and
+/// users match on its first sentence; the details are in `row_errors`.
+fn rejected_rows(stream: &Stream, problems: Vec<(usize, RowProblem)>) -> Failure {
+    let row_errors = problems
+        .into_iter()
+        .map(|(index, problem)| RowError {
+            index: index as i64,
+            code: RowErrorCode::FieldsError as i32,
+            message: problem.to_string(),
+        })
+        .collect();
+    Failure::InBand(
+        ApiError::new(
+            Code::InvalidArgument,
+            None,
+            &stream.name,
+            format!(
+                "Errors found while processing rows. Please refer to the row_errors field for details. The list may not be complete because of the size limitations. Entity: {}",
+                stream.name
+            ),
+        ),
+        row_errors,
+    )
 }
 
 /// The answer to a request without rows, in BigQuery's words.

@@ -21,12 +21,13 @@ use tonic::Code;
 
 use crate::Error;
 use crate::cdc::{self, PrimaryKey};
+use crate::defaults::{self, Defaults};
 use crate::evolve::{History, Settings};
 use crate::schema;
 use crate::status::ApiError;
-use crate::values::Row;
 use crate::values::decode::decode_row;
 use crate::values::plan::RowPlan;
+use crate::values::{Row, Value};
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -77,6 +78,29 @@ pub(crate) fn split_stream_name(name: &str) -> Option<(&str, &str)> {
 pub(crate) struct Batch {
     pub plan: Arc<RowPlan>,
     pub rows: Vec<Bytes>,
+    /// Per row, the default values of the top-level columns it left out
+    /// (column index, value); empty when no row took a default.
+    pub filled: Vec<Filled>,
+}
+
+/// The default values one row took, by top-level column index.
+pub(crate) type Filled = Vec<(usize, Value)>;
+
+impl Batch {
+    /// Splits off the first `n` rows.
+    fn split_head(&mut self, n: usize) -> Batch {
+        let rows: Vec<Bytes> = self.rows.drain(..n).collect();
+        let filled = if self.filled.is_empty() {
+            Vec::new()
+        } else {
+            self.filled.drain(..n).collect()
+        };
+        Batch {
+            plan: self.plan.clone(),
+            rows,
+            filled,
+        }
+    }
 }
 
 /// A table's visible rows.
@@ -105,6 +129,9 @@ pub(crate) struct Table {
     /// A table recreated under the name of a deleted one answers AppendRows
     /// with NOT_FOUND until then, as BigQuery does for a while.
     pub(crate) not_found_until: Option<tokio::time::Instant>,
+    /// The compiled default value expressions of its columns, by their
+    /// index when the table was made (see `defaults.rs`).
+    pub defaults: Defaults,
     pub created: SystemTime,
     rows: Mutex<Rows>,
     deleted: AtomicBool,
@@ -127,13 +154,19 @@ impl Table {
     /// The rows with the changes merged by `key`.
     fn merged(&self, key: &PrimaryKey) -> Result<Vec<Row>, Error> {
         let batches = lock(&self.rows).batches.clone();
-        cdc::merge(key, batches.iter().map(|b| (&b.plan, b.rows.as_slice()))).map_err(
-            |(index, problem)| Error::CorruptRow {
-                table: self.path.clone(),
-                index,
-                message: problem.to_string(),
-            },
-        )
+        let batches = batches
+            .iter()
+            .map(|b| (&b.plan, b.rows.as_slice(), b.filled.as_slice()));
+        let merged = cdc::merge(key, batches).map_err(|(index, problem)| Error::CorruptRow {
+            table: self.path.clone(),
+            index,
+            message: problem.to_string(),
+        })?;
+        let columns = self.columns();
+        Ok(merged
+            .into_iter()
+            .map(|row| crate::evolve::project(row, &columns))
+            .collect())
     }
 
     /// Decodes visible rows `start..start + max`.
@@ -142,7 +175,7 @@ impl Table {
             let rows = self.merged(key)?;
             return Ok(rows.into_iter().skip(start).take(max).collect());
         }
-        let batches: Vec<(Arc<RowPlan>, Vec<Bytes>)> = {
+        let batches: Vec<(Arc<RowPlan>, Vec<Bytes>, Vec<Filled>)> = {
             let rows = lock(&self.rows);
             let mut skip = start;
             let mut left = max;
@@ -156,21 +189,28 @@ impl Table {
                     continue;
                 }
                 let take: Vec<Bytes> = batch.rows[skip..].iter().take(left).cloned().collect();
+                let filled: Vec<Filled> =
+                    batch.filled.iter().skip(skip).take(left).cloned().collect();
                 skip = 0;
                 left -= take.len();
-                picked.push((batch.plan.clone(), take));
+                picked.push((batch.plan.clone(), take, filled));
             }
             picked
         };
         let columns = self.columns();
         let mut out = Vec::new();
-        for (plan, rows) in batches {
-            for bytes in rows {
-                let row = decode_row(&plan, &bytes).map_err(|e| Error::CorruptRow {
+        for (plan, rows, filled) in batches {
+            for (i, bytes) in rows.iter().enumerate() {
+                let defaults = filled.get(i).map(Vec::as_slice).unwrap_or_default();
+                let taken: Vec<usize> = defaults.iter().map(|(column, _)| *column).collect();
+                let mut row = decode_row(&plan, bytes, &taken).map_err(|e| Error::CorruptRow {
                     table: self.path.clone(),
                     index: start + out.len(),
                     message: e.to_string(),
                 })?;
+                for (column, value) in defaults {
+                    row.set(*column, value.clone());
+                }
                 out.push(crate::evolve::project(row, &columns));
             }
         }
@@ -458,9 +498,7 @@ impl Stream {
                 table_rows.push(state.held.remove(0));
                 to_move -= first_len;
             } else {
-                let head: Vec<Bytes> = state.held[0].rows.drain(..to_move as usize).collect();
-                let plan = state.held[0].plan.clone();
-                table_rows.push(Batch { plan, rows: head });
+                table_rows.push(state.held[0].split_head(to_move as usize));
                 to_move = 0;
             }
         }
@@ -590,6 +628,7 @@ impl Store {
             .map(|names| PrimaryKey::new(&columns, names))
             .transpose()
             .map_err(Error::InvalidSchema)?;
+        let defaults = defaults::compile(&schema.fields, &columns).map_err(Error::InvalidSchema)?;
         if !self.dataset_exists(&name.project, &name.dataset) {
             if create_dataset {
                 // a concurrent creation is as good as ours
@@ -610,6 +649,7 @@ impl Store {
             history: Mutex::new(History::new(schema, columns)),
             not_found_until: recreated
                 .then(|| tokio::time::Instant::now() + self.settings.recreate_window),
+            defaults,
             created: SystemTime::now(),
             rows: Mutex::new(Rows::default()),
             deleted: AtomicBool::new(false),

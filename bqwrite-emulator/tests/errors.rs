@@ -409,6 +409,51 @@ async fn in_band_arrow_rows() {
 }
 
 #[tokio::test]
+async fn in_band_bad_missing_value_interpretations() {
+    let (emu, mut client) = setup().await;
+    let mut conn = Conn::open(&mut client).await;
+    for (column, value, message) in [
+        (
+            "nope",
+            2,
+            "missing_value_interpretations names \"nope\", which is not a column of the table",
+        ),
+        (
+            "name",
+            0,
+            "missing_value_interpretations[\"name\"] is MISSING_VALUE_INTERPRETATION_UNSPECIFIED; use NULL_VALUE or DEFAULT_VALUE",
+        ),
+    ] {
+        let mut request = append_request(
+            &default_stream(),
+            None,
+            Some(seed_descriptor()),
+            vec![seed_row(1, "a")],
+        );
+        request
+            .missing_value_interpretations
+            .insert(column.into(), value);
+        let response = conn.append(request).await;
+        assert_answer(&response, Code::InvalidArgument, None, message);
+    }
+    let mut request = append_request(
+        &default_stream(),
+        None,
+        Some(seed_descriptor()),
+        vec![seed_row(1, "a")],
+    );
+    request.default_missing_value_interpretation = 9;
+    let response = conn.append(request).await;
+    assert_answer(
+        &response,
+        Code::InvalidArgument,
+        None,
+        "default_missing_value_interpretation has the unknown value 9",
+    );
+    emu.shutdown().await;
+}
+
+#[tokio::test]
 async fn in_band_a_later_request_naming_another_stream() {
     let (emu, mut client) = setup().await;
     let (stream, mut conn) = open_stream(&mut client, write_stream::Type::Committed).await;

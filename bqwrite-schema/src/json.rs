@@ -114,6 +114,7 @@ fn parse_field(value: &Value, path: &str) -> Result<Column, JsonError> {
         mode,
         range_element,
         fields,
+        has_default: text("defaultValueExpression").is_some_and(|e| !e.trim().is_empty()),
     })
 }
 
@@ -139,6 +140,18 @@ mod tests {
         assert_eq!(columns[1].fields[0].mode, Mode::Nullable);
         assert_eq!(columns[2].range_element, Some(Type::Date));
         assert!(parse_json(r#"{"fields": []}"#).expect("object").is_empty());
+    }
+
+    #[test]
+    fn default_value_expressions_are_noted() {
+        let columns = parse_json(
+            r#"[{"name": "a", "type": "STRING", "defaultValueExpression": "'x'"},
+                {"name": "b", "type": "STRING", "defaultValueExpression": ""},
+                {"name": "c", "type": "STRING"}]"#,
+        )
+        .expect("valid schema");
+        let has: Vec<bool> = columns.iter().map(|c| c.has_default).collect();
+        assert_eq!(has, [true, false, false]);
     }
 
     #[test]

@@ -173,6 +173,11 @@ pub struct Column {
     pub range_element: Option<Type>,
     /// The sub-columns of a STRUCT.
     pub fields: Vec<Column>,
+    /// On the table side: the column has a default value expression. On the
+    /// row side: the row asks for the column's default when it has no value
+    /// (`#[bq(default)]`). A REQUIRED column with a default may be left out
+    /// of the row, and written by an optional field that asks for it.
+    pub has_default: bool,
 }
 
 impl Column {
@@ -184,7 +189,15 @@ impl Column {
             mode,
             range_element: None,
             fields: Vec::new(),
+            has_default: false,
         }
+    }
+
+    /// The same column with [`has_default`](Column::has_default) set.
+    #[must_use]
+    pub fn with_default(mut self, has_default: bool) -> Column {
+        self.has_default = has_default;
+        self
     }
 }
 
@@ -295,7 +308,10 @@ fn check_fields(row: &[Column], table: &[Column], prefix: &str, out: &mut Vec<Mi
         }
     }
     for column in table {
-        if column.mode == Mode::Required && find(row, &column.name).is_none() {
+        // BigQuery writes the default of a column the row leaves out (the
+        // writer asks for it), so only a REQUIRED column without one needs a field
+        if column.mode == Mode::Required && !column.has_default && find(row, &column.name).is_none()
+        {
             out.push(Mismatch::MissingRequiredField {
                 column: format!("{prefix}{}", column.name),
             });
@@ -317,7 +333,8 @@ fn check_field(field: &Column, column: &Column, path: &str, out: &mut Vec<Mismat
         });
         return;
     }
-    if field.mode == Mode::Nullable && column.mode == Mode::Required {
+    let defaulted = field.has_default && column.has_default;
+    if field.mode == Mode::Nullable && column.mode == Mode::Required && !defaulted {
         out.push(Mismatch::NullableIntoRequired {
             column: path.to_owned(),
         });
@@ -358,5 +375,45 @@ fn type_name(ty: Type, element: Option<Type>) -> String {
     match (ty, element) {
         (Type::Range, Some(element)) => format!("RANGE<{element}>"),
         (ty, _) => ty.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn texts(row: &[Column], table: &[Column]) -> Vec<String> {
+        check(row, table).iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn a_required_column_with_a_default_may_be_left_out() {
+        let table = [
+            Column::new("id", Some(Type::Int64), Mode::Required),
+            Column::new("created", Some(Type::Timestamp), Mode::Required).with_default(true),
+            Column::new("must", Some(Type::Bool), Mode::Required),
+        ];
+        let row = [Column::new("id", Some(Type::Int64), Mode::Required)];
+        assert_eq!(
+            texts(&row, &table),
+            ["REQUIRED column `must` has no field in the struct"]
+        );
+    }
+
+    #[test]
+    fn an_optional_field_writes_a_required_column_only_when_both_have_defaults() {
+        let table = [Column::new("n", Some(Type::Int64), Mode::Required).with_default(true)];
+        let plain = [Column::new("n", Some(Type::Int64), Mode::Nullable)];
+        assert_eq!(
+            texts(&plain, &table),
+            ["column `n` is REQUIRED but the struct's field is optional"]
+        );
+        let asks = [Column::new("n", Some(Type::Int64), Mode::Nullable).with_default(true)];
+        assert!(texts(&asks, &table).is_empty());
+        let no_default = [Column::new("n", Some(Type::Int64), Mode::Required)];
+        assert_eq!(
+            texts(&asks, &no_default),
+            ["column `n` is REQUIRED but the struct's field is optional"]
+        );
     }
 }

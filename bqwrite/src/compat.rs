@@ -8,8 +8,19 @@ use crate::error::SchemaMismatch;
 use crate::schema::{FieldSchema, FieldType, Mode, TableSchema};
 
 /// Every reason the rows described by `row` cannot be written to `table`.
-pub(crate) fn check(row: &TableSchema, table: &TableSchema) -> Vec<SchemaMismatch> {
-    bqwrite_schema::check(&columns(&row.fields), &columns(&table.fields))
+/// `asks_default(column, nullable)` says whether the row asks for a top-level
+/// column's default when its value is absent.
+pub(crate) fn check(
+    row: &TableSchema,
+    asks_default: impl Fn(&str, bool) -> bool,
+    table: &TableSchema,
+) -> Vec<SchemaMismatch> {
+    let mut row_columns = columns(&row.fields);
+    for column in &mut row_columns {
+        column.has_default =
+            asks_default(&column.name, column.mode == bqwrite_schema::Mode::Nullable);
+    }
+    bqwrite_schema::check(&row_columns, &columns(&table.fields))
 }
 
 fn columns(fields: &[FieldSchema]) -> Vec<Column> {
@@ -21,6 +32,7 @@ fn columns(fields: &[FieldSchema]) -> Vec<Column> {
             mode: rule_mode(field.mode),
             range_element: field.range_element_type.map(rule_type),
             fields: columns(&field.fields),
+            has_default: field.default_value_expression.is_some(),
         })
         .collect()
 }
@@ -87,13 +99,41 @@ mod tests {
         TableSchema { fields }
     }
 
+    fn no_defaults(_: &str, _: bool) -> bool {
+        false
+    }
+
+    #[test]
+    fn required_columns_with_defaults() {
+        let row = schema(vec![
+            FieldSchema::new("id", FieldType::Int64, Mode::Required),
+            FieldSchema::new("status", FieldType::String, Mode::Nullable),
+        ]);
+        let table = schema(vec![
+            FieldSchema::new("id", FieldType::Int64, Mode::Required),
+            FieldSchema::new("status", FieldType::String, Mode::Required)
+                .with_default_value("'new'"),
+            FieldSchema::new("at", FieldType::Timestamp, Mode::Required)
+                .with_default_value("CURRENT_TIMESTAMP()"),
+        ]);
+        let text = |found: Vec<SchemaMismatch>| -> Vec<String> {
+            found.iter().map(ToString::to_string).collect()
+        };
+        // `at` may be left out; `status` is optional and asks for no default
+        assert_eq!(
+            text(check(&row, no_defaults, &table)),
+            ["column `status` is REQUIRED but the struct's field is optional"]
+        );
+        assert!(check(&row, |c, _| c == "status", &table).is_empty());
+    }
+
     #[test]
     fn identical_schemas_match() {
         let s = schema(vec![
             FieldSchema::new("row_num", FieldType::Int64, Mode::Required),
             FieldSchema::new("customer_name", FieldType::String, Mode::Nullable),
         ]);
-        assert!(check(&s, &s).is_empty());
+        assert!(check(&s, no_defaults, &s).is_empty());
     }
 
     #[test]
@@ -120,7 +160,7 @@ mod tests {
             ),
             FieldSchema::new("amount", FieldType::BigNumeric, Mode::Nullable),
         ]);
-        let found = check(&row, &table);
+        let found = check(&row, no_defaults, &table);
         let text: Vec<String> = found.iter().map(ToString::to_string).collect();
         assert_eq!(
             text,
@@ -147,7 +187,7 @@ mod tests {
             FieldSchema::new("place", FieldType::Geography, Mode::Nullable),
             FieldSchema::new("optional_extra", FieldType::Int64, Mode::Nullable),
         ]);
-        assert!(check(&row, &table).is_empty());
+        assert!(check(&row, no_defaults, &table).is_empty());
     }
 
     #[test]
@@ -162,7 +202,7 @@ mod tests {
             Mode::Nullable,
             FieldType::Timestamp,
         )]);
-        assert_eq!(check(&row, &table).len(), 1);
-        assert!(check(&row, &row).is_empty());
+        assert_eq!(check(&row, no_defaults, &table).len(), 1);
+        assert!(check(&row, no_defaults, &row).is_empty());
     }
 }

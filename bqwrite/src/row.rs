@@ -94,6 +94,10 @@
 //! - `#[bq(rename_all = "...")]`: column names from field names by a rule:
 //!   `"lowercase"`, `"UPPERCASE"`, `"PascalCase"`, `"camelCase"`, `"snake_case"`,
 //!   `"SCREAMING_SNAKE_CASE"`.
+//! - `#[bq(missing = "default")]`: every column a row leaves out (a `None`
+//!   field, or a column the struct lacks) takes the column's default value;
+//!   see [Column defaults](#column-defaults). `missing = "null"` is the
+//!   default behaviour, spelt out.
 //!
 //! On a field:
 //! - `#[bq(rename = "name")]`: the column name.
@@ -106,6 +110,47 @@
 //!   `BIGDECIMAL`) are accepted, in any case.
 //! - `#[bq(bytes)]`: the same as `#[bq(type = "BYTES")]`.
 //! - `#[bq(description = "...")]`: the column description in [`BqRow::table_schema`].
+//! - `#[bq(default)]` on an `Option<T>` field: `None` asks BigQuery for the
+//!   column's default value instead of NULL; see [Column defaults](#column-defaults).
+//!
+//! # Column defaults
+//!
+//! A column may have a default value expression (`defaultValueExpression` in
+//! the table schema, `DEFAULT ...` in DDL): a literal, or `CURRENT_TIMESTAMP()`,
+//! `GENERATE_UUID()` and the like, evaluated when the row is written. The
+//! Storage Write API applies it only when asked, column by column
+//! (`missing_value_interpretations`, sent with every request) or for the whole
+//! connection (`default_missing_value_interpretation`, sent on each
+//! connection's first request, so again after every reconnect):
+//!
+//! - `#[bq(default)]` on an `Option<T>` field: when the field is `None` the
+//!   column gets its default (or NULL if it has none); `Some` values are
+//!   written as they are.
+//! - `#[bq(missing = "default")]` on the struct: the same for every column a
+//!   row leaves out, including columns of the table the struct has no field for.
+//! - A REQUIRED column with a default may be left out of the struct: the writer
+//!   asks for its default on every request. It may also be written by an
+//!   `Option<T>` field that asks for defaults.
+//!
+//! Defaults apply to top-level columns only, as in BigQuery (a STRUCT column's
+//! default is set for the whole STRUCT): when a struct with `#[bq(default)]`
+//! fields is nested as a STRUCT column, its `None` fields are NULL.
+//!
+//! ```
+//! use bqwrite::BqRow;
+//!
+//! // The table: id INT64 REQUIRED, status STRING DEFAULT 'new',
+//! // created TIMESTAMP REQUIRED DEFAULT CURRENT_TIMESTAMP()
+//! #[derive(BqRow)]
+//! struct Ticket {
+//!     id: i64,
+//!     #[bq(default)]
+//!     status: Option<String>,
+//!     // `created` is left out: BigQuery writes the time of the append
+//! }
+//!
+//! assert_eq!(Ticket::DEFAULT_COLUMNS, ["status"]);
+//! ```
 //!
 //! # Column names
 //!
@@ -390,6 +435,17 @@ pub trait BqRow: RowOf<Self> {
         self.encode(&mut buf);
         buf
     }
+
+    /// The columns whose absent value (`None`) asks for the column's default
+    /// value: the `#[bq(default)]` fields. The writer sends them as
+    /// `DEFAULT_VALUE` in every request's `missing_value_interpretations`.
+    /// See [Column defaults](crate::row#column-defaults).
+    const DEFAULT_COLUMNS: &'static [&'static str] = &[];
+
+    /// `#[bq(missing = "default")]`: every column a row leaves out takes its
+    /// default value. The writer sends `default_missing_value_interpretation
+    /// = DEFAULT_VALUE` on the first request of each connection.
+    const MISSING_AS_DEFAULT: bool = false;
 
     /// Whether some column can hold a value that cannot be written exactly,
     /// so that [`validate`](BqRow::validate) must run before encoding.

@@ -48,7 +48,6 @@ const IGNORED_JSON_KEYS: &[&str] = &[
     "scale",
     "roundingMode",
     "collation",
-    "defaultValueExpression",
     "policyTags",
     "dataPolicies",
     "foreignTypeDefinition",
@@ -78,6 +77,12 @@ pub struct FieldSchema {
     pub range_element_type: Option<FieldType>,
     /// The column description.
     pub description: Option<String>,
+    /// The column's default value expression (`defaultValueExpression`), a
+    /// GoogleSQL literal or function call such as `'n/a'` or
+    /// `CURRENT_TIMESTAMP()`: what BigQuery writes when a row leaves the
+    /// column out and the writer asks for defaults (see
+    /// [Column defaults](crate::row#column-defaults)). Top-level columns only.
+    pub default_value_expression: Option<String>,
 }
 
 /// A BigQuery column type.
@@ -389,6 +394,7 @@ impl FieldSchema {
             fields: Vec::new(),
             range_element_type: None,
             description: None,
+            default_value_expression: None,
         }
     }
 
@@ -412,6 +418,14 @@ impl FieldSchema {
     #[must_use]
     pub fn with_description(mut self, description: impl Into<String>) -> Self {
         self.description = Some(description.into());
+        self
+    }
+
+    /// The same field with a default value expression, such as `"'n/a'"`,
+    /// `"0"` or `"CURRENT_TIMESTAMP()"`.
+    #[must_use]
+    pub fn with_default_value(mut self, expression: impl Into<String>) -> Self {
+        self.default_value_expression = Some(expression.into());
         self
     }
 
@@ -520,8 +534,8 @@ impl TableSchema {
 
     /// BigQuery's JSON schema: a JSON array of fields, the file `bq mk --schema` takes.
     ///
-    /// Each field is `{"name", "type", "mode"}` plus `"fields"`, `"description"`
-    /// and `"rangeElementType": {"type"}` when present; types use the
+    /// Each field is `{"name", "type", "mode"}` plus `"fields"`, `"description"`,
+    /// `"rangeElementType": {"type"}` and `"defaultValueExpression"` when present; types use the
     /// standard SQL names (`INT64`, `FLOAT64`, `BOOL`, `STRUCT`, ...).
     pub fn to_json(&self) -> String {
         serde_json::to_string(&JsonFields(&self.fields)).unwrap_or_else(|_| "[]".to_owned())
@@ -542,9 +556,9 @@ impl TableSchema {
     ///
     /// Type and mode names are case-insensitive and may be the legacy
     /// `INTEGER`, `FLOAT`, `BOOLEAN`, `DECIMAL`, `BIGDECIMAL`, `RECORD`; the
-    /// mode defaults to NULLABLE.
-    /// The keys `maxLength`, `precision`, `scale`, `roundingMode`,
-    /// `collation`, `defaultValueExpression`, `policyTags`, `dataPolicies`,
+    /// mode defaults to NULLABLE. `defaultValueExpression` is kept. The keys
+    /// `maxLength`, `precision`, `scale`, `roundingMode`, `collation`,
+    /// `policyTags`, `dataPolicies`,
     /// `foreignTypeDefinition`, `timestampPrecision` and `categories` are
     /// accepted and not kept; any other unknown key is an error (a misspelt
     /// `mode` must not silently become NULLABLE). The result is
@@ -596,7 +610,13 @@ fn field_from_json(object: &Map<String, Value>, path: &str) -> Result<FieldSchem
     for key in object.keys() {
         let known = matches!(
             key.as_str(),
-            "name" | "type" | "mode" | "fields" | "description" | "rangeElementType"
+            "name"
+                | "type"
+                | "mode"
+                | "fields"
+                | "description"
+                | "rangeElementType"
+                | "defaultValueExpression"
         );
         if !known && !IGNORED_JSON_KEYS.contains(&key.as_str()) {
             return Err(invalid(path, format!("unknown key {key:?}")));
@@ -646,6 +666,7 @@ fn field_from_json(object: &Map<String, Value>, path: &str) -> Result<FieldSchem
         fields,
         range_element_type,
         description: string("description")?.map(str::to_owned),
+        default_value_expression: string("defaultValueExpression")?.map(str::to_owned),
     })
 }
 
@@ -688,6 +709,9 @@ impl Serialize for JsonField<'_> {
                 },
             )?;
         }
+        if let Some(expression) = &field.default_value_expression {
+            map.serialize_entry("defaultValueExpression", expression)?;
+        }
         map.end()
     }
 }
@@ -702,6 +726,7 @@ fn field_to_proto(field: &FieldSchema) -> pb::TableFieldSchema {
         range_element_type: field.range_element_type.map(|t| FieldElementType {
             r#type: t.to_proto() as i32,
         }),
+        default_value_expression: field.default_value_expression.clone().unwrap_or_default(),
         ..Default::default()
     }
 }
@@ -757,6 +782,8 @@ fn fields_from_proto(
                     .map(|e| type_from_proto(e.r#type, &path, "range element type"))
                     .transpose()?,
                 description: Some(field.description.clone()).filter(|d| !d.is_empty()),
+                default_value_expression: Some(field.default_value_expression.clone())
+                    .filter(|e| !e.is_empty()),
             })
         })
         .collect()
@@ -767,8 +794,8 @@ impl TryFrom<&pb::TableSchema> for TableSchema {
 
     /// Fails on unspecified or unknown types and modes numbers, and on schemas
     /// that do not [validate](TableSchema::validate). `MODE_UNSPECIFIED` is
-    /// read as NULLABLE. `max_length`, `precision`, `scale`,
-    /// `default_value_expression` and `timestamp_precision` are not kept.
+    /// read as NULLABLE. `max_length`, `precision`, `scale` and
+    /// `timestamp_precision` are not kept.
     fn try_from(schema: &pb::TableSchema) -> Result<Self, Self::Error> {
         let schema = TableSchema {
             fields: fields_from_proto(&schema.fields, "")?,
@@ -1058,12 +1085,17 @@ mod tests {
     fn any_leaf() -> impl Strategy<Value = FieldSchema> {
         let description = proptest::option::of("[ -~]{1,12}");
         prop_oneof![
-            (any_scalar_type(), any_mode(), description.clone()).prop_map(|(t, m, d)| {
-                FieldSchema {
+            (
+                any_scalar_type(),
+                any_mode(),
+                description.clone(),
+                proptest::option::of("[ -~]{1,12}")
+            )
+                .prop_map(|(t, m, d, e)| FieldSchema {
                     description: d,
+                    default_value_expression: e,
                     ..FieldSchema::new("f", t, m)
-                }
-            }),
+                }),
             (
                 proptest::sample::select(vec![
                     FieldType::Date,

@@ -1,6 +1,7 @@
 //! Code generation. Every generator reads the same [`Row`] model; the wire
 //! logic itself lives in `bqwrite::__private`, which the generated code calls.
 
+mod defaults;
 mod descriptor;
 mod encode;
 mod fallback;
@@ -47,6 +48,7 @@ fn generate(row: &Row<'_>, schema_file: Option<&schema_file::SchemaFile>) -> Tok
     let ident = row.ident;
     let (impl_generics, ty_generics, where_clause) = row.generics.split_for_impl();
     let descriptor = descriptor::expand(row);
+    let defaults = defaults::expand(row);
     let encode = encode::expand(row);
     let schema = schema::expand(row);
     let depth = schema::depth(row);
@@ -69,6 +71,7 @@ fn generate(row: &Row<'_>, schema_file: Option<&schema_file::SchemaFile>) -> Tok
             #descriptor
             #schema
             #encode
+            #defaults
         }
 
         #[automatically_derived]

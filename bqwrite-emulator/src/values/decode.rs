@@ -53,13 +53,51 @@ impl RowProblem {
 
 /// Checks one row without building values.
 pub(crate) fn check_row(plan: &RowPlan, bytes: &[u8]) -> Result<(), RowProblem> {
-    walk(&plan.root, bytes, None)
+    walk(&plan.root, bytes, None, &[])
 }
 
-/// Decodes one (already checked) row into typed values, in column order.
-pub(crate) fn decode_row(plan: &RowPlan, bytes: &[u8]) -> Result<Row, RowProblem> {
+/// Checks one row whose top-level columns `defaulted` take their default
+/// value when absent (so may be absent even when REQUIRED); returns those
+/// of them the row leaves out.
+pub(crate) fn check_row_defaulted(
+    plan: &RowPlan,
+    bytes: &[u8],
+    defaulted: &[usize],
+) -> Result<Vec<usize>, RowProblem> {
+    walk(&plan.root, bytes, None, defaulted)?;
+    Ok(defaulted
+        .iter()
+        .copied()
+        .filter(|&column| !sets_column(&plan.root, bytes, column))
+        .collect())
+}
+
+/// Whether a (checked) message has a value for the column `column`.
+fn sets_column(plan: &MessagePlan, bytes: &[u8], column: usize) -> bool {
+    let mut reader = Reader::new(bytes);
+    while !reader.is_done() {
+        let Ok((number, _, _)) = reader.field() else {
+            return false;
+        };
+        if plan
+            .slot(number)
+            .is_some_and(|slot| plan.fields[slot].column == column)
+        {
+            return true;
+        }
+    }
+    false
+}
+
+/// Decodes one (already checked) row into typed values, in column order;
+/// the top-level columns `defaulted` took their default, so may be absent.
+pub(crate) fn decode_row(
+    plan: &RowPlan,
+    bytes: &[u8],
+    defaulted: &[usize],
+) -> Result<Row, RowProblem> {
     let mut values = Vec::new();
-    walk(&plan.root, bytes, Some(&mut values))?;
+    walk(&plan.root, bytes, Some(&mut values), defaulted)?;
     Ok(to_row(&plan.root, values))
 }
 
@@ -107,10 +145,12 @@ impl Seen {
     }
 }
 
+/// Walks a message; the columns `excused` may be absent even when REQUIRED.
 fn walk(
     plan: &MessagePlan,
     bytes: &[u8],
     mut out: Option<&mut Vec<Value>>,
+    excused: &[usize],
 ) -> Result<(), RowProblem> {
     if let Some(out) = out.as_deref_mut() {
         out.clear();
@@ -125,7 +165,7 @@ fn walk(
     if sets_a_singular_field_twice(plan, bytes) {
         // rare: parse as protobuf does, from the message with each
         // non-repeated field once
-        return walk(plan, &last_value_wins(plan, bytes), out);
+        return walk(plan, &last_value_wins(plan, bytes), out, excused);
     }
     let want = out.is_some();
     let mut seen = Seen::new(plan.fields.len());
@@ -177,7 +217,7 @@ fn walk(
         push(&mut out, field, value);
     }
     for &(column, slot) in &plan.required {
-        if !slot.is_some_and(|s| seen.get(s)) {
+        if !slot.is_some_and(|s| seen.get(s)) && !excused.contains(&column) {
             let name = &plan.columns[column].name;
             return Err(RowProblem::at(
                 name,
@@ -349,10 +389,10 @@ fn field_value(field: &FieldPlan, raw: Raw<'_>, want: bool) -> Result<Option<Val
         (Target::Struct(nested), Prim::M(bytes)) => {
             if want {
                 let mut values = Vec::new();
-                walk(nested, bytes, Some(&mut values))?;
+                walk(nested, bytes, Some(&mut values), &[])?;
                 Ok(Some(Value::Struct(to_row(nested, values))))
             } else {
-                walk(nested, bytes, None).map(|()| None)
+                walk(nested, bytes, None, &[]).map(|()| None)
             }
         }
         (Target::Range(range), Prim::M(bytes)) => range_value(range, bytes, want),
@@ -484,6 +524,30 @@ fn scalar(ty: ColumnType, p: Prim<'_>, want: bool) -> Result<Option<Value>, Stri
         _ => return Err(type_error(ty, p)),
     };
     Ok(want.then_some(value))
+}
+
+/// A literal of a default value expression, as its GoogleSQL type gives it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Literal<'a> {
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    /// A string literal: text that coerces to the column's type.
+    Text(&'a str),
+    Bytes(&'a [u8]),
+}
+
+/// The value of a literal in a column of type `ty`, checked as a row's value
+/// of that column would be.
+pub(crate) fn literal_value(ty: ColumnType, literal: Literal<'_>) -> Result<Value, String> {
+    let prim = match literal {
+        Literal::Int(i) => Prim::I(i),
+        Literal::Float(f) => Prim::F(f),
+        Literal::Bool(b) => Prim::B(b),
+        Literal::Text(s) => Prim::S(s),
+        Literal::Bytes(b) => Prim::Y(b),
+    };
+    scalar(ty, prim, true)?.ok_or_else(|| format!("no {} value", ty.name()))
 }
 
 /// The ordering key of a RANGE element: days, packed datetime or micros.

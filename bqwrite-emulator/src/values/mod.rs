@@ -145,6 +145,13 @@ impl Row {
         Row { columns }
     }
 
+    /// Sets the value of the column at `index` (schema order).
+    pub(crate) fn set(&mut self, index: usize, value: Value) {
+        if let Some((_, slot)) = self.columns.get_mut(index) {
+            *slot = value;
+        }
+    }
+
     /// The columns and their values, in schema order.
     pub fn columns(&self) -> &[(String, Value)] {
         &self.columns

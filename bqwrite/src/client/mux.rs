@@ -176,6 +176,7 @@ impl Mux {
             // What the service refused may have been the request it learns
             // the stream and schema from: the next one carries them again.
             self.wire.last = None;
+            self.wire.missing_default = None;
         }
         if let Some((_, answers)) = self.leases.get(&id) {
             let _ = answers.send(Ok(answer));
@@ -233,11 +234,25 @@ async fn call_event(call: &mut Call) -> Event {
 
 /// What the connection last put on the wire, to decide what the next
 /// request must carry.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Wire {
     /// The stream and the schema of the previous request.
     last: Option<Destination>,
     sent: u64,
+    /// The connection's `default_missing_value_interpretation` (which holds
+    /// for the rest of a connection, whichever table a request is for):
+    /// `Some(0)` none set yet, `None` unsure (after an error answer).
+    missing_default: Option<i32>,
+}
+
+impl Default for Wire {
+    fn default() -> Self {
+        Self {
+            last: None,
+            sent: 0,
+            missing_default: Some(0),
+        }
+    }
 }
 
 impl Wire {
@@ -263,6 +278,7 @@ impl Wire {
                 });
             }
         }
+        request.default_missing_value_interpretation = self.missing_default(destination);
         request.trace_id = if self.sent == 0 {
             trace_id.to_owned()
         } else {
@@ -273,6 +289,26 @@ impl Wire {
             self.last = Some(destination.clone());
         }
         request
+    }
+
+    /// What a request for `destination` sets as the connection's missing
+    /// value interpretation: what its writer asks for, when the connection
+    /// holds another (another table's writer may have set one); NULL_VALUE
+    /// (the service's default) undoes one a writer that asks for none
+    /// would otherwise inherit; 0 (unset) when nothing changes.
+    fn missing_default(&mut self, destination: &Destination) -> i32 {
+        const NULL_VALUE: i32 = 1;
+        let want = destination.missing_default;
+        let send = match (self.missing_default, want) {
+            (Some(now), want) if now == want => 0,
+            (Some(0 | NULL_VALUE), 0) => 0,
+            (_, 0) => NULL_VALUE,
+            (_, want) => want,
+        };
+        if send != 0 {
+            self.missing_default = Some(send);
+        }
+        send
     }
 }
 
@@ -297,6 +333,7 @@ mod tests {
         Destination {
             stream: Arc::from(stream),
             schema,
+            missing_default: 0,
         }
     }
 
@@ -372,6 +409,33 @@ mod tests {
         assert_eq!(
             schema_of(&wire.prepare(&t1, bare(), "trace")),
             Some("A".to_owned())
+        );
+    }
+
+    #[test]
+    fn a_writers_missing_value_interpretation_does_not_leak_to_another_table() {
+        const DEFAULT_VALUE: i32 = 2;
+        let mut wire = Wire::default();
+        let plain = destination("t1/_default", &A);
+        let defaults = Destination {
+            missing_default: DEFAULT_VALUE,
+            ..destination("t2/_default", &B)
+        };
+        let sent: Vec<i32> = [&plain, &defaults, &defaults, &plain, &plain, &defaults]
+            .into_iter()
+            .map(|d| {
+                wire.prepare(d, bare(), "trace")
+                    .default_missing_value_interpretation
+            })
+            .collect();
+        // set when t2's writer asks for it, undone (NULL_VALUE) for t1's
+        assert_eq!(sent, [0, DEFAULT_VALUE, 0, 1, 0, DEFAULT_VALUE]);
+        // unsure after an error answer: the next request says it again
+        wire.missing_default = None;
+        assert_eq!(
+            wire.prepare(&plain, bare(), "trace")
+                .default_missing_value_interpretation,
+            1
         );
     }
 }

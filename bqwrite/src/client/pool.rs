@@ -30,6 +30,9 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 4;
 pub(crate) struct Destination {
     pub(crate) stream: Arc<str>,
     pub(crate) schema: &'static WireDescriptorProto,
+    /// The writer's `default_missing_value_interpretation` (0: none asked;
+    /// the service's default, NULL).
+    pub(crate) missing_default: i32,
 }
 
 impl Destination {
@@ -237,6 +240,7 @@ mod tests {
                     "projects/p/datasets/d/tables/t{table}/streams/_default"
                 )),
                 schema: &SCHEMA,
+                missing_default: 0,
             };
             pool.lease(&client, location, destination)
         };

@@ -201,6 +201,7 @@ mod default;
 mod engine;
 mod group;
 mod kind;
+mod missing;
 mod open;
 mod options;
 mod pending;
@@ -272,6 +273,8 @@ pub struct Writer<T, S: StreamKind = Pending> {
     row_budget: usize,
     /// The `_default` stream's location, for the client's connection pool.
     location: Option<String>,
+    /// What the requests ask for the values rows leave out.
+    missing: missing::MissingValues,
     /// Whether requests carry the change pseudo-columns in their schema
     /// (a `_default` writer, from its first `append_changes`).
     changes: bool,

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use super::batch::request_overhead;
 use super::engine::{self, Config, Handle, Shared};
 use super::kind::{ExplicitStream, StreamKind};
+use super::missing::MissingValues;
 use super::stats::Counters;
 use super::{Writer, WriterOptions};
 use crate::error::{Error, ErrorKind, Result};
@@ -46,41 +47,34 @@ impl<T: BqRow, S: StreamKind> Writer<T, S> {
             get_full(table, &created.name).await
         };
         let stream = tracing::Instrument::instrument(stream, span).await?;
-        let schema = check_schema::<T>(table, stream)?;
-        Self::start(table, schema, options, 0, false)
+        let checked = check_schema::<T>(table, stream)?;
+        Self::start(table, checked, options, 0, false)
     }
 
     /// Starts the engine of explicit stream `stream` at offset `start`.
     pub(super) fn start(
         table: &Table,
-        (stream, table_schema): (String, TableSchema),
+        checked: Checked,
         options: WriterOptions,
         start: i64,
         unsure_end: bool,
     ) -> Result<Self> {
-        Self::start_at(
-            table,
-            (stream, table_schema),
-            options,
-            (start, unsure_end),
-            None,
-        )
+        Self::start_at(table, checked, options, (start, unsure_end), None)
     }
 
-    /// Starts the engine of `stream` (whose table's schema is
-    /// `table_schema`) at offset `start.0` (`start.1`: the stream may hold
-    /// rows from there on); `location` for a `_default` stream sharing the
-    /// client's pooled connections.
+    /// Starts the engine of the stream `checked` names at offset `start.0`
+    /// (`start.1`: the stream may hold rows from there on); `location` for
+    /// a `_default` stream sharing the client's pooled connections.
     pub(super) fn start_at(
         table: &Table,
-        (stream, table_schema): (String, TableSchema),
+        checked: Checked,
         options: WriterOptions,
         (start, unsure_end): (i64, bool),
         location: Option<String>,
     ) -> Result<Self> {
         let launch = Launch {
             table,
-            stream,
+            stream: checked.name,
             options: &options,
             start,
             unsure_end,
@@ -89,7 +83,9 @@ impl<T: BqRow, S: StreamKind> Writer<T, S> {
             location: location.clone(),
             row_type: std::any::type_name::<T>(),
             row_schema: T::table_schema(),
-            table_schema: Some(table_schema),
+            table_schema: Some(checked.table_schema),
+            missing: checked.missing.clone(),
+            asks_default: MissingValues::asks_default::<T>,
         };
         let (handle, row_budget) = launch.spawn::<S>(None)?;
         Ok(Self {
@@ -98,6 +94,7 @@ impl<T: BqRow, S: StreamKind> Writer<T, S> {
             row_budget,
             options,
             location,
+            missing: checked.missing,
             changes: false,
             _row: PhantomData,
             _kind: PhantomData,
@@ -126,6 +123,8 @@ impl<T: BqRow, S: StreamKind> Writer<T, S> {
             row_type: std::any::type_name::<T>(),
             row_schema: T::table_schema(),
             table_schema: self.handle.shared.table_schema(),
+            missing: self.missing.clone(),
+            asks_default: MissingValues::asks_default::<T>,
         };
         let (handle, row_budget) = launch.spawn::<S>(Some(self.handle.shared.clone()))?;
         self.handle = handle;
@@ -224,9 +223,9 @@ impl<T: BqRow, S: ExplicitStream> Writer<T, S> {
             )
             .with_stream(stream));
         }
-        let schema = check_schema::<T>(table, found)?;
+        let checked = check_schema::<T>(table, found)?;
         tracing::info!(stream, next, "resuming");
-        Self::start(table, schema, options, next, true)
+        Self::start(table, checked, options, next, true)
     }
 }
 
@@ -257,6 +256,10 @@ struct Launch<'a> {
     row_schema: TableSchema,
     /// The table's schema, when known.
     table_schema: Option<TableSchema>,
+    /// What the requests ask for the values rows leave out.
+    missing: MissingValues,
+    /// Whether the row type asks for a column's default (`MissingValues::asks_default`).
+    asks_default: fn(&str, bool) -> bool,
 }
 
 impl Launch<'_> {
@@ -264,7 +267,8 @@ impl Launch<'_> {
     /// `shared`, the engine continues its counters.
     fn spawn<S: StreamKind>(self, shared: Option<Arc<Shared>>) -> Result<(Handle, usize)> {
         let options = self.options;
-        let overhead = request_overhead(self.schema, &self.stream, self.table.client().trace_id());
+        let overhead = request_overhead(self.schema, &self.stream, self.table.client().trace_id())
+            + self.missing.encoded_len();
         if overhead >= options.max_request_bytes {
             return Err(Error::new(
                 ErrorKind::Config,
@@ -290,6 +294,8 @@ impl Launch<'_> {
             row_schema: self.row_schema,
             table_schema: self.table_schema,
             schema_wait: options.schema_wait,
+            missing: self.missing,
+            asks_default: self.asks_default,
         };
         let (requests, bytes) = (options.max_inflight_requests, options.max_inflight_bytes);
         let handle = match shared {
@@ -338,16 +344,22 @@ pub(super) async fn get_full(table: &Table, name: &str) -> Result<WriteStream> {
         .await
 }
 
+/// A stream whose table `T` can write to: what the schema check found.
+pub(super) struct Checked {
+    pub(super) name: String,
+    pub(super) table_schema: TableSchema,
+    /// What the writer asks for the values rows leave out.
+    pub(super) missing: MissingValues,
+}
+
 /// Checks, before any row is sent, that `T` can write to the stream's
-/// table; returns the stream's name and its table's schema.
+/// table; returns the stream's name, its table's schema, and what the
+/// writer asks for the values rows leave out.
 ///
 /// The table's metadata is authoritative here: a column just added is in it
 /// at once, even while the write path does not take it yet (the engine
 /// waits that out, see `engine/schema.rs`).
-pub(super) fn check_schema<T: BqRow>(
-    table: &Table,
-    stream: WriteStream,
-) -> Result<(String, TableSchema)> {
+pub(super) fn check_schema<T: BqRow>(table: &Table, stream: WriteStream) -> Result<Checked> {
     let parent = table.path();
     let table_schema = stream.table_schema.as_ref().ok_or_else(|| {
         Error::new(
@@ -362,9 +374,18 @@ pub(super) fn check_schema<T: BqRow>(
         )
         .with_source(e)
     })?;
-    let mismatches = crate::compat::check(&T::table_schema(), &table_schema);
+    let mismatches = crate::compat::check(
+        &T::table_schema(),
+        MissingValues::asks_default::<T>,
+        &table_schema,
+    );
     if mismatches.is_empty() {
-        return Ok((stream.name, table_schema));
+        let missing = MissingValues::of::<T>(&table_schema);
+        return Ok(Checked {
+            name: stream.name,
+            table_schema,
+            missing,
+        });
     }
     Err(Error::new(
         ErrorKind::SchemaMismatch,

@@ -76,6 +76,7 @@ impl Connection {
             let destination = Destination {
                 stream: cfg.stream.clone(),
                 schema: cfg.schema,
+                missing_default: cfg.missing.connection,
             };
             let lease = pool.lease(&cfg.client, location, destination);
             // A connection that ended already fails the first read.
@@ -115,7 +116,9 @@ impl Connection {
 }
 
 /// The request for `rows` at `offset`; the first of a connection carries
-/// the stream, the writer schema and the trace id.
+/// the stream, the writer schema, the trace id and the connection's missing
+/// value interpretation. The per-column interpretations go on every request:
+/// they hold for one request only.
 pub(super) fn request(
     cfg: &Config,
     offset: i64,
@@ -140,7 +143,8 @@ pub(super) fn request(
         } else {
             String::new()
         },
-        ..AppendRowsRequest::default()
+        missing_value_interpretations: cfg.missing.columns.clone(),
+        default_missing_value_interpretation: if first { cfg.missing.connection } else { 0 },
     }
 }
 

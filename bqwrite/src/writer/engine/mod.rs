@@ -27,6 +27,7 @@ use tokio::time::Instant;
 
 use self::conn::Connection;
 use self::schema::SchemaWatch;
+use super::missing::MissingValues;
 use super::stats::{Cause, Counters};
 use super::ticket::TicketCell;
 use crate::client::Client;
@@ -68,6 +69,11 @@ pub(crate) struct Config {
     pub(crate) table_schema: Option<TableSchema>,
     /// How long to wait for the table to catch up (`WriterOptions::schema_wait`).
     pub(crate) schema_wait: Duration,
+    /// What the requests ask for the values rows leave out.
+    pub(crate) missing: MissingValues,
+    /// Whether the row type asks for a column's default when it leaves it
+    /// out (for the schema checks against an updated table schema).
+    pub(crate) asks_default: fn(&str, bool) -> bool,
 }
 
 /// What the writer side asks of the engine.

@@ -77,7 +77,7 @@ impl Engine {
             )
             .with_source(e)
         })?;
-        let mismatches = crate::compat::check(&self.cfg.row_schema, &schema);
+        let mismatches = crate::compat::check(&self.cfg.row_schema, self.cfg.asks_default, &schema);
         if !mismatches.is_empty() {
             return Err(self.changed_under(mismatches));
         }
@@ -182,7 +182,7 @@ impl Engine {
         let Ok(schema) = TableSchema::try_from(&wire) else {
             return Ok(());
         };
-        let mismatches = crate::compat::check(&self.cfg.row_schema, &schema);
+        let mismatches = crate::compat::check(&self.cfg.row_schema, self.cfg.asks_default, &schema);
         self.shared.set_table_schema(schema.clone());
         self.schema.known = Some(schema);
         if mismatches.is_empty() {
