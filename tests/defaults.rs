@@ -270,3 +270,82 @@ async fn defaults_survive_a_partial_flush_of_a_buffered_stream() {
     })
     .await;
 }
+
+/// The same columns as `Loose`, without asking for defaults.
+#[derive(Debug, Clone, BqRow)]
+struct Strict {
+    id: i64,
+    note: Option<String>,
+    created: Option<SystemTime>,
+}
+
+/// `default_missing_value_interpretation` holds for the rest of a
+/// connection: on one connection the client's pool shares between tables,
+/// a `missing = "default"` writer's setting must not reach another table's
+/// writer that asks for none, in either order.
+#[tokio::test]
+async fn a_shared_connection_keeps_each_writers_missing_values_its_own() {
+    bounded(30, async {
+        let env = Env::start().await;
+        let client = bqwrite::Client::builder()
+            .emulator(env.emulator.grpc_addr().to_string())
+            .max_connections(1)
+            .build()
+            .await
+            .unwrap();
+        let mut schema = table_schema();
+        schema.fields.retain(|f| f.name != "created");
+        schema.fields.push(FieldSchema::new(
+            "created",
+            FieldType::Timestamp,
+            Mode::Nullable,
+        ));
+        let table = |name: &str| {
+            env.emulator
+                .create_table(&Env::path(name), schema.clone())
+                .unwrap();
+            client.table_from_path(&Env::path(name)).unwrap()
+        };
+        let (loose_table, strict_table) = (table("loose"), table("strict"));
+        let mut loose = Writer::<Loose>::default_stream(&loose_table).await.unwrap();
+        let mut strict = Writer::<Strict>::default_stream(&strict_table)
+            .await
+            .unwrap();
+        let row = |id| (id, None, None);
+        for round in 0..3 {
+            let (id, note, created) = row(round);
+            loose
+                .append([Loose {
+                    id,
+                    note: note.clone(),
+                    created,
+                }])
+                .await
+                .unwrap();
+            strict.append([Strict { id, note, created }]).await.unwrap();
+        }
+        assert_eq!(
+            env.emulator.append_rows_connections().peak,
+            1,
+            "one shared connection"
+        );
+        for stored in env.emulator.rows(&Env::path("loose")).unwrap() {
+            assert_eq!(
+                string(&stored, "note").as_deref(),
+                Some("none"),
+                "loose: {stored:?}"
+            );
+            assert_eq!(stored["score"], Value::Int64(10));
+        }
+        for stored in env.emulator.rows(&Env::path("strict")).unwrap() {
+            assert_eq!(
+                stored["note"],
+                Value::Null,
+                "strict asks for no default: {stored:?}"
+            );
+            assert_eq!(stored["score"], Value::Null);
+            assert_eq!(stored["status"], Value::Null);
+        }
+    })
+    .await;
+}

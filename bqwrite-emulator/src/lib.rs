@@ -152,6 +152,11 @@
 //! AppendRows connection to the table carries the new schema in
 //! `updated_schema` (once per change per connection).
 //!
+//! The emulator keeps a table's primary key and its column default value
+//! expressions by column position, as the table was made: it refuses
+//! (saying so) to drop a column of a table with either, and to add a column
+//! with a default value expression through a change, which BigQuery allows.
+//!
 //! A table deleted and created again under the same name answers AppendRows
 //! with NOT_FOUND (TABLE_NOT_FOUND, in-band) for
 //! [`EmulatorBuilder::recreate_window`] (`--recreate-window-ms`, default 0).

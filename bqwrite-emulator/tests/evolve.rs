@@ -263,3 +263,33 @@ async fn a_recreated_table_answers_not_found_for_the_window() {
     assert_eq!(emu.row_count(TABLE).unwrap(), 1);
     emu.shutdown().await;
 }
+
+/// The emulator keeps a table's primary key and column defaults by column
+/// position, so it refuses, saying why, the changes it could not follow:
+/// dropping a column of such a table, or adding a default by a change.
+#[tokio::test]
+async fn changes_the_emulator_cannot_follow_are_refused_with_the_reason() {
+    let emu = start().await;
+    let keyed = "projects/test-project/datasets/d/tables/keyed";
+    let mut schema = seed_schema();
+    schema
+        .fields
+        .push(column("note", Type::String, Mode::Nullable));
+    emu.create_table_with_primary_key(keyed, schema, ["id"])
+        .unwrap();
+    let err = emu.alter_table(keyed, seed_schema()).unwrap_err();
+    assert!(
+        err.to_string().contains("does not drop columns (note)"),
+        "{err}"
+    );
+
+    emu.create_table(TABLE, seed_schema()).unwrap();
+    let mut defaulted = seed_schema();
+    let mut note = column("note", Type::String, Mode::Nullable);
+    note.default_value_expression = "'x'".into();
+    defaulted.fields.push(note);
+    let err = emu.alter_table(TABLE, defaulted).unwrap_err();
+    assert!(err.to_string().contains("column note"), "{err}");
+    // the same column without a default is an ordinary change
+    emu.alter_table(TABLE, with_note()).unwrap();
+}
