@@ -9,6 +9,7 @@
 //! | [`rows`] | `#[derive(BqRow)]`, every `#[bq(...)]` attribute, and the types of other crates |
 //! | [`writers`] | `append` or `send` and tickets, options, back-pressure, how rows are split into requests |
 //! | [`sink`] | one row at a time from many tasks, and many connections for one load |
+//! | [`tables`] | many tables over a few connections, tables that change, column defaults, CDC upserts and deletes |
 //! | [`recovery`] | what survives a broken connection, a lost answer, a crash and a lost commit answer |
 //! | [`testing`] | testing your code against the embedded emulator, with fault injection |
 //! | [`bigquery`] | running against BigQuery: credentials, the emulator variable, locations, TLS, the live tests |
@@ -34,6 +35,9 @@ pub mod writers {}
 
 #[doc = include_str!("sink.md")]
 pub mod sink {}
+
+#[doc = include_str!("tables.md")]
+pub mod tables {}
 
 #[doc = include_str!("recovery.md")]
 pub mod recovery {}
