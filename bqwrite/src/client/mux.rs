@@ -271,12 +271,13 @@ impl Wire {
             .last
             .as_ref()
             .is_some_and(|last| last.same(destination));
-        if let Some(Rows::ProtoRows(data)) = &mut request.rows {
-            if !same && data.writer_schema.is_none() {
-                data.writer_schema = Some(ProtoSchema {
-                    proto_descriptor: Some(destination.schema.clone()),
-                });
-            }
+        if let Some(Rows::ProtoRows(data)) = &mut request.rows
+            && !same
+            && data.writer_schema.is_none()
+        {
+            data.writer_schema = Some(ProtoSchema {
+                proto_descriptor: Some(destination.schema.clone()),
+            });
         }
         request.default_missing_value_interpretation = self.missing_default(destination);
         request.trace_id = if self.sent == 0 {
