@@ -20,7 +20,9 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use bqwrite::{BqRow, Client, FieldSchema, FieldType, Mode, Table, TableSchema, Writer};
+use bqwrite::{
+    BqRow, Change, ChangeSequence, Client, FieldSchema, FieldType, Mode, Table, TableSchema, Writer,
+};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client as HttpClient;
@@ -207,6 +209,49 @@ async fn defaults_flow(live: &Live) {
     .await;
 }
 
+#[derive(Debug, Clone, BqRow)]
+struct Customer {
+    id: i64,
+    name: Option<String>,
+}
+
+/// CDC on a table with a primary key: upserts, a delete, and two changes of
+/// one key out of order whose higher sequence number wins.
+async fn cdc_flow(live: &Live) {
+    let schema = Customer::table_schema();
+    live.with_keyed_schema("cdc", schema, &["id"], |table, rest| async move {
+        let customer = |id: i64, name: &str| Customer {
+            id,
+            name: Some(name.to_owned()),
+        };
+        let mut writer = Writer::<Customer>::default_stream(&table).await.unwrap();
+        writer
+            .append_changes([
+                Change::upsert(customer(1, "Alice")),
+                Change::upsert(customer(2, "Bob")),
+            ])
+            .await
+            .unwrap();
+        writer
+            .append_changes([
+                Change::delete(customer(2, "Bob")),
+                Change::upsert(customer(3, "Carol")).sequence(ChangeSequence::new([2]).unwrap()),
+                Change::upsert(customer(3, "Caroline")).sequence(ChangeSequence::new([1]).unwrap()),
+            ])
+            .await
+            .unwrap();
+        writer.flush().await.unwrap();
+        let mut rows = rest.query_rows(&table.path().to_string()).await;
+        rows.sort_by_key(|row| row[0].as_str().unwrap().parse::<i64>().unwrap());
+        let expected = vec![
+            vec![json!("1"), json!("Alice")],
+            vec![json!("3"), json!("Carol")],
+        ];
+        assert_eq!(rows, expected);
+    })
+    .await;
+}
+
 // ---- against BigQuery -----------------------------------------------------
 
 #[tokio::test]
@@ -266,6 +311,15 @@ async fn live_defaults_flow() {
     bounded(300, async { defaults_flow(&Live::bigquery().await).await }).await;
 }
 
+#[tokio::test]
+#[cfg_attr(
+    not(bqwrite_live),
+    ignore = "live: set BQWRITE_LIVE_PROJECT and BQWRITE_LIVE_DATASET (and Application Default Credentials) to run against BigQuery"
+)]
+async fn live_cdc() {
+    bounded(300, async { cdc_flow(&Live::bigquery().await).await }).await;
+}
+
 // ---- the same flows against the emulator, so this file is tested offline --
 
 #[tokio::test]
@@ -291,6 +345,15 @@ async fn emulator_many_rows() {
     bounded(120, async {
         let (live, _emulator) = Live::emulator().await;
         many_rows(&live, 250_000).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn emulator_cdc() {
+    bounded(60, async {
+        let (live, _emulator) = Live::emulator().await;
+        cdc_flow(&live).await;
     })
     .await;
 }
@@ -396,6 +459,20 @@ impl Live {
         F: FnOnce(Table, Arc<Rest>) -> Fut,
         Fut: Future<Output = ()> + Send + 'static,
     {
+        self.with_keyed_schema(name, schema, &[], body).await;
+    }
+
+    /// [`Live::with_schema`] with a primary key (NOT ENFORCED) on `key`.
+    async fn with_keyed_schema<F, Fut>(
+        &self,
+        name: &str,
+        schema: TableSchema,
+        key: &[&str],
+        body: F,
+    ) where
+        F: FnOnce(Table, Arc<Rest>) -> Fut,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap()
@@ -405,7 +482,7 @@ impl Live {
             "projects/{}/datasets/{}/tables/{table_id}",
             self.project, self.dataset
         );
-        self.rest.create_table(&path, &schema).await;
+        self.rest.create_table(&path, &schema, key).await;
         let table = self.client.table_from_path(&path).unwrap();
         let outcome = tokio::spawn(body(table, self.rest.clone())).await;
         self.rest.delete_table(&path).await;
@@ -474,15 +551,52 @@ impl Rest {
     }
 
     /// tables.insert
-    async fn create_table(&self, path: &str, schema: &TableSchema) {
+    async fn create_table(&self, path: &str, schema: &TableSchema, key: &[&str]) {
         let (parent, table_id) = path.rsplit_once("/tables/").unwrap();
         let parts: Vec<&str> = parent.split('/').collect();
-        let body = json!({
+        let mut body = json!({
             "tableReference": {"projectId": parts[1], "datasetId": parts[3], "tableId": table_id},
             "schema": {"fields": schema.to_json_value()},
         });
+        if !key.is_empty() {
+            body["tableConstraints"] = json!({"primaryKey": {"columns": key}});
+        }
         self.call("POST", &format!("{parent}/tables"), Some(body))
             .await;
+    }
+
+    /// The rows a query sees, changes applied: on BigQuery through
+    /// `jobs.query` (CDC changes are applied when the table is read by a
+    /// query), on the emulator through tabledata.list, which shows them
+    /// merged.
+    async fn query_rows(&self, path: &str) -> Vec<Vec<Value>> {
+        if self.tokens.is_none() {
+            return self.rows(path).await;
+        }
+        let parts: Vec<&str> = path.split('/').collect();
+        let (project, dataset, table) = (parts[1], parts[3], parts[5]);
+        let body = json!({
+            "query": format!("SELECT * FROM `{project}.{dataset}.{table}`"),
+            "useLegacySql": false,
+            "timeoutMs": 60_000,
+        });
+        let answer = self
+            .call("POST", &format!("projects/{project}/queries"), Some(body))
+            .await;
+        assert_eq!(
+            answer["jobComplete"],
+            json!(true),
+            "the query did not finish: {answer}"
+        );
+        answer["rows"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|row| {
+                let cells = row["f"].as_array().unwrap();
+                cells.iter().map(|cell| cell["v"].clone()).collect()
+            })
+            .collect()
     }
 
     /// tables.delete
