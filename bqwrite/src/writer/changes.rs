@@ -6,7 +6,6 @@ use std::sync::{Mutex, OnceLock};
 
 use prost_types::field_descriptor_proto::{Label, Type};
 
-use super::ticket::Filling;
 use super::{AppendTicket, DefaultStream, Writer};
 use crate::change::{ChangeOf, ChangeSequence, ChangeType};
 use crate::error::{Error, ErrorKind, Result};
@@ -190,32 +189,13 @@ impl<T: BqRow> Writer<T, DefaultStream> {
         self.enter_change_mode().await?;
         self.handle.touch();
         let schema = ChangeSchema::get::<T>();
-        let ticket = Filling::new(&self.handle);
-        let changes = changes.into_iter();
-        let mut batcher = self.batcher(changes.size_hint().0);
         let mut fields = Vec::with_capacity(64);
-        let mut stopped = None;
-        let mut queued = false;
-        for (index, change) in changes.enumerate() {
+        self.send_each(changes.into_iter(), |batcher, change, index| {
             let (row, kind, sequence) = change.__parts();
             schema.encode_fields(kind, sequence, &mut fields);
-            match batcher.push_with(row, &fields, index) {
-                Ok(None) => {}
-                Ok(Some(full)) => {
-                    self.submit(full, ticket.cell()).await?;
-                    queued = true;
-                }
-                Err(error) => {
-                    stopped = Some(error);
-                    break;
-                }
-            }
-        }
-        let last = batcher.take(0);
-        if !last.is_empty() || !queued {
-            self.submit(last, ticket.cell()).await?;
-        }
-        Ok(ticket.finish(stopped))
+            batcher.push_with(row, &fields, index)
+        })
+        .await
     }
 
     /// From the first change on, requests carry the change schema: the

@@ -371,13 +371,26 @@ impl<T: BqRow, S: StreamKind> Writer<T, S> {
     {
         self.handle.check_open()?;
         self.handle.touch();
+        self.send_each(rows.into_iter(), |batcher, row, index| {
+            batcher.push(row.__row(), index)
+        })
+        .await
+    }
+
+    /// Puts each of `items` in requests with `push`, and queues the
+    /// requests as they fill: the body of [`send`](Writer::send) and of
+    /// `send_changes`.
+    async fn send_each<I, F>(&mut self, items: I, mut push: F) -> Result<AppendTicket<S>>
+    where
+        I: Iterator,
+        F: FnMut(&mut Batcher, I::Item, usize) -> Result<Option<Batch>>,
+    {
         let ticket = Filling::new(&self.handle);
-        let rows = rows.into_iter();
-        let mut batcher = self.batcher(rows.size_hint().0);
+        let mut batcher = self.batcher(items.size_hint().0);
         let mut stopped = None;
         let mut queued = false;
-        for (index, row) in rows.enumerate() {
-            match batcher.push(row.__row(), index) {
+        for (index, item) in items.enumerate() {
+            match push(&mut batcher, item, index) {
                 Ok(None) => {}
                 Ok(Some(full)) => {
                     self.submit(full, ticket.cell()).await?;
