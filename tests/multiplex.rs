@@ -327,3 +327,53 @@ async fn a_call_ended_by_one_tables_request_fails_only_that_writer() {
     })
     .await;
 }
+
+/// A shared call that stops answering is given up for good: the writer's
+/// reconnect after its response timeout opens a new call instead of being
+/// leased the stalled one again (where its resend would wait behind the
+/// unanswered request until the retry budget ran out).
+#[tokio::test]
+async fn a_stalled_shared_call_is_abandoned_not_leased_again() {
+    bounded(30, async {
+        let env = Env::start().await;
+        let client = pooled_client(&env, 1).await;
+        let tables = event_tables(&env, &client, 2);
+        let table = &tables[0];
+        // another table's writer keeps the shared call in use
+        let mut other = Writer::<Event>::default_stream(&tables[1]).await.unwrap();
+        other.append(events(1, 0..1)).await.unwrap();
+        let options = WriterOptions::default()
+            .response_timeout(Duration::from_millis(300))
+            .retry_policy(
+                RetryPolicy::default()
+                    .max_attempts(3)
+                    .initial_backoff(Duration::from_millis(10)),
+            );
+        let mut writer = Writer::<Event>::default_stream_with(table, options)
+            .await
+            .unwrap();
+        writer.append(events(0, 0..2)).await.unwrap();
+        env.emulator
+            .faults()
+            .delay_next_responses(1, Duration::from_secs(20));
+        let started = std::time::Instant::now();
+        writer.append(events(0, 2..4)).await.unwrap();
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the resend waited behind the stalled call"
+        );
+        let stats = writer.stats();
+        assert!(stats.reconnects_by_cause.timeout >= 1, "{stats:?}");
+        // the stalled call was ended, not leased again
+        assert!(env.emulator.append_rows_connections().total >= 2);
+        other.append(events(1, 1..2)).await.unwrap();
+        assert_eq!(ns(&env, "t1"), [0, 1]);
+        // at least once: the stalled request may have landed too
+        let mut n = ns(&env, "t0");
+        n.sort_unstable();
+        n.dedup();
+        assert_eq!(n, (0..4).collect::<Vec<_>>());
+        env.emulator.shutdown().await;
+    })
+    .await;
+}

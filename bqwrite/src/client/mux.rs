@@ -46,6 +46,11 @@ pub(super) enum Outgoing {
     Request(u64, AppendRowsRequest),
     /// The lease is gone: answers still due to it are dropped.
     Release(u64),
+    /// A writer gives up on the call (no answer within its response
+    /// timeout, or the table's schema needs a new connection): it ends, so
+    /// that nobody is given it again, and every writer with requests on it
+    /// resends them on another.
+    Abandon(String),
 }
 
 /// The state of the gRPC call.
@@ -95,6 +100,7 @@ impl Mux {
             tokio::select! {
                 message = rx.recv() => match message {
                     None => return,
+                    Some(Outgoing::Abandon(why)) => break Error::new(ErrorKind::Transport, why),
                     Some(message) => self.on_message(message),
                 },
                 event = call_event(&mut self.call) => match event {
@@ -131,6 +137,8 @@ impl Mux {
                 self.leases.remove(&id);
             }
             Outgoing::Request(id, request) => self.send(id, request),
+            // handled by `run`, which ends the call
+            Outgoing::Abandon(_) => {}
         }
     }
 

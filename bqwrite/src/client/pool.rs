@@ -198,6 +198,12 @@ impl Lease {
         self.tx.send(Outgoing::Request(self.id, request)).is_ok()
     }
 
+    /// Ends the shared connection (`why`, for the others on it): nobody is
+    /// given it again, and the writers with requests on it resend them.
+    pub(crate) fn abandon(&self, why: String) {
+        let _ = self.tx.send(Outgoing::Abandon(why));
+    }
+
     /// The answer to the oldest request unanswered, or the error that ended
     /// the connection; `None` when it ended without a word for this lease.
     pub(crate) async fn next_answer(&mut self) -> Option<Result<AppendRowsResponse>> {

@@ -106,6 +106,15 @@ impl Connection {
         }
     }
 
+    /// Gives up on the call for good: a shared one ends (for every writer
+    /// on it), so that the reconnect cannot be given the same call again;
+    /// a writer's own call ends when it is dropped.
+    pub(super) fn abandon(&self, why: &str) {
+        if let Link::Pooled(lease) = &self.link {
+            lease.abandon(why.to_owned());
+        }
+    }
+
     /// Queues a request; false when the call has ended.
     pub(super) fn send(&self, request: AppendRowsRequest) -> bool {
         match &self.link {

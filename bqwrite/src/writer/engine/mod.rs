@@ -421,6 +421,11 @@ impl Engine {
 
     /// The connection is unusable: a reconnect resends what it held.
     fn drop_connection(&mut self, failure: Failure) {
+        if let (Some(conn), Failure::Retryable(_, _, Cause::Timeout)) = (&self.conn, &failure) {
+            // a call that stopped answering: the reconnect must not be
+            // given it again by the client's pool
+            conn.abandon("another writer on this AppendRows connection got no answer in time");
+        }
         self.conn = None;
         self.schema.connection_dropped();
         match failure {

@@ -108,9 +108,11 @@ impl Engine {
             return;
         }
         self.schema.retire_after = None;
-        if self.conn.take().is_none() {
+        let Some(old) = self.conn.take() else {
             return; // a failure dropped it already; the reconnect resends all
-        }
+        };
+        // a shared connection would be given to this writer again
+        old.abandon("a table's schema changed: its writer needs a new AppendRows connection");
         self.counters().reconnected(Cause::Schema);
         tracing::info!(stream = %self.cfg.stream, "new AppendRows connection for the table's new schema");
         for i in 0..self.inflight.len() {
