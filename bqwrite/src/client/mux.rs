@@ -184,7 +184,6 @@ impl Mux {
             // What the service refused may have been the request it learns
             // the stream and schema from: the next one carries them again.
             self.wire.last = None;
-            self.wire.missing_default = None;
         }
         if let Some((_, answers)) = self.leases.get(&id) {
             let _ = answers.send(Ok(answer));
@@ -242,25 +241,15 @@ async fn call_event(call: &mut Call) -> Event {
 
 /// What the connection last put on the wire, to decide what the next
 /// request must carry.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 struct Wire {
     /// The stream and the schema of the previous request.
     last: Option<Destination>,
     sent: u64,
-    /// The connection's `default_missing_value_interpretation` (which holds
-    /// for the rest of a connection, whichever table a request is for):
-    /// `Some(0)` none set yet, `None` unsure (after an error answer).
-    missing_default: Option<i32>,
-}
-
-impl Default for Wire {
-    fn default() -> Self {
-        Self {
-            last: None,
-            sent: 0,
-            missing_default: Some(0),
-        }
-    }
+    /// Whether a writer on the connection has asked for a
+    /// `default_missing_value_interpretation` (which holds for the rest of
+    /// a connection, whichever table a request is for).
+    any_missing_default: bool,
 }
 
 impl Wire {
@@ -301,23 +290,20 @@ impl Wire {
     }
 
     /// What a request for `destination` sets as the connection's missing
-    /// value interpretation: what its writer asks for, when the connection
-    /// holds another (another table's writer may have set one); NULL_VALUE
-    /// (the service's default) undoes one a writer that asks for none
-    /// would otherwise inherit; 0 (unset) when nothing changes.
+    /// value interpretation. Nothing while no writer on the connection has
+    /// asked for one; from the first that does, every request says its
+    /// writer's own (NULL_VALUE, the service's default, for a writer that
+    /// asks for none), so none inherits another table's setting, whichever
+    /// requests the service applied or refused.
     fn missing_default(&mut self, destination: &Destination) -> i32 {
         const NULL_VALUE: i32 = 1;
         let want = destination.missing_default;
-        let send = match (self.missing_default, want) {
-            (Some(now), want) if now == want => 0,
-            (Some(0 | NULL_VALUE), 0) => 0,
-            (_, 0) => NULL_VALUE,
-            (_, want) => want,
-        };
-        if send != 0 {
-            self.missing_default = Some(send);
+        self.any_missing_default |= want != 0;
+        match (self.any_missing_default, want) {
+            (false, _) => 0,
+            (true, 0) => NULL_VALUE,
+            (true, want) => want,
         }
-        send
     }
 }
 
@@ -437,14 +423,8 @@ mod tests {
                     .default_missing_value_interpretation
             })
             .collect();
-        // set when t2's writer asks for it, undone (NULL_VALUE) for t1's
-        assert_eq!(sent, [0, DEFAULT_VALUE, 0, 1, 0, DEFAULT_VALUE]);
-        // unsure after an error answer: the next request says it again
-        wire.missing_default = None;
-        assert_eq!(
-            wire.prepare(&plain, bare(), "trace")
-                .default_missing_value_interpretation,
-            1
-        );
+        // from t2's writer's first request on, each request says its own
+        // (NULL_VALUE for t1's, which asks for none)
+        assert_eq!(sent, [0, DEFAULT_VALUE, DEFAULT_VALUE, 1, 1, DEFAULT_VALUE]);
     }
 }

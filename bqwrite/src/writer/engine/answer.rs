@@ -19,17 +19,22 @@ type Outcome = Result<(), Box<(InFlight, Failure)>>;
 impl Engine {
     /// Settles the oldest request in flight with `answer`.
     pub(super) async fn on_answer(&mut self, answer: Result<AppendRowsResponse, Failure>) {
-        let mut response = match answer {
+        let response = match answer {
             Ok(response) => response,
             Err(failure) => {
                 let failure = self.schema_failure(failure).await;
                 return self.drop_connection(failure);
             }
         };
-        // Acted on once the request it answers is settled: a request the
-        // service wrote counts as written even when the new schema then
-        // closes the writer.
-        let updated = response.updated_schema.take();
+        // Acted on before the request it answers is settled: when a column
+        // the writer writes is gone, that request's values for it were
+        // discarded, so it fails too (its rows landed without them) rather
+        // than report success.
+        if let Some(updated) = &response.updated_schema
+            && let Err(error) = self.on_updated_schema(updated)
+        {
+            return self.close(error);
+        }
         let Some(front) = self.inflight.pop_front() else {
             let error = Error::new(
                 ErrorKind::Server,
@@ -54,11 +59,6 @@ impl Engine {
             let (front, failure) = *setback;
             self.inflight.push_front(front);
             self.drop_connection(failure);
-        }
-        if let Some(updated) = &updated
-            && let Err(error) = self.on_updated_schema(updated)
-        {
-            return self.close(error);
         }
         self.after_answer();
     }

@@ -154,6 +154,10 @@ impl Engine {
     /// or to be retried on a new connection with [`Cause::Schema`].
     pub(super) async fn classify(&mut self, error: Error) -> Failure {
         let fields = extra_fields(&error);
+        if fields.iter().any(|f| is_change_pseudo_column(f)) {
+            // a table without a primary key: no column will ever appear
+            return Failure::Fatal(error);
+        }
         if !fields.is_empty() {
             return match self.missing_from_table(&fields).await {
                 Ok(()) => Failure::Retryable(error, Retry::Transient, Cause::Schema),
@@ -234,6 +238,14 @@ fn relaxed(before: &TableSchema, after: &TableSchema) -> bool {
                 .iter()
                 .any(|a| a.name.eq_ignore_ascii_case(&b.name) && a.mode == Mode::Nullable)
     })
+}
+
+/// Whether `field` is one of CDC's pseudo-columns (`_CHANGE_TYPE`,
+/// `_CHANGE_SEQUENCE_NUMBER`), which no table has as a column.
+fn is_change_pseudo_column(field: &str) -> bool {
+    ["_CHANGE_TYPE", "_CHANGE_SEQUENCE_NUMBER"]
+        .iter()
+        .any(|c| c.eq_ignore_ascii_case(field))
 }
 
 /// The fields an "extra fields" error names (SCHEMA_MISMATCH_EXTRA_FIELDS,
