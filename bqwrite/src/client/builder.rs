@@ -22,7 +22,8 @@ pub struct ClientBuilder {
     root_certificates: Vec<Vec<u8>>,
     /// Shared connections per location for `_default` writers; `None`
     /// turns multiplexing off.
-    max_connections: Option<usize>,
+    max_connections: usize,
+    multiplexing: bool,
     #[cfg(feature = "opentelemetry")]
     meter: Option<opentelemetry::metrics::Meter>,
 }
@@ -41,7 +42,8 @@ impl Default for ClientBuilder {
             retry: RetryPolicy::default(),
             credentials_file: None,
             root_certificates: Vec::new(),
-            max_connections: Some(DEFAULT_MAX_CONNECTIONS),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            multiplexing: true,
             #[cfg(feature = "opentelemetry")]
             meter: None,
         }
@@ -88,7 +90,7 @@ impl ClientBuilder {
     /// behind it on one connection only, and four connections carry as much
     /// as a writer with connections of its own at ordinary rates.
     pub fn max_connections(mut self, connections: usize) -> Self {
-        self.max_connections = Some(connections.max(1));
+        self.max_connections = connections.max(1);
         self
     }
 
@@ -96,11 +98,7 @@ impl ClientBuilder {
     /// false gives each writer a connection of its own, as explicit streams
     /// have.
     pub fn multiplexing(mut self, enabled: bool) -> Self {
-        if !enabled {
-            self.max_connections = None;
-        } else if self.max_connections.is_none() {
-            self.max_connections = Some(DEFAULT_MAX_CONNECTIONS);
-        }
+        self.multiplexing = enabled;
         self
     }
 
@@ -283,7 +281,7 @@ impl ClientBuilder {
                 request_timeout: self.request_timeout,
                 trace_id,
                 retry: self.retry,
-                pool: self.max_connections.map(Pool::new),
+                pool: self.multiplexing.then(|| Pool::new(self.max_connections)),
                 #[cfg(feature = "opentelemetry")]
                 instruments: crate::metrics::ClientInstruments::new(
                     self.meter.unwrap_or_else(|| {

@@ -145,7 +145,11 @@ impl<T: BqRow> Writer<T, DefaultStream> {
     /// `_default` delivers at least once: after a lost answer a change may
     /// be written twice. With sequence numbers a change written again
     /// cannot alter the outcome; without them, the repeat counts as the
-    /// latest arrival of its key.
+    /// latest arrival of its key. The same holds for a change the writer
+    /// sends again after a transient error or beside a rejected row: it
+    /// arrives after the changes sent behind it, and without a sequence
+    /// number may win over a newer change to the same key. Give changes
+    /// sequence numbers when a key can change more than once in flight.
     ///
     /// # Errors
     /// - [`ErrorKind::SchemaMismatch`]

@@ -88,7 +88,9 @@
 //!   that sent the request, so tickets, row errors and statistics stay per
 //!   writer.
 //! - One table's errors stay its own: a table dropped mid-run fails its
-//!   writer with NOT_FOUND while the others go on. When a shared connection
+//!   writer with NOT_FOUND (after [`WriterOptions::schema_wait`], since a
+//!   table recreated under the same name answers NOT_FOUND for a while)
+//!   while the others go on. When a shared connection
 //!   breaks, every writer with requests on it reconnects and resends its own
 //!   unacknowledged requests (at least once, as `_default` always is).
 //! - Explicit streams (PENDING, COMMITTED, BUFFERED) keep a connection each,

@@ -33,7 +33,9 @@ pub struct WriterStats {
     /// failed), now.
     pub in_flight_requests: u64,
     /// AppendRows connections open (or opening), now: 0 or 1. A `_default`
-    /// writer on the client's pool counts its lease on a shared connection.
+    /// writer on the client's pool counts its lease on a shared connection,
+    /// so summed over the writers of one client this overstates the
+    /// connections open (many writers share each).
     pub open_connections: u64,
     /// Rows the service rejected (row errors).
     pub rows_rejected: u64,
