@@ -309,3 +309,49 @@ async fn a_table_that_stays_deleted_fails_with_not_found_after_schema_wait() {
     })
     .await;
 }
+
+/// On a connection the client's pool shares between tables, each table's
+/// schema changes reach its own writer: one table's change told first does
+/// not hide another's (a dropped column the second writer writes).
+#[tokio::test]
+async fn each_table_on_a_shared_connection_hears_of_its_own_changes() {
+    let env = env_with(Duration::ZERO, Duration::ZERO).await;
+    bounded(20, async {
+        let client = bqwrite::Client::builder()
+            .emulator(env.emulator.grpc_addr().to_string())
+            .max_connections(1)
+            .build()
+            .await
+            .unwrap();
+        let table = |name: &str| {
+            env.emulator
+                .create_table(&Env::path(name), EventV2::table_schema())
+                .unwrap();
+            client.table_from_path(&Env::path(name)).unwrap()
+        };
+        let (a_table, b_table) = (table("a"), table("b"));
+        let mut a = Writer::<EventV1>::default_stream_with(&a_table, options(Duration::ZERO))
+            .await
+            .unwrap();
+        let mut b = Writer::<EventV2>::default_stream_with(&b_table, options(Duration::ZERO))
+            .await
+            .unwrap();
+        a.append(v1(0..2)).await.unwrap();
+        // `a` drops `note`, which its writer does not write: told, goes on
+        env.emulator
+            .alter_table(&Env::path("a"), EventV1::table_schema())
+            .unwrap();
+        a.append(v1(2..4)).await.unwrap();
+        b.append(v2(0..2)).await.unwrap();
+        // `b` drops `note` too, which its writer writes; b's next request
+        // follows its own on the connection (no schema sent, none checked)
+        env.emulator
+            .alter_table(&Env::path("b"), EventV1::table_schema())
+            .unwrap();
+        let error = b.append(v2(2..4)).await.expect_err("b writes `note`");
+        assert_eq!(error.kind(), ErrorKind::SchemaMismatch, "{error}");
+        assert!(error.to_string().contains("`note`"), "{error}");
+        assert_eq!(env.emulator.append_rows_connections().peak, 1);
+    })
+    .await;
+}

@@ -184,25 +184,28 @@ impl Table {
 /// What an AppendRows connection has been told of its table's schema: the
 /// next answer after a change reaches the write path carries the new schema
 /// in `updated_schema`, once per change per connection.
+///
+/// Kept per table: a multiplexed connection carries many tables, each with
+/// its own versions.
 #[derive(Debug, Default)]
 pub(crate) struct Notices {
-    known: Option<u64>,
+    known: HashMap<String, u64>,
 }
 
 impl Notices {
     /// The table's write-path schema if it changed since the connection
-    /// began or was last told.
+    /// first wrote to it or was last told.
     pub(crate) fn updated_schema(&mut self, table: &Table) -> Option<TableSchema> {
         let number = table.write_path_number();
-        match self.known {
-            Some(known) if number > known => {
+        match self.known.get_mut(&table.path) {
+            Some(known) if number > *known => {
                 let now = table.write_path();
-                self.known = Some(now.number);
+                *known = now.number;
                 Some(now.schema)
             }
             Some(_) => None,
             None => {
-                self.known = Some(number);
+                self.known.insert(table.path.clone(), number);
                 None
             }
         }
