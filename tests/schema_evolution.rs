@@ -355,3 +355,58 @@ async fn each_table_on_a_shared_connection_hears_of_its_own_changes() {
     })
     .await;
 }
+
+/// A writer waiting for its new column to reach the write path tries again
+/// on a connection of its own: each refused try ends its call, and on the
+/// client's shared connection it would end the other tables' writers' call
+/// every time.
+#[tokio::test]
+async fn waiting_for_a_column_does_not_break_the_shared_connection() {
+    let env = env_with(Duration::from_millis(600), Duration::ZERO).await;
+    bounded(20, async {
+        let client = bqwrite::Client::builder()
+            .emulator(env.emulator.grpc_addr().to_string())
+            .max_connections(1)
+            .build()
+            .await
+            .unwrap();
+        let table = |name: &str| {
+            env.emulator
+                .create_table(&Env::path(name), EventV1::table_schema())
+                .unwrap();
+            client.table_from_path(&Env::path(name)).unwrap()
+        };
+        let (steady_table, new_table) = (table("steady"), table("new"));
+        let mut steady = Writer::<EventV1>::default_stream(&steady_table)
+            .await
+            .unwrap();
+        steady.append(v1(0..1)).await.unwrap();
+        env.emulator
+            .alter_table(&Env::path("new"), EventV2::table_schema())
+            .unwrap();
+        let mut v2_writer =
+            Writer::<EventV2>::default_stream_with(&new_table, options(Duration::from_secs(10)))
+                .await
+                .unwrap();
+        let waiting = tokio::spawn(async move {
+            v2_writer.append(v2(0..2)).await.unwrap();
+            v2_writer
+        });
+        for id in 1..20 {
+            steady.append(v1(id..id + 1)).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(40)).await;
+        }
+        let v2_writer = waiting.await.unwrap();
+        assert!(v2_writer.stats().reconnects_by_cause.schema >= 1);
+        // the first refused try ends the shared call (nobody can tell the
+        // column is not writable yet before trying); the later ones do not
+        let reconnects = steady.stats().reconnects;
+        assert!(
+            reconnects <= 1,
+            "the other table's writer reconnected {reconnects} times"
+        );
+        assert_eq!(rows(&env, "steady").len(), 20);
+        assert_eq!(rows(&env, "new").len(), 2);
+    })
+    .await;
+}

@@ -69,10 +69,17 @@ impl Connection {
     /// stream and the schema). The first request is queued before the call
     /// starts, so a server that waits for it before answering cannot
     /// deadlock the opening.
-    pub(super) fn open(cfg: &Config, shared: &Arc<Shared>, first: AppendRowsRequest) -> Self {
+    /// `pooled`: on a connection of the client's pool, for a `_default`
+    /// writer (false: one of its own for now, see `schema.rs`).
+    pub(super) fn open(
+        cfg: &Config,
+        shared: &Arc<Shared>,
+        first: AppendRowsRequest,
+        pooled: bool,
+    ) -> Self {
         shared.counters.connection(true);
         let _open = OpenSlot(shared.clone());
-        if let (Some(location), Some(pool)) = (&cfg.location, cfg.client.pool()) {
+        if let (Some(location), Some(pool), true) = (&cfg.location, cfg.client.pool(), pooled) {
             let destination = Destination {
                 stream: cfg.stream.clone(),
                 schema: cfg.schema,

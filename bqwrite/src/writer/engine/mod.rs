@@ -407,7 +407,8 @@ impl Engine {
             Some(conn) => conn.send(wire),
             None => {
                 self.failure = None;
-                self.conn = Some(Connection::open(&self.cfg, &self.shared, wire));
+                let pooled = !self.schema.own_connection;
+                self.conn = Some(Connection::open(&self.cfg, &self.shared, wire, pooled));
                 true
             }
         };

@@ -34,6 +34,10 @@ pub(super) struct SchemaWatch {
     /// Answers still due on a connection being retired; new requests wait
     /// for the next connection.
     retire_after: Option<usize>,
+    /// Waiting for a column to reach the write path: each try ends its
+    /// call, so the tries go on a connection of the writer's own rather
+    /// than end a shared one under other tables' writers.
+    pub(super) own_connection: bool,
 }
 
 impl SchemaWatch {
@@ -47,12 +51,14 @@ impl SchemaWatch {
             budget: policy.budget(),
             known,
             retire_after: None,
+            own_connection: false,
         }
     }
 
     /// The table caught up: the next wait gets the whole budget again.
     pub(super) fn progress(&mut self) {
         self.budget.progress();
+        self.own_connection = false;
     }
 
     /// The connection was dropped: the reconnect resends everything.
@@ -160,7 +166,10 @@ impl Engine {
         }
         if !fields.is_empty() {
             return match self.missing_from_table(&fields).await {
-                Ok(()) => Failure::Retryable(error, Retry::Transient, Cause::Schema),
+                Ok(()) => {
+                    self.schema.own_connection = true;
+                    Failure::Retryable(error, Retry::Transient, Cause::Schema)
+                }
                 Err(fatal) => Failure::Fatal(fatal),
             };
         }
