@@ -287,12 +287,7 @@ struct Strict {
 async fn a_shared_connection_keeps_each_writers_missing_values_its_own() {
     bounded(30, async {
         let env = Env::start().await;
-        let client = bqwrite::Client::builder()
-            .emulator(env.emulator.grpc_addr().to_string())
-            .max_connections(1)
-            .build()
-            .await
-            .unwrap();
+        let client = env.pooled_client(1).await;
         let mut schema = table_schema();
         schema.fields.retain(|f| f.name != "created");
         schema.fields.push(FieldSchema::new(
@@ -300,12 +295,7 @@ async fn a_shared_connection_keeps_each_writers_missing_values_its_own() {
             FieldType::Timestamp,
             Mode::Nullable,
         ));
-        let table = |name: &str| {
-            env.emulator
-                .create_table(&Env::path(name), schema.clone())
-                .unwrap();
-            client.table_from_path(&Env::path(name)).unwrap()
-        };
+        let table = |name: &str| env.table_of(&client, name, schema.clone());
         let (loose_table, strict_table) = (table("loose"), table("strict"));
         let mut loose = Writer::<Loose>::default_stream(&loose_table).await.unwrap();
         let mut strict = Writer::<Strict>::default_stream(&strict_table)

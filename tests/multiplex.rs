@@ -52,12 +52,7 @@ fn events(table: i64, range: std::ops::Range<i64>) -> Vec<Event> {
 
 /// A client of `env`'s emulator sharing at most `max` connections.
 async fn pooled_client(env: &Env, max: usize) -> Client {
-    Client::builder()
-        .emulator(env.emulator.grpc_addr().to_string())
-        .max_connections(max)
-        .build()
-        .await
-        .expect("client")
+    env.pooled_client(max).await
 }
 
 /// `count` tables for `Event`, as seen by `client`.

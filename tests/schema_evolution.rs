@@ -317,18 +317,8 @@ async fn a_table_that_stays_deleted_fails_with_not_found_after_schema_wait() {
 async fn each_table_on_a_shared_connection_hears_of_its_own_changes() {
     let env = env_with(Duration::ZERO, Duration::ZERO).await;
     bounded(20, async {
-        let client = bqwrite::Client::builder()
-            .emulator(env.emulator.grpc_addr().to_string())
-            .max_connections(1)
-            .build()
-            .await
-            .unwrap();
-        let table = |name: &str| {
-            env.emulator
-                .create_table(&Env::path(name), EventV2::table_schema())
-                .unwrap();
-            client.table_from_path(&Env::path(name)).unwrap()
-        };
+        let client = env.pooled_client(1).await;
+        let table = |name: &str| env.table_of(&client, name, EventV2::table_schema());
         let (a_table, b_table) = (table("a"), table("b"));
         let mut a = Writer::<EventV1>::default_stream_with(&a_table, options(Duration::ZERO))
             .await
@@ -364,18 +354,8 @@ async fn each_table_on_a_shared_connection_hears_of_its_own_changes() {
 async fn waiting_for_a_column_does_not_break_the_shared_connection() {
     let env = env_with(Duration::from_millis(600), Duration::ZERO).await;
     bounded(20, async {
-        let client = bqwrite::Client::builder()
-            .emulator(env.emulator.grpc_addr().to_string())
-            .max_connections(1)
-            .build()
-            .await
-            .unwrap();
-        let table = |name: &str| {
-            env.emulator
-                .create_table(&Env::path(name), EventV1::table_schema())
-                .unwrap();
-            client.table_from_path(&Env::path(name)).unwrap()
-        };
+        let client = env.pooled_client(1).await;
+        let table = |name: &str| env.table_of(&client, name, EventV1::table_schema());
         let (steady_table, new_table) = (table("steady"), table("new"));
         let mut steady = Writer::<EventV1>::default_stream(&steady_table)
             .await

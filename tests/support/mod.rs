@@ -70,6 +70,26 @@ impl Env {
         self.table_with(table, T::table_schema())
     }
 
+    /// A client of the emulator whose `_default` writers share at most
+    /// `max` pooled AppendRows connections.
+    pub async fn pooled_client(&self, max: usize) -> Client {
+        Client::builder()
+            .emulator(self.emulator.grpc_addr().to_string())
+            .max_connections(max)
+            .build()
+            .await
+            .expect("client")
+    }
+
+    /// Creates `table` with `schema`, and returns it as `client` sees it.
+    pub fn table_of(&self, client: &Client, table: &str, schema: bqwrite::TableSchema) -> Table {
+        let path = Self::path(table);
+        self.emulator
+            .create_table(&path, schema)
+            .expect("table created");
+        client.table_from_path(&path).expect("table path")
+    }
+
     /// Creates `table` with `schema`, and returns it.
     pub fn table_with(&self, table: &str, schema: bqwrite::TableSchema) -> Table {
         let path = Self::path(table);
