@@ -17,7 +17,13 @@
 //! fan-out by one connection's bandwidth.
 //!
 //! `cargo bench --bench sink` (add `-- --quick` for one round of each,
-//! `-- --only sink` for one section).
+//! `-- --only sink` for one section, `-- --rounds 7` for more rounds).
+//!
+//! The emulator runs on a runtime of its own, whose threads are named
+//! `emulator`, so that the client's share of the CPU (every other thread)
+//! can be told apart: a user's server is not on their machine. With
+//! `-- --shared-runtime` client and emulator share one runtime, as in the
+//! figures before 2026-12-01 session 4 (no client share then).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -51,18 +57,36 @@ struct Setup {
     emulator: Emulator,
     client: Client,
     tables: usize,
+    /// The runtime the emulator runs on.
+    server: tokio::runtime::Handle,
 }
 
 impl Setup {
-    async fn start(builder: EmulatorBuilder) -> Self {
-        let emulator = builder.project(PROJECT).start().await.expect("emulator");
+    async fn start(builder: EmulatorBuilder, server: &tokio::runtime::Handle) -> Self {
+        let emulator = server
+            .spawn(builder.project(PROJECT).start())
+            .await
+            .expect("emulator task")
+            .expect("emulator");
         emulator.create_dataset(PROJECT, DATASET).unwrap();
         let client = Client::emulator(emulator.grpc_addr().to_string()).unwrap();
         Self {
             emulator,
             client,
             tables: 0,
+            server: server.clone(),
         }
+    }
+
+    /// Shuts the emulator down on its own runtime.
+    async fn shutdown(self) {
+        let Self {
+            emulator, server, ..
+        } = self;
+        server
+            .spawn(emulator.shutdown())
+            .await
+            .expect("emulator shutdown");
     }
 
     fn table(&mut self) -> Table {
@@ -156,42 +180,65 @@ async fn bulk(table: &Table, data: &[Event], exactly_once: bool) -> Cost {
 struct Cost {
     wall: Duration,
     cpu: Duration,
+    /// The client's share of `cpu`: every thread but the emulator's.
+    client: Duration,
 }
 
 struct Clock {
     start: Instant,
-    cpu: Duration,
+    cpu: Cpu,
 }
 
 impl Clock {
     fn start() -> Self {
         Self {
             start: Instant::now(),
-            cpu: process_cpu(),
+            cpu: Cpu::now(),
         }
     }
 
     fn stop(self) -> Cost {
+        let cpu = Cpu::now();
         Cost {
             wall: self.start.elapsed(),
-            cpu: process_cpu().saturating_sub(self.cpu),
+            cpu: cpu.all.saturating_sub(self.cpu.all),
+            client: cpu.client.saturating_sub(self.cpu.client),
         }
     }
 }
 
-/// CPU time of the process's live threads (Linux `schedstat`, in ns;
-/// zero elsewhere).
-fn process_cpu() -> Duration {
-    let Ok(threads) = std::fs::read_dir("/proc/self/task") else {
-        return Duration::ZERO;
-    };
-    let ns: u64 = threads
-        .flatten()
-        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
-        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
-        .sum();
-    Duration::from_nanos(ns)
+/// CPU time of the process's live threads, all and the client's (Linux
+/// `schedstat`, in ns; zero elsewhere).
+#[derive(Debug, Clone, Copy)]
+struct Cpu {
+    all: Duration,
+    client: Duration,
 }
+
+impl Cpu {
+    fn now() -> Self {
+        let (mut all, mut client) = (0, 0);
+        for thread in std::fs::read_dir("/proc/self/task").into_iter().flatten() {
+            let Ok(thread) = thread else { continue };
+            let ns = std::fs::read_to_string(thread.path().join("schedstat"))
+                .ok()
+                .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+                .unwrap_or(0);
+            let name = std::fs::read_to_string(thread.path().join("comm")).unwrap_or_default();
+            all += ns;
+            if name.trim_end() != SERVER_THREADS {
+                client += ns;
+            }
+        }
+        Self {
+            all: Duration::from_nanos(all),
+            client: Duration::from_nanos(client),
+        }
+    }
+}
+
+/// The name of the emulator's runtime threads.
+const SERVER_THREADS: &str = "emulator";
 
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
@@ -203,7 +250,32 @@ fn medians(runs: &[Cost]) -> Cost {
     Cost {
         wall: median(runs.iter().map(|c| c.wall).collect()),
         cpu: median(runs.iter().map(|c| c.cpu).collect()),
+        client: median(runs.iter().map(|c| c.client).collect()),
     }
+}
+
+/// The median and range of `base / sunk` over paired rounds.
+fn ratios(base: &[Cost], sunk: &[Cost], of: impl Fn(&Cost) -> Duration) -> String {
+    let mut r: Vec<f64> = base
+        .iter()
+        .zip(sunk)
+        .map(|(b, s)| of(b).as_secs_f64() / of(s).as_secs_f64())
+        .collect();
+    r.sort_by(f64::total_cmp);
+    format!(
+        "{:.2} ({:.2}-{:.2})",
+        r[r.len() / 2],
+        r[0],
+        r[r.len() - 1]
+    )
+}
+
+/// The load average over the last minute.
+fn load() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "n/a".to_owned())
 }
 
 /// CPU time per row, in µs.
@@ -250,14 +322,19 @@ async fn peak_memory_section(setup: &mut Setup) {
     );
 }
 
-async fn sink_section(setup: &mut Setup, name: &str, n: usize, rounds: usize) {
+async fn sink_section(setup: &mut Setup, name: &str, n: usize, rounds: usize, split: bool) {
     let data = Arc::new(rows(n));
-    println!("\n## sink vs bulk: {n} rows, {name} (median of {rounds})\n");
+    println!(
+        "\n## sink vs bulk: {n} rows, {name} (median of {rounds} rounds, bulk and sink \
+         alternating; ratios: median (range) of the rounds' own; load average {})\n",
+        load()
+    );
     println!(
         "| mode | tasks | bulk append | sink, one row per send | rows per request | sink/bulk \
-         | CPU per row, bulk | CPU per row, sink | CPU bulk/sink |"
+         | CPU per row, bulk | CPU per row, sink | CPU bulk/sink \
+         | client CPU per row, bulk | client CPU per row, sink | client CPU bulk/sink |"
     );
-    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     for exactly_once in [false, true] {
         for tasks in [1_000, 10_000] {
             let (mut base, mut sunk) = (Vec::new(), Vec::new());
@@ -270,9 +347,13 @@ async fn sink_section(setup: &mut Setup, name: &str, n: usize, rounds: usize) {
                 };
                 sunk.push(sink_sends(&setup.table(), options, &data, tasks).await);
             }
+            let wall = ratios(&base, &sunk, |c| c.wall);
+            let cpu = ratios(&base, &sunk, |c| c.cpu);
+            let client = ratios(&base, &sunk, |c| c.client);
             let (base, sunk) = (medians(&base), medians(&sunk));
+            let na = || "n/a".to_owned();
             println!(
-                "| {} | {tasks} | {} | {} | {} | {:.2} | {} | {} | {:.2} |",
+                "| {} | {tasks} | {} | {} | {} | {wall} | {} | {} | {cpu} | {} | {} | {} |",
                 if exactly_once {
                     "exactly once (COMMITTED)"
                 } else {
@@ -281,10 +362,11 @@ async fn sink_section(setup: &mut Setup, name: &str, n: usize, rounds: usize) {
                 rate(n, base.wall),
                 rate(n, sunk.wall),
                 ROWS_PER_REQUEST.load(std::sync::atomic::Ordering::Relaxed),
-                base.wall.as_secs_f64() / sunk.wall.as_secs_f64(),
                 per_row(n, base.cpu),
                 per_row(n, sunk.cpu),
-                base.cpu.as_secs_f64() / sunk.cpu.as_secs_f64(),
+                if split { per_row(n, base.client) } else { na() },
+                if split { per_row(n, sunk.client) } else { na() },
+                if split { client } else { na() },
             );
         }
     }
@@ -306,8 +388,14 @@ async fn fan_out(table: &Table, data: &[Event], streams: usize, per_call: usize)
     start.elapsed()
 }
 
-async fn fan_out_section(name: &str, builder: EmulatorBuilder, rounds: usize, quick: bool) {
-    let mut setup = Setup::start(builder).await;
+async fn fan_out_section(
+    name: &str,
+    builder: EmulatorBuilder,
+    server: &tokio::runtime::Handle,
+    rounds: usize,
+    quick: bool,
+) {
+    let mut setup = Setup::start(builder, server).await;
     let n = if quick { 200_000 } else { 1_000_000 };
     let data = rows(n);
     println!("\n## fan-out: {n} rows in calls of 10,000, {name} (median of {rounds})\n");
@@ -330,7 +418,7 @@ async fn fan_out_section(name: &str, builder: EmulatorBuilder, rounds: usize, qu
             base.as_secs_f64() / t.as_secs_f64()
         );
     }
-    setup.emulator.shutdown().await;
+    setup.shutdown().await;
 }
 
 const LINK: &str = "20 ms one way, 100 Mbit/s per connection";
@@ -342,36 +430,54 @@ fn link() -> EmulatorBuilder {
         .connection_mbps(100.0)
 }
 
-#[tokio::main]
-async fn main() {
-    let quick = std::env::args().any(|a| a == "--quick");
-    let rounds = if quick { 1 } else { 3 };
-    // `--only sink` (or `sink-link`, `memory`, `fan-out`) runs one section.
+fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let only = args
-        .iter()
-        .position(|a| a == "--only")
-        .and_then(|i| args.get(i + 1).cloned());
+    let shared = args.iter().any(|a| a == "--shared-runtime");
+    let runtime = |name: &str| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name(name)
+            .enable_all()
+            .build()
+            .expect("runtime")
+    };
+    let client = runtime("client");
+    let server = (!shared).then(|| runtime(SERVER_THREADS));
+    let handle = server.as_ref().unwrap_or(&client).handle().clone();
+    client.block_on(run(args, handle, !shared));
+}
+
+async fn run(args: Vec<String>, server: tokio::runtime::Handle, split: bool) {
+    let quick = args.iter().any(|a| a == "--quick");
+    let value = |flag: &str| {
+        let at = args.iter().position(|a| a == flag)?;
+        args.get(at + 1).cloned()
+    };
+    let rounds = value("--rounds")
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(if quick { 1 } else { 3 });
+    // `--only sink` (or `sink-link`, `memory`, `fan-out`) runs one section.
+    let only = value("--only");
     let runs = |section: &str| only.as_deref().is_none_or(|only| only == section);
-    let mut setup = Setup::start(Emulator::builder()).await;
+    let mut setup = Setup::start(Emulator::builder(), &server).await;
     // First, while the process's peak is still the set-up's.
     if runs("memory") {
         peak_memory_section(&mut setup).await;
     }
     if runs("sink") {
         let n = if quick { 100_000 } else { 500_000 };
-        sink_section(&mut setup, "loopback", n, rounds).await;
+        sink_section(&mut setup, "loopback", n, rounds, split).await;
     }
     if runs("sink-link") {
-        let mut link = Setup::start(link()).await;
+        let mut link = Setup::start(link(), &server).await;
         let n = if quick { 20_000 } else { 100_000 };
-        sink_section(&mut link, LINK, n, rounds).await;
-        link.emulator.shutdown().await;
+        sink_section(&mut link, LINK, n, rounds, split).await;
+        link.shutdown().await;
     }
     if runs("fan-out") {
-        fan_out_section("loopback", Emulator::builder(), rounds, quick).await;
+        fan_out_section("loopback", Emulator::builder(), &server, rounds, quick).await;
         // The case fan-out is for: each connection limited by the link.
-        fan_out_section(LINK, link(), rounds, quick).await;
+        fan_out_section(LINK, link(), &server, rounds, quick).await;
     }
-    setup.emulator.shutdown().await;
+    setup.shutdown().await;
 }
