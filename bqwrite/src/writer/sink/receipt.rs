@@ -92,6 +92,12 @@ impl Cell {
         unobserved.add(self.failures_of(&abandoned));
     }
 
+    /// Row `index`'s outcome, once resolved.
+    #[cfg(test)]
+    pub(super) fn outcome_of(&self, index: u32) -> Option<Result<()>> {
+        self.outcome.get().map(|o| o.of(index))
+    }
+
     fn failures_of(&self, rows: &[u32]) -> Vec<Error> {
         let Some(outcome) = self.outcome.get() else {
             return Vec::new();

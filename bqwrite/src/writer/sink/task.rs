@@ -6,6 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use futures_util::future::BoxFuture;
 use futures_util::stream::FuturesOrdered;
 use futures_util::{FutureExt, StreamExt};
@@ -29,13 +30,14 @@ pub(super) enum Msg {
     Close(oneshot::Sender<Result<()>>),
 }
 
-/// A batch until its outcome is known.
+/// The batches of one request until their outcome is known.
 #[derive(Debug)]
 struct Pending {
-    cut: Cut,
-    /// Its place among the batches, for flushes.
+    /// The batches (one per shard that had rows), in the request's order.
+    cuts: Vec<Cut>,
+    /// Its place among the requests, for flushes.
     seq: u64,
-    /// Rows that failed alone so far, by index in the batch.
+    /// Rows that failed alone so far, by index in the request's batches.
     failed: Vec<(u32, Error)>,
     /// The rows the next request carries: `None` for all of them.
     left: Option<Vec<u32>>,
@@ -43,16 +45,35 @@ struct Pending {
 }
 
 impl Pending {
+    fn rows(&self) -> usize {
+        self.cuts.iter().map(Cut::rows).sum()
+    }
+
+    /// Row `index` of the batches, counted across them.
+    fn row(&self, mut index: usize) -> Bytes {
+        for cut in &self.cuts {
+            if index < cut.rows() {
+                return cut.row(index);
+            }
+            index -= cut.rows();
+        }
+        unreachable!("row {index} past the request's batches")
+    }
+
     /// The rows of the next request, and its request bytes.
     fn request(&self) -> (ProtoRows, usize) {
         let Some(left) = &self.left else {
-            let rows = (0..self.cut.rows()).map(|i| self.cut.row(i)).collect();
+            let rows = self
+                .cuts
+                .iter()
+                .flat_map(|cut| (0..cut.rows()).map(|i| cut.row(i)))
+                .collect();
             let proto = ProtoRows {
                 serialized_rows: rows,
             };
-            return (proto, self.cut.wire);
+            return (proto, self.cuts.iter().map(|c| c.wire).sum());
         };
-        let rows: Vec<_> = left.iter().map(|&i| self.cut.row(i as usize)).collect();
+        let rows: Vec<_> = left.iter().map(|&i| self.row(i as usize)).collect();
         let bytes = rows.iter().map(|r| wire_len(r.len())).sum();
         let proto = ProtoRows {
             serialized_rows: rows,
@@ -60,19 +81,32 @@ impl Pending {
         (proto, bytes)
     }
 
-    /// The batch index of each row of the last request.
+    /// The index of each row of the last request among the batches' rows.
     fn indices(&self) -> Vec<u32> {
         match &self.left {
             Some(left) => left.clone(),
-            None => (0..self.cut.rows() as u32).collect(),
+            None => (0..self.rows() as u32).collect(),
         }
     }
 
+    /// Gives each batch its outcome: its rows that failed alone, `rest`
+    /// for the others.
     fn resolve(&mut self, rest: Result<()>, unobserved: &Unobserved) {
         self.resolved = true;
         let mut failed = std::mem::take(&mut self.failed);
         failed.sort_unstable_by_key(|(i, _)| *i);
-        self.cut.cell.resolve(Outcome { failed, rest }, unobserved);
+        let mut failed = failed.into_iter().peekable();
+        let mut first = 0;
+        for cut in &self.cuts {
+            let end = first + cut.rows() as u32;
+            let mut own = Vec::new();
+            while let Some((i, error)) = failed.next_if(|(i, _)| *i < end) {
+                own.push((i - first, error));
+            }
+            let rest = rest.as_ref().map_err(Error::duplicate).copied();
+            cut.cell.resolve(Outcome { failed: own, rest }, unobserved);
+            first = end;
+        }
     }
 }
 
@@ -88,6 +122,24 @@ impl Drop for Pending {
             self.resolve(Err(error), &Unobserved::default());
         }
     }
+}
+
+/// The batches taken, as requests: consecutive batches together while
+/// they fit in one (each batch fits alone).
+fn pack(cuts: Vec<Cut>, max_rows: usize, row_budget: usize) -> Vec<Vec<Cut>> {
+    let mut requests: Vec<Vec<Cut>> = Vec::new();
+    let (mut rows, mut wire) = (0, 0);
+    for cut in cuts {
+        let fits = rows + cut.rows() <= max_rows && wire + cut.wire <= row_budget;
+        if requests.is_empty() || !fits {
+            requests.push(Vec::new());
+            (rows, wire) = (0, 0);
+        }
+        rows += cut.rows();
+        wire += cut.wire;
+        requests.last_mut().expect("a request").push(cut);
+    }
+    requests
 }
 
 /// A request's batch with the request's outcome and how many of its rows
@@ -213,9 +265,10 @@ impl Task {
         }
         self.hurry = false;
         self.since = taken.since;
-        for cut in taken.cuts {
+        let requests = pack(taken.cuts, self.intake.max_rows, self.intake.row_budget);
+        for cuts in requests {
             let pending = Pending {
-                cut,
+                cuts,
                 seq: self.next_seq,
                 failed: Vec::new(),
                 left: None,
@@ -323,7 +376,8 @@ impl Task {
     /// Gives every row of a batch its outcome, and its budget back.
     fn resolve(&mut self, pending: &mut Pending, rest: Result<()>) {
         self.ledger.resolve(pending.seq);
-        self.budget.give_back(pending.cut.rows(), pending.cut.cost);
+        let cost = pending.cuts.iter().map(|c| c.cost).sum();
+        self.budget.give_back(pending.rows(), cost);
         pending.resolve(rest, &self.intake.unobserved);
     }
 
@@ -435,7 +489,64 @@ async fn sleep_until(deadline: Option<Instant>) {
 
 #[cfg(test)]
 mod tests {
-    use super::Ledger;
+    use std::sync::Arc;
+
+    use bytes::Bytes;
+
+    use super::{Cut, Ledger, Pending, Unobserved, pack};
+    use crate::error::{Error, ErrorKind};
+
+    /// A batch of `rows` rows of 10 request bytes each.
+    fn cut(rows: usize) -> Cut {
+        Cut {
+            buf: Bytes::from(vec![0; rows * 8]),
+            ends: (1..=rows).map(|i| i * 8).collect(),
+            wire: rows * 10,
+            cost: rows * 10,
+            cell: Arc::default(),
+        }
+    }
+
+    fn sizes(requests: &[Vec<Cut>]) -> Vec<usize> {
+        requests
+            .iter()
+            .map(|r| r.iter().map(Cut::rows).sum())
+            .collect()
+    }
+
+    #[test]
+    fn batches_share_a_request_while_they_fit() {
+        let cuts = || vec![cut(3), cut(3), cut(3), cut(3)];
+        assert_eq!(sizes(&pack(cuts(), 100, 1_000)), [12], "all in one");
+        assert_eq!(sizes(&pack(cuts(), 7, 1_000)), [6, 6], "by rows");
+        assert_eq!(sizes(&pack(cuts(), 100, 95)), [9, 3], "by bytes");
+        assert_eq!(sizes(&pack(cuts(), 2, 1_000)), [3, 3, 3, 3], "each alone");
+    }
+
+    #[test]
+    fn each_batch_of_a_request_gets_its_own_rows_outcomes() {
+        let unobserved = Unobserved::default();
+        let cuts = vec![cut(2), cut(3)];
+        let cells: Vec<_> = cuts.iter().map(|c| c.cell.clone()).collect();
+        let mut pending = Pending {
+            cuts,
+            seq: 0,
+            failed: vec![(3, Error::new(ErrorKind::RowErrors, "bad row"))],
+            left: None,
+            resolved: false,
+        };
+        assert_eq!(pending.row(3), pending.cuts[1].row(1));
+        pending.resolve(Ok(()), &unobserved);
+        let outcomes: Vec<Vec<bool>> = [(0, 2), (1, 3)]
+            .iter()
+            .map(|&(cell, rows)| {
+                (0..rows)
+                    .map(|i| cells[cell].outcome_of(i).expect("resolved").is_ok())
+                    .collect()
+            })
+            .collect();
+        assert_eq!(outcomes, [vec![true, true], vec![true, false, true]]);
+    }
 
     #[test]
     fn the_ledger_moves_past_batches_resolved_out_of_order() {
