@@ -8,15 +8,18 @@
 //! was the sink's largest cost per row on 2 cores).
 
 use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Poll, Waker};
 
 use bytes::{Bytes, BytesMut};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use super::receipt::{Cell, Outcome, Receipt, Unobserved};
-use crate::error::Error;
+use crate::error::{Error, Result};
 use crate::row::BqRow;
 
 /// What the sends of a sink and its task share.
@@ -42,6 +45,8 @@ struct Open {
     buf: BytesMut,
     /// Where each row ends in `buf`.
     ends: Vec<usize>,
+    /// The waker of each row's `send`, until the batch is cut.
+    wakers: Vec<Waker>,
     /// Request bytes of the rows, and their cost in the sink's budget.
     wire: usize,
     cost: usize,
@@ -98,6 +103,7 @@ impl Intake {
             Shard(Mutex::new(Open {
                 buf: BytesMut::new(),
                 ends: Vec::new(),
+                wakers: Vec::new(),
                 wire: 0,
                 cost: 0,
                 since: None,
@@ -116,26 +122,50 @@ impl Intake {
         }
     }
 
-    /// The calling thread's shard.
-    fn lock(&self) -> MutexGuard<'_, Open> {
-        Self::lock_shard(&self.shards[thread_index() % self.shards.len()])
-    }
-
     fn lock_shard(shard: &Shard) -> MutexGuard<'_, Open> {
         // Short critical sections that leave the state whole.
         shard.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Encodes `row` (`len` bytes, `wire` request bytes, `cost` in the
-    /// budget) into the open batch; `None` once the intake is closed.
-    pub(super) fn push<T: BqRow + ?Sized>(
+    /// Adds `row` (`len` bytes encoded, `wire` request bytes, `cost` in
+    /// the budget) and waits for its outcome; `None` once the intake is
+    /// closed.
+    pub(super) async fn admit<T: BqRow + ?Sized>(
         &self,
         row: &T,
         len: usize,
         wire: usize,
         cost: usize,
+    ) -> Option<Result<()>> {
+        let mut receipt: Option<Receipt<'_>> = None;
+        std::future::poll_fn(|cx| match &mut receipt {
+            Some(receipt) => Pin::new(receipt).poll(cx).map(Some),
+            None => match self.push(|buf| row.encode(buf), len, wire, cost, cx.waker()) {
+                Some(pushed) => {
+                    // Its waker is registered: woken when resolved.
+                    receipt = Some(pushed);
+                    Poll::Pending
+                }
+                None => Poll::Ready(None),
+            },
+        })
+        .await
+    }
+
+    /// Adds a row of `len` bytes (`wire` request bytes, `cost` in the
+    /// budget), which `encode` writes, to the calling thread's shard; its
+    /// `send` is woken through `waker` when its batch is resolved. `None`
+    /// once the intake is closed.
+    pub(super) fn push(
+        &self,
+        encode: impl FnOnce(&mut BytesMut),
+        len: usize,
+        wire: usize,
+        cost: usize,
+        waker: &Waker,
     ) -> Option<Receipt<'_>> {
-        let mut open = self.lock();
+        let shard = thread_index() % self.shards.len();
+        let mut open = Self::lock_shard(&self.shards[shard]);
         if open.closed {
             return None;
         }
@@ -151,10 +181,11 @@ impl Intake {
             open.since = Some(Instant::now());
         }
         open.buf.reserve(len);
-        row.encode(&mut open.buf);
+        encode(&mut open.buf);
         let end = open.buf.len();
         let index = open.ends.len() as u32;
         open.ends.push(end);
+        open.wakers.push(waker.clone());
         open.wire += wire;
         open.cost += cost;
         open.pushed += 1;
@@ -163,7 +194,14 @@ impl Intake {
         if wake {
             self.wake.notify_one();
         }
-        Some(Receipt::new(cell, index, &self.unobserved))
+        Some(Receipt::new(cell, index, shard, self))
+    }
+
+    /// Registers `waker` for row `index` of `cell`'s batch in `shard`, for
+    /// a `send` polled again before its outcome; false once resolved.
+    pub(super) fn watch(&self, shard: usize, cell: &Cell, index: u32, waker: &Waker) -> bool {
+        let mut open = Self::lock_shard(&self.shards[shard]);
+        cell.watch(index, waker, &mut open.wakers)
     }
 
     /// The full batches, and the open one too when `all` (or when it is
@@ -228,12 +266,14 @@ impl Open {
         let size = self.buf.len();
         let buf = std::mem::replace(&mut self.buf, BytesMut::with_capacity(size));
         self.since = None;
+        let wakers = std::mem::replace(&mut self.wakers, Vec::with_capacity(rows));
+        self.cell.seal(wakers);
         Cut {
             buf: buf.freeze(),
             ends: std::mem::replace(&mut self.ends, Vec::with_capacity(rows)),
             wire: std::mem::take(&mut self.wire),
             cost: std::mem::take(&mut self.cost),
-            cell: std::mem::replace(&mut self.cell, Arc::new(Cell::with_capacity(rows))),
+            cell: std::mem::take(&mut self.cell),
         }
     }
 }

@@ -401,8 +401,8 @@ impl<T: BqRow> Sink<T> {
         let budget = &self.inner.budget;
         budget.take(wire).await;
         let cost = budget.cost(wire) as usize;
-        match self.inner.intake.push(row, len, wire, cost) {
-            Some(receipt) => receipt.await,
+        match self.inner.intake.admit(row, len, wire, cost).await {
+            Some(outcome) => outcome,
             None => {
                 budget.give_back(1, cost);
                 if self.inner.closed.load(Ordering::Acquire) {
