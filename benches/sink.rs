@@ -17,7 +17,8 @@
 //! fan-out by one connection's bandwidth.
 //!
 //! `cargo bench --bench sink` (add `-- --quick` for one round of each,
-//! `-- --only sink` for one section, `-- --rounds 7` for more rounds).
+//! `-- --only sink` for one section, `-- --rounds 7` for more rounds,
+//! `-- --tasks 1000` for the sink with that many tasks only).
 //!
 //! The emulator runs on a runtime of its own, whose threads are named
 //! `emulator`, so that the client's share of the CPU (every other thread)
@@ -322,7 +323,14 @@ async fn peak_memory_section(setup: &mut Setup) {
     );
 }
 
-async fn sink_section(setup: &mut Setup, name: &str, n: usize, rounds: usize, split: bool) {
+async fn sink_section(
+    setup: &mut Setup,
+    name: &str,
+    n: usize,
+    rounds: usize,
+    split: bool,
+    counts: &[usize],
+) {
     let data = Arc::new(rows(n));
     println!(
         "\n## sink vs bulk: {n} rows, {name} (median of {rounds} rounds, bulk and sink \
@@ -336,7 +344,7 @@ async fn sink_section(setup: &mut Setup, name: &str, n: usize, rounds: usize, sp
     );
     println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     for exactly_once in [false, true] {
-        for tasks in [1_000, 10_000] {
+        for &tasks in counts {
             let (mut base, mut sunk) = (Vec::new(), Vec::new());
             for _ in 0..rounds {
                 base.push(bulk(&setup.table(), &data, exactly_once).await);
@@ -459,6 +467,10 @@ async fn run(args: Vec<String>, server: tokio::runtime::Handle, split: bool) {
     // `--only sink` (or `sink-link`, `memory`, `fan-out`) runs one section.
     let only = value("--only");
     let runs = |section: &str| only.as_deref().is_none_or(|only| only == section);
+    // `--tasks 1000` measures the sink with that many tasks only.
+    let counts = value("--tasks")
+        .and_then(|t| t.parse().ok())
+        .map_or_else(|| vec![1_000, 10_000], |t| vec![t]);
     let mut setup = Setup::start(Emulator::builder(), &server).await;
     // First, while the process's peak is still the set-up's.
     if runs("memory") {
@@ -466,12 +478,12 @@ async fn run(args: Vec<String>, server: tokio::runtime::Handle, split: bool) {
     }
     if runs("sink") {
         let n = if quick { 100_000 } else { 500_000 };
-        sink_section(&mut setup, "loopback", n, rounds, split).await;
+        sink_section(&mut setup, "loopback", n, rounds, split, &counts).await;
     }
     if runs("sink-link") {
         let mut link = Setup::start(link(), &server).await;
         let n = if quick { 20_000 } else { 100_000 };
-        sink_section(&mut link, LINK, n, rounds, split).await;
+        sink_section(&mut link, LINK, n, rounds, split, &counts).await;
         link.shutdown().await;
     }
     if runs("fan-out") {

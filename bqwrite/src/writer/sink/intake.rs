@@ -59,6 +59,24 @@ struct Open {
     closed: bool,
     /// Rows pushed so far.
     pushed: u64,
+    /// The room the next batch starts with.
+    room: Room,
+}
+
+/// The rows and bytes a batch starts with room for: the largest batch of
+/// late (shrinking by a quarter per batch when they get smaller).
+#[derive(Debug, Default)]
+struct Room {
+    rows: usize,
+    bytes: usize,
+}
+
+impl Room {
+    fn next(&mut self, rows: usize, bytes: usize) -> (usize, usize) {
+        self.rows = rows.max(self.rows - self.rows / 4);
+        self.bytes = bytes.max(self.bytes - self.bytes / 4);
+        (self.rows, self.bytes)
+    }
 }
 
 /// A batch cut from the open one: its rows, and who awaits them.
@@ -111,6 +129,7 @@ impl Intake {
                 full: VecDeque::new(),
                 closed: false,
                 pushed: 0,
+                room: Room::default(),
             }))
         };
         Self {
@@ -260,10 +279,10 @@ fn thread_index() -> usize {
 }
 
 impl Open {
-    /// Ends the open batch; the next one starts about as large.
+    /// Ends the open batch; the next one starts as large as the largest
+    /// of late, so that it seldom grows (a copy of the batch each time).
     fn cut(&mut self) -> Cut {
-        let rows = self.ends.len();
-        let size = self.buf.len();
+        let (rows, size) = self.room.next(self.ends.len(), self.buf.len());
         let buf = std::mem::replace(&mut self.buf, BytesMut::with_capacity(size));
         self.since = None;
         let wakers = std::mem::replace(&mut self.wakers, Vec::with_capacity(rows));
