@@ -263,12 +263,7 @@ fn ratios(base: &[Cost], sunk: &[Cost], of: impl Fn(&Cost) -> Duration) -> Strin
         .map(|(b, s)| of(b).as_secs_f64() / of(s).as_secs_f64())
         .collect();
     r.sort_by(f64::total_cmp);
-    format!(
-        "{:.2} ({:.2}-{:.2})",
-        r[r.len() / 2],
-        r[0],
-        r[r.len() - 1]
-    )
+    format!("{:.2} ({:.2}-{:.2})", r[r.len() / 2], r[0], r[r.len() - 1])
 }
 
 /// The load average over the last minute.
@@ -342,7 +337,9 @@ async fn sink_section(
          | CPU per row, bulk | CPU per row, sink | CPU bulk/sink \
          | client CPU per row, bulk | client CPU per row, sink | client CPU bulk/sink |"
     );
-    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    println!(
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    );
     for exactly_once in [false, true] {
         for &tasks in counts {
             let (mut base, mut sunk) = (Vec::new(), Vec::new());

@@ -2,11 +2,13 @@
 //! one into requests, and answers each `send` with that row's own outcome.
 //!
 //! - `options.rs`: [`SinkOptions`], what a sink writes to and how it batches.
-//! - `intake.rs`: the batch being filled, which every `send` encodes its
-//!   row into under a short lock (no message or allocation per row).
+//! - `intake.rs`: the batches being filled, one per core (a thread sends
+//!   into its own), which every `send` encodes its row into and registers
+//!   its waker with under one short lock (no message or allocation per
+//!   row).
 //! - `receipt.rs`: a batch's outcome, shared by the sends of its rows, and
 //!   the future each `send` awaits.
-//! - `task.rs`: the task that owns the writer's engine handle: cuts
+//! - `task.rs`: the task that owns the writer's engine handle: packs the
 //!   batches into requests, resolves each batch's outcome, and resends the
 //!   good rows of a rejected request on a COMMITTED stream.
 
@@ -70,9 +72,11 @@ pub use self::options::{
 /// # Batching
 /// Each [`send`](Sink::send) checks its row in the caller's task (so `T`
 /// need not be `Send`) and encodes it straight into the batch being
-/// filled; the sends of a batch share one outcome, resolved at once. A
-/// task of the sink, which owns the writer, sends a batch as a request when
-/// it is full (the writer's request size and row limits), when fewer than
+/// filled on its thread (there is one per core, so that sends on different
+/// cores do not contend); the sends of a batch share one outcome, resolved
+/// at once. A task of the sink, which owns the writer, sends the batches as
+/// requests (those of several cores together while they fit in one) when
+/// one is full (the writer's request size and row limits), when fewer than
 /// four of the sink's requests await their answer (once the sends that are
 /// ready to run have added their rows: the tasks an answer woke go
 /// together), or when its first row has waited the

@@ -312,7 +312,10 @@ mod tests {
         cut.cell.resolve(Outcome::all(Ok(())), &intake.unobserved);
         let woken: Vec<usize> = counts.iter().map(|c| c.get()).collect();
         assert_eq!(woken, [0, 0, 1], "only the last waker");
-        assert!(matches!(poll(&mut receipt, &wakers[2]), Poll::Ready(Ok(()))));
+        assert!(matches!(
+            poll(&mut receipt, &wakers[2]),
+            Poll::Ready(Ok(()))
+        ));
     }
 
     #[test]
