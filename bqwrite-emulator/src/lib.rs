@@ -185,7 +185,7 @@
 //!   window would.
 //!
 //! The REST API is not shaped. Delays come from Tokio timers (millisecond
-//! resolution); nothing spins. The links carry bytes on two threads of
+//! resolution); nothing spins. The links carry bytes on a thread of
 //! their own (`emulator-link`, started with the first shaped connection and
 //! shared by every emulator of the process), not on the server's runtime, so
 //! a server busy checking a large request does not leave its links idle

@@ -12,7 +12,7 @@
 //! without a bandwidth limit), which back-pressures the sender the way a TCP
 //! window does.
 //!
-//! The pumps of every link run on threads of their own (`emulator-link`),
+//! The pumps of every link run on a thread of their own (`emulator-link`),
 //! not on the server's runtime: a link carries bytes on time however busy
 //! the server is (checking a large request's rows takes its worker for
 //! milliseconds), as a network does. Were they on the server's workers, a
@@ -119,11 +119,10 @@ pub(crate) struct Shaped {
     info: TcpConnectInfo,
 }
 
-/// The number of threads that run the pumps of every link in the process.
-const PUMP_THREADS: usize = 2;
-
-/// The runtime of the links' pumps, started on first use and kept for the
-/// life of the process (idle, it costs three parked threads).
+/// The runtime of the links' pumps, one thread started on first use and
+/// kept for the life of the process (idle, it is parked). One thread, not a
+/// pool: a pump's work is a copy and a timer per chunk, and a pool's
+/// threads would wake one another for every one of them.
 fn pumps() -> io::Result<&'static Handle> {
     static PUMPS: OnceLock<Result<Handle, String>> = OnceLock::new();
     PUMPS
@@ -132,15 +131,13 @@ fn pumps() -> io::Result<&'static Handle> {
         .map_err(|why| io::Error::other(format!("the simulated link cannot start: {why}")))
 }
 
-/// Starts the pumps' runtime on a thread that keeps it; returns its handle.
+/// Starts the pumps' runtime on a thread that runs it; returns its handle.
 fn start_pumps() -> Result<Handle, String> {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::Builder::new()
         .name("emulator-link".into())
         .spawn(move || {
-            let built = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(PUMP_THREADS)
-                .thread_name("emulator-link")
+            let built = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build();
             match built {
@@ -483,7 +480,10 @@ mod tests {
             // thread, the link would only start when it is free: at least
             // 400 + 200 + 20 ms.
             assert!(elapsed >= busy, "{elapsed:?}");
-            assert!(elapsed < busy + 150 * MS, "the link stood still: {elapsed:?}");
+            assert!(
+                elapsed < busy + 150 * MS,
+                "the link stood still: {elapsed:?}"
+            );
         })
         .await;
     }
