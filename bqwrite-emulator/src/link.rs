@@ -43,6 +43,9 @@ const MIN_BUDGET: usize = 256 << 10;
 const MAX_CHUNK: usize = 64 << 10;
 /// The smallest chunk: about one Ethernet frame's payload.
 const MIN_CHUNK: usize = 1460;
+/// How long the link takes to send one chunk: short next to any latency
+/// worth simulating, long next to the timers' millisecond.
+const CHUNK_TIME: Duration = Duration::from_millis(4);
 
 /// The simulated link of every connection: one-way latency and bandwidth,
 /// each direction on its own.
@@ -71,12 +74,15 @@ impl Link {
         }
     }
 
-    /// How many bytes are read and sent on as one chunk: about a
-    /// millisecond's worth, so pacing is smooth.
+    /// How many bytes are read and sent on as one chunk: about
+    /// [`CHUNK_TIME`]'s worth, so pacing is smooth and the pumps and the
+    /// server wake once per chunk, not once per few bytes.
     fn chunk(&self) -> usize {
         match self.bytes_per_second {
             None => MAX_CHUNK,
-            Some(rate) => ((rate / 1000.0) as usize).clamp(MIN_CHUNK, MAX_CHUNK),
+            Some(rate) => {
+                ((rate * CHUNK_TIME.as_secs_f64()) as usize).clamp(MIN_CHUNK, MAX_CHUNK)
+            }
         }
     }
 }
