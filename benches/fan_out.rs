@@ -17,7 +17,9 @@
 //!
 //! `cargo bench --bench fan_out` (add `-- --quick` for one short round,
 //! `-- --only link` (or `loopback`, `event`, `wide`, `link-wide`, ...) for
-//! the sections whose name contains it, `-- --streams 1,8` for some n).
+//! the sections whose name contains it, `-- --streams 1,8` for some n,
+//! `-- --shared-runtime` to run the emulator's server on the client's
+//! runtime, as a test does, `EMULATOR_WORKERS=1` for a busier server).
 
 use std::time::{Duration, Instant};
 
@@ -106,28 +108,34 @@ fn link() -> EmulatorBuilder {
         .connection_mbps(100.0)
 }
 
-/// The in-process emulator on a runtime of its own, and a client of it.
+/// The in-process emulator, on a runtime of its own unless `shared`, and a
+/// client of it.
 struct Setup {
     emulator: Emulator,
-    runtime: tokio::runtime::Runtime,
+    runtime: Option<tokio::runtime::Runtime>,
     client: Client,
     tables: usize,
 }
 
 impl Setup {
-    async fn start(builder: EmulatorBuilder) -> Self {
-        let workers = std::env::var("EMULATOR_WORKERS").map_or(2, |w| w.parse().expect("workers"));
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(workers)
-            .thread_name("emulator")
-            .enable_all()
-            .build()
-            .expect("emulator runtime");
-        let emulator = runtime
-            .spawn(builder.project(PROJECT).start())
-            .await
-            .expect("start task")
-            .expect("emulator");
+    /// `shared`: the emulator's server runs on the client's runtime (as in
+    /// a test), so its CPU counts as the client's.
+    async fn start(builder: EmulatorBuilder, shared: bool) -> Self {
+        let builder = builder.project(PROJECT);
+        let (emulator, runtime) = if shared {
+            (builder.start().await.expect("emulator"), None)
+        } else {
+            let workers =
+                std::env::var("EMULATOR_WORKERS").map_or(2, |w| w.parse().expect("workers"));
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(workers)
+                .thread_name("emulator")
+                .enable_all()
+                .build()
+                .expect("emulator runtime");
+            let started = runtime.spawn(builder.start()).await.expect("start task");
+            (started.expect("emulator"), Some(runtime))
+        };
         emulator.create_dataset(PROJECT, DATASET).unwrap();
         let client = Client::emulator(emulator.grpc_addr().to_string()).unwrap();
         Self {
@@ -154,11 +162,16 @@ impl Setup {
         let Self {
             emulator, runtime, ..
         } = self;
-        runtime
-            .spawn(emulator.shutdown())
-            .await
-            .expect("shutdown task");
-        runtime.shutdown_background();
+        match runtime {
+            Some(runtime) => {
+                runtime
+                    .spawn(emulator.shutdown())
+                    .await
+                    .expect("shutdown task");
+                runtime.shutdown_background();
+            }
+            None => emulator.shutdown().await,
+        }
     }
 }
 
@@ -280,6 +293,7 @@ fn varint_len(v: usize) -> usize {
 
 struct Args {
     quick: bool,
+    shared: bool,
     rounds: usize,
     only: Option<String>,
     streams: Vec<usize>,
@@ -294,7 +308,7 @@ async fn section<T: BenchRow>(setting: &str, builder: EmulatorBuilder, args: &Ar
     {
         return;
     }
-    let mut setup = Setup::start(builder).await;
+    let mut setup = Setup::start(builder, args.shared).await;
     let n = if args.quick { T::ROWS.1 } else { T::ROWS.0 };
     let data: Vec<T> = (0..n).map(T::make).collect();
     let bytes = wire_bytes(&data);
@@ -351,6 +365,7 @@ fn args() -> Args {
     );
     Args {
         quick,
+        shared: args.iter().any(|a| a == "--shared-runtime"),
         rounds: value("--rounds").map_or(if quick { 1 } else { 3 }, |r| {
             r.parse().expect("--rounds N")
         }),
