@@ -80,9 +80,7 @@ impl Link {
     fn chunk(&self) -> usize {
         match self.bytes_per_second {
             None => MAX_CHUNK,
-            Some(rate) => {
-                ((rate * CHUNK_TIME.as_secs_f64()) as usize).clamp(MIN_CHUNK, MAX_CHUNK)
-            }
+            Some(rate) => ((rate * CHUNK_TIME.as_secs_f64()) as usize).clamp(MIN_CHUNK, MAX_CHUNK),
         }
     }
 }
