@@ -1,4 +1,4 @@
-//! The sink and the pending group into the in-process emulator, each next
+//! The sink into the in-process emulator, each next
 //! to a baseline measured in the same run:
 //!
 //! - **peak memory**: 100,000 tasks each sending one row at once through a
@@ -8,13 +8,11 @@
 //!   per `send` (each task sends its next row when the last is
 //!   acknowledged), against one `Writer::append` of all of them, on the
 //!   same stream type, in the same run.
-//! - **fan-out**: a `PendingGroup` of n = 1, 2, 4, 8 streams, calls of
-//!   10,000 rows pipelined with `send`, finalize and one commit.
 //!
 //! Both on loopback and over the emulator's simulated wide-area link (20 ms
 //! one way, 100 Mbit/s per connection), where users are: there a sink's
-//! rate is bound by round trips (each task has one row in flight), and
-//! fan-out by one connection's bandwidth.
+//! rate is bound by round trips (each task has one row in flight). The
+//! pending group's fan-out has a bench of its own (`benches/fan_out.rs`).
 //!
 //! `cargo bench --bench sink` (add `-- --quick` for one round of each,
 //! `-- --only sink` for one section, `-- --rounds 7` for more rounds,
@@ -377,55 +375,6 @@ async fn sink_section(
     }
 }
 
-/// Calls of `per_call` rows spread over a group of `streams`, then one commit.
-async fn fan_out(table: &Table, data: &[Event], streams: usize, per_call: usize) -> Duration {
-    let group = table.pending_group::<Event>(streams).await.expect("group");
-    let start = Instant::now();
-    let mut tickets = Vec::new();
-    for call in data.chunks(per_call) {
-        tickets.push(group.send(call).await.expect("send"));
-    }
-    for ticket in tickets {
-        ticket.await.expect("ticket");
-    }
-    let commit = group.commit().await.expect("commit");
-    assert_eq!(commit.rows() as usize, data.len());
-    start.elapsed()
-}
-
-async fn fan_out_section(
-    name: &str,
-    builder: EmulatorBuilder,
-    server: &tokio::runtime::Handle,
-    rounds: usize,
-    quick: bool,
-) {
-    let mut setup = Setup::start(builder, server).await;
-    let n = if quick { 200_000 } else { 1_000_000 };
-    let data = rows(n);
-    println!("\n## fan-out: {n} rows in calls of 10,000, {name} (median of {rounds})\n");
-    println!("| streams | rate | n/1 |");
-    println!("| ---: | ---: | ---: |");
-    let mut one = None;
-    for streams in [1, 2, 4, 8] {
-        let times: Vec<Duration> = {
-            let mut v = Vec::new();
-            for _ in 0..rounds {
-                v.push(fan_out(&setup.table(), &data, streams, 10_000).await);
-            }
-            v
-        };
-        let t = median(times);
-        let base = *one.get_or_insert(t);
-        println!(
-            "| {streams} | {} | {:.2} |",
-            rate(n, t),
-            base.as_secs_f64() / t.as_secs_f64()
-        );
-    }
-    setup.shutdown().await;
-}
-
 const LINK: &str = "20 ms one way, 100 Mbit/s per connection";
 
 /// The emulator behind a simulated wide-area link.
@@ -461,7 +410,7 @@ async fn run(args: Vec<String>, server: tokio::runtime::Handle, split: bool) {
     let rounds = value("--rounds")
         .and_then(|r| r.parse().ok())
         .unwrap_or(if quick { 1 } else { 3 });
-    // `--only sink` (or `sink-link`, `memory`, `fan-out`) runs one section.
+    // `--only sink` (or `sink-link`, `memory`) runs one section.
     let only = value("--only");
     let runs = |section: &str| only.as_deref().is_none_or(|only| only == section);
     // `--tasks 1000` measures the sink with that many tasks only.
@@ -482,11 +431,6 @@ async fn run(args: Vec<String>, server: tokio::runtime::Handle, split: bool) {
         let n = if quick { 20_000 } else { 100_000 };
         sink_section(&mut link, LINK, n, rounds, split, &counts).await;
         link.shutdown().await;
-    }
-    if runs("fan-out") {
-        fan_out_section("loopback", Emulator::builder(), &server, rounds, quick).await;
-        // The case fan-out is for: each connection limited by the link.
-        fan_out_section(LINK, link(), &server, rounds, quick).await;
     }
     setup.shutdown().await;
 }

@@ -259,7 +259,7 @@ pub(crate) fn serve(
             .max_concurrent_streams(Some(4096))
             .add_service(grpc_service);
         let served = if link.is_shaped() {
-            let shaped = incoming.map(move |tcp| tcp.map(|tcp| link::shape(tcp, link)));
+            let shaped = incoming.map(move |tcp| tcp.and_then(|tcp| link::shape(tcp, link)));
             router
                 .serve_with_incoming_shutdown(shaped, grpc_signal)
                 .await

@@ -185,7 +185,12 @@
 //!   window would.
 //!
 //! The REST API is not shaped. Delays come from Tokio timers (millisecond
-//! resolution); nothing spins.
+//! resolution); nothing spins. The links carry bytes on a thread of
+//! their own (`emulator-link`, started with the first shaped connection and
+//! shared by every emulator of the process), not on the server's runtime, so
+//! a server busy checking a large request does not leave its links idle
+//! meanwhile (what it has not read yet waits in the connection's buffer, as
+//! it would in a socket's).
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), bqwrite_emulator::Error> {

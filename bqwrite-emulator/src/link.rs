@@ -11,16 +11,24 @@
 //! are bounded (twice the bandwidth-delay product, at least 256 KiB; 16 MiB
 //! without a bandwidth limit), which back-pressures the sender the way a TCP
 //! window does.
+//!
+//! The pumps of every link run on a thread of their own (`emulator-link`),
+//! not on the server's runtime: a link carries bytes on time however busy
+//! the server is (checking a large request's rows takes its worker for
+//! milliseconds), as a network does. Were they on the server's workers, a
+//! pump waiting behind such a task would leave its link idle and the time
+//! would be lost, more so the more connections share the workers.
 
 use std::io;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream, ReadBuf};
 use tokio::net::TcpStream;
+use tokio::runtime::Handle;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::time::Instant;
 use tonic::transport::server::{Connected, TcpConnectInfo};
@@ -35,6 +43,9 @@ const MIN_BUDGET: usize = 256 << 10;
 const MAX_CHUNK: usize = 64 << 10;
 /// The smallest chunk: about one Ethernet frame's payload.
 const MIN_CHUNK: usize = 1460;
+/// How long the link takes to send one chunk: short next to any latency
+/// worth simulating, long next to the timers' millisecond.
+const CHUNK_TIME: Duration = Duration::from_millis(4);
 
 /// The simulated link of every connection: one-way latency and bandwidth,
 /// each direction on its own.
@@ -63,12 +74,13 @@ impl Link {
         }
     }
 
-    /// How many bytes are read and sent on as one chunk: about a
-    /// millisecond's worth, so pacing is smooth.
+    /// How many bytes are read and sent on as one chunk: about
+    /// [`CHUNK_TIME`]'s worth, so pacing is smooth and the pumps and the
+    /// server wake once per chunk, not once per few bytes.
     fn chunk(&self) -> usize {
         match self.bytes_per_second {
             None => MAX_CHUNK,
-            Some(rate) => ((rate / 1000.0) as usize).clamp(MIN_CHUNK, MAX_CHUNK),
+            Some(rate) => ((rate * CHUNK_TIME.as_secs_f64()) as usize).clamp(MIN_CHUNK, MAX_CHUNK),
         }
     }
 }
@@ -111,19 +123,64 @@ pub(crate) struct Shaped {
     info: TcpConnectInfo,
 }
 
-/// Wraps an accepted connection in the link: spawns the task that carries
-/// its bytes both ways.
-pub(crate) fn shape(tcp: TcpStream, link: Link) -> Shaped {
+/// The runtime of the links' pumps, one thread started on first use and
+/// kept for the life of the process (idle, it is parked). One thread, not a
+/// pool: a pump's work is a copy and a timer per chunk, and a pool's
+/// threads would wake one another for every one of them.
+fn pumps() -> io::Result<&'static Handle> {
+    static PUMPS: OnceLock<Result<Handle, String>> = OnceLock::new();
+    PUMPS
+        .get_or_init(start_pumps)
+        .as_ref()
+        .map_err(|why| io::Error::other(format!("the simulated link cannot start: {why}")))
+}
+
+/// Starts the pumps' runtime on a thread that runs it; returns its handle.
+fn start_pumps() -> Result<Handle, String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("emulator-link".into())
+        .spawn(move || {
+            let built = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
+            match built {
+                Ok(runtime) => {
+                    let _ = tx.send(Ok(runtime.handle().clone()));
+                    runtime.block_on(std::future::pending::<()>());
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(e.to_string()));
+                }
+            }
+        })
+        .map_err(|e| e.to_string())?;
+    // The thread answers at once (a runtime is built in microseconds).
+    rx.recv().map_err(|e| e.to_string())?
+}
+
+/// Wraps an accepted connection in the link: hands the socket to the
+/// pumps' runtime, which carries its bytes both ways.
+pub(crate) fn shape(tcp: TcpStream, link: Link) -> io::Result<Shaped> {
     let info = TcpConnectInfo {
         local_addr: tcp.local_addr().ok(),
         remote_addr: tcp.peer_addr().ok(),
     };
+    let pumps = pumps()?;
+    // Off this runtime's reactor, onto the pumps' (still non-blocking).
+    let tcp = tcp.into_std()?;
     let (server_end, link_end) = tokio::io::duplex(DUPLEX_BUFFER);
-    tokio::spawn(carry(tcp, link_end, link));
-    Shaped {
+    pumps.spawn(async move {
+        // Inside the pumps' runtime, so registered with its reactor; on
+        // failure the duplex end drops and the server sees the connection end.
+        if let Ok(tcp) = TcpStream::from_std(tcp) {
+            carry(tcp, link_end, link).await;
+        }
+    });
+    Ok(Shaped {
         io: server_end,
         info,
-    }
+    })
 }
 
 /// Carries bytes both ways until the connection ends.
@@ -305,7 +362,7 @@ mod tests {
         tokio::spawn(async move {
             while let Ok((tcp, _)) = listener.accept().await {
                 tcp.set_nodelay(true).unwrap();
-                tokio::spawn(serve(shape(tcp, link)));
+                tokio::spawn(serve(shape(tcp, link).unwrap()));
             }
         });
         addr
@@ -382,6 +439,55 @@ mod tests {
                 "a delay line, not stop-and-wait: {elapsed:?}"
             );
             drop(send.await.unwrap());
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn the_link_keeps_its_pace_while_the_server_runtime_is_busy() {
+        bounded(async {
+            // 1 MB/s: 200 KB take 200 ms on the link, then 20 ms to arrive
+            let link = Link {
+                latency: 20 * MS,
+                bytes_per_second: Some(1e6),
+            };
+            let bytes = 200_000;
+            let busy = Duration::from_millis(400);
+            let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+            let done_tx = std::sync::Mutex::new(Some(done_tx));
+            let addr = shaped_server(link, move |mut conn: Shaped| {
+                let done = done_tx.lock().unwrap().take();
+                async move {
+                    let start = std::time::Instant::now();
+                    // The server's only thread is busy (this test runs on a
+                    // current-thread runtime): nothing else of it runs.
+                    std::thread::sleep(busy);
+                    let mut got = vec![0u8; bytes];
+                    conn.read_exact(&mut got).await.unwrap();
+                    if let Some(done) = done {
+                        let _ = done.send(start.elapsed());
+                    }
+                }
+            })
+            .await;
+            // The peer writes from a thread of its own, at once.
+            let peer = std::thread::spawn(move || {
+                use std::io::Write;
+                let mut tcp = std::net::TcpStream::connect(addr).unwrap();
+                tcp.write_all(&vec![5u8; bytes]).unwrap();
+                tcp
+            });
+            let elapsed = done_rx.await.unwrap();
+            drop(peer.join().unwrap());
+            // The link carried the bytes while the server was busy: they
+            // wait in its buffer. Had the pumps waited for the server's
+            // thread, the link would only start when it is free: at least
+            // 400 + 200 + 20 ms.
+            assert!(elapsed >= busy, "{elapsed:?}");
+            assert!(
+                elapsed < busy + 150 * MS,
+                "the link stood still: {elapsed:?}"
+            );
         })
         .await;
     }

@@ -145,13 +145,47 @@ impl Seen {
     }
 }
 
+/// How one pass over a message ended.
+enum Walked {
+    Done,
+    /// A non-repeated field occurs twice: the pass stopped there.
+    SetTwice,
+}
+
 /// Walks a message; the columns `excused` may be absent even when REQUIRED.
+///
+/// A message that sets a non-repeated field more than once (rare) is read
+/// as protobuf parses it, each such field's last value winning. One pass
+/// finds that out on the way (or, when it fails first, a look for such a
+/// field after the failure): rows are not read twice to check for it.
 fn walk(
     plan: &MessagePlan,
     bytes: &[u8],
     mut out: Option<&mut Vec<Value>>,
     excused: &[usize],
 ) -> Result<(), RowProblem> {
+    match walk_once(plan, bytes, out.as_deref_mut(), excused) {
+        Ok(Walked::Done) => return Ok(()),
+        Ok(Walked::SetTwice) => {}
+        Err(problem) if !sets_a_singular_field_twice(plan, bytes) => return Err(problem),
+        Err(_) => {}
+    }
+    match walk_once(plan, &last_value_wins(plan, bytes), out, excused)? {
+        Walked::Done => Ok(()),
+        Walked::SetTwice => Err(RowProblem::undecodable(
+            "internal: a field is set twice after merging".into(),
+        )),
+    }
+}
+
+/// One pass over a message; stops at the first non-repeated field set a
+/// second time.
+fn walk_once(
+    plan: &MessagePlan,
+    bytes: &[u8],
+    mut out: Option<&mut Vec<Value>>,
+    excused: &[usize],
+) -> Result<Walked, RowProblem> {
     if let Some(out) = out.as_deref_mut() {
         out.clear();
         out.extend(plan.columns.iter().map(|c| {
@@ -161,11 +195,6 @@ fn walk(
                 Value::Null
             }
         }));
-    }
-    if sets_a_singular_field_twice(plan, bytes) {
-        // rare: parse as protobuf does, from the message with each
-        // non-repeated field once
-        return walk(plan, &last_value_wins(plan, bytes), out, excused);
     }
     let want = out.is_some();
     let mut seen = Seen::new(plan.fields.len());
@@ -210,8 +239,8 @@ fn walk(
                 ),
             ));
         }
-        if !field.repeated {
-            seen.set(slot);
+        if !field.repeated && seen.set(slot) {
+            return Ok(Walked::SetTwice);
         }
         let value = field_value(field, raw, want).map_err(|p| p.within(column))?;
         push(&mut out, field, value);
@@ -238,7 +267,7 @@ fn walk(
             ));
         }
     }
-    Ok(())
+    Ok(Walked::Done)
 }
 
 /// The slot of a non-repeated field `number` read with its own wire type.
