@@ -111,6 +111,8 @@ struct InFlight {
     ticket: Arc<TicketCell>,
     /// How many times it went on the wire.
     sends: u32,
+    /// Whether it last went out naming the stream and carrying the schema.
+    headed: bool,
     sent_at: Instant,
     /// When it first went on the wire, for the latency.
     first_sent_at: Option<Instant>,
@@ -206,6 +208,11 @@ struct Engine {
     /// refused it, and what it refused may have been the connection's
     /// first request, the one the service learns them from.
     resend_header: bool,
+    /// The service refused a request that named the stream and carried the
+    /// schema on the current connection, and has acknowledged nothing since:
+    /// it may not know them, so it may refuse the requests sent behind
+    /// without them (see `answer.rs`).
+    header_refused: bool,
     retry: Budget,
     flushes: Vec<(u64, oneshot::Sender<Result<()>>)>,
     /// Errors of tickets nobody held any more, for the next flush.
@@ -253,6 +260,7 @@ pub(crate) fn spawn_shared(
         next_offset: cfg.start,
         unsure_end: cfg.unsure_end,
         resend_header: false,
+        header_refused: false,
         retry: cfg.retry.budget(),
         schema: SchemaWatch::new(cfg.schema_wait, cfg.table_schema.clone()),
         cfg,
@@ -371,6 +379,7 @@ impl Engine {
             bytes: request.bytes,
             ticket: request.ticket,
             sends: 0,
+            headed: false,
             sent_at: Instant::now(),
             first_sent_at: None,
             _slot: InFlightSlot::take(&self.shared),
@@ -395,6 +404,7 @@ impl Engine {
         let first = self.conn.is_none() || std::mem::take(&mut self.resend_header);
         let request = &mut self.inflight[i];
         request.sends += 1;
+        request.headed = first;
         request.sent_at = Instant::now();
         request.first_sent_at.get_or_insert(request.sent_at);
         if request.sends > 1 {
@@ -407,6 +417,7 @@ impl Engine {
             Some(conn) => conn.send(wire),
             None => {
                 self.failure = None;
+                self.header_refused = false;
                 let pooled = !self.schema.own_connection;
                 self.conn = Some(Connection::open(&self.cfg, &self.shared, wire, pooled));
                 true
