@@ -16,9 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use bqwrite::{
-    BqRow, Client, Error, RetryPolicy, Sink, SinkOptions, Writer, WriterOptions,
-};
+use bqwrite::{BqRow, Client, Error, RetryPolicy, Sink, SinkOptions, Writer, WriterOptions};
 use bqwrite_emulator::Faults;
 use support::proxy::{Chaos, Proxy, Rng, start_chaos_proxy};
 use support::{Env, bounded};
@@ -30,6 +28,17 @@ struct Tagged {
     /// cross tables).
     table: i64,
     id: i64,
+    note: String,
+}
+
+impl Tagged {
+    fn new(table: i64, id: i64) -> Self {
+        Self {
+            table,
+            id,
+            note: format!("row {id} of table {table}"),
+        }
+    }
 }
 
 /// The seed of a run: `BQWRITE_CHAOS_SEED`, or the clock.
@@ -115,8 +124,8 @@ fn inject(faults: &Faults, rng: &mut Rng) {
         0 => faults.close_after_responses(after),
         1 => faults.lose_ack_after_responses(after),
         2 => {
-            let code = [Code::Unavailable, Code::Internal, Code::ResourceExhausted]
-                [rng.below(3) as usize];
+            let code =
+                [Code::Unavailable, Code::Internal, Code::ResourceExhausted][rng.below(3) as usize];
             faults.fail_next_requests(1 + rng.below(2) as usize, code, "injected by chaos_scale")
         }
         _ => faults.delay_next_responses(
@@ -133,6 +142,12 @@ fn id_counts(env: &Env, table: &str, table_id: i64) -> HashMap<i64, u64> {
         let tag: i64 = row[0].as_str().unwrap().parse().unwrap();
         let id: i64 = row[1].as_str().unwrap().parse().unwrap();
         assert_eq!(tag, table_id, "row {id} of table {tag} landed in `{table}`");
+        let note = Tagged::new(tag, id).note;
+        assert_eq!(
+            row[2].as_str(),
+            Some(note.as_str()),
+            "row {id} of `{table}`"
+        );
         *counts.entry(id).or_default() += 1;
     }
     counts
@@ -143,6 +158,11 @@ fn says_maybe_written(error: &Error) -> bool {
     let text = error.to_string();
     text.contains("may or may not") || text.contains("may have")
 }
+
+/// Cuts per test, and the mean bytes of requests and of answers between two.
+const CUTS: u64 = 200;
+const CUT_BYTES: u64 = 4 * 1024;
+const CUT_ANSWER_BYTES: u64 = 512;
 
 const SINK_TASKS: i64 = 1_000;
 const SINK_ROWS_EACH: i64 = 30;
@@ -163,7 +183,7 @@ async fn sink_under_chaos(test: &str, options: SinkOptions) -> SinkRun {
     let seed = seed(test);
     let env = Env::start().await;
     env.table_for::<Tagged>("sunk");
-    let chaos = Chaos::new(seed, 16 * 1024, 150).answers_too(1024);
+    let chaos = Chaos::new(seed, CUT_BYTES, CUTS).answers_too(CUT_ANSWER_BYTES);
     let proxy = start_chaos_proxy(env.emulator.grpc_addr(), chaos).await;
     let client = client_via(&proxy, 4).await;
     let table = client.table_from_path(&Env::path("sunk")).unwrap();
@@ -183,7 +203,7 @@ async fn sink_under_chaos(test: &str, options: SinkOptions) -> SinkRun {
                 let mut outcomes = Vec::with_capacity(SINK_ROWS_EACH as usize);
                 for i in 0..SINK_ROWS_EACH {
                     let id = i * SINK_TASKS + task;
-                    outcomes.push((id, sink.send(Tagged { table: 0, id }).await));
+                    outcomes.push((id, sink.send(Tagged::new(0, id)).await));
                 }
                 outcomes
             })
@@ -252,7 +272,10 @@ async fn an_exactly_once_sink_under_cuts_writes_each_acknowledged_row_once() {
         }
         assert_eq!(
             counts.len(),
-            counts.keys().filter(|id| (0..SINK_TASKS * SINK_ROWS_EACH).contains(id)).count(),
+            counts
+                .keys()
+                .filter(|id| (0..SINK_TASKS * SINK_ROWS_EACH).contains(id))
+                .count(),
             "rows nobody sent"
         );
         assert!(failed.is_empty(), "a send failed: {:?}", failed[0]);
@@ -283,7 +306,9 @@ async fn an_at_least_once_sink_under_cuts_writes_every_acknowledged_row() {
             run.stats.resent_rows
         );
         assert!(
-            counts.keys().all(|id| (0..SINK_TASKS * SINK_ROWS_EACH).contains(id)),
+            counts
+                .keys()
+                .all(|id| (0..SINK_TASKS * SINK_ROWS_EACH).contains(id)),
             "rows nobody sent"
         );
         assert!(failed.is_empty(), "a send failed: {:?}", failed[0]);
@@ -307,7 +332,9 @@ struct TableRun {
 /// One table's writer: `ROUNDS` appends of `PER_ROUND` rows, each row
 /// tagged with the table; stops at the first error.
 async fn write_table(client: Client, t: i64) -> TableRun {
-    let table = client.table_from_path(&Env::path(&format!("t{t}"))).unwrap();
+    let table = client
+        .table_from_path(&Env::path(&format!("t{t}")))
+        .unwrap();
     let mut writer = match Writer::<Tagged>::default_stream_with(&table, writer_options()).await {
         Ok(writer) => writer,
         Err(error) => {
@@ -323,7 +350,7 @@ async fn write_table(client: Client, t: i64) -> TableRun {
     for round in 0..ROUNDS {
         let ids = round * PER_ROUND..(round + 1) * PER_ROUND;
         match writer
-            .append(ids.clone().map(|id| Tagged { table: t, id }))
+            .append(ids.clone().map(|id| Tagged::new(t, id)))
             .await
         {
             Ok(_) => acknowledged.extend(ids),
@@ -350,7 +377,7 @@ async fn pooled_writers_of_thirty_tables_under_cuts_keep_their_rows_apart() {
         let seed = seed(test);
         let env = Env::start().await;
         let max_connections = 2 + (seed % 3) as usize;
-        let chaos = Chaos::new(seed, 16 * 1024, 150).answers_too(1024);
+        let chaos = Chaos::new(seed, CUT_BYTES, CUTS).answers_too(CUT_ANSWER_BYTES);
         let proxy = start_chaos_proxy(env.emulator.grpc_addr(), chaos).await;
         let client = client_via(&proxy, max_connections).await;
         for t in 0..TABLES {
@@ -373,7 +400,10 @@ async fn pooled_writers_of_thirty_tables_under_cuts_keep_their_rows_apart() {
         for (t, run) in runs.iter().enumerate() {
             let counts = id_counts(&env, &format!("t{t}"), t as i64);
             for id in &run.acknowledged {
-                assert!(counts.contains_key(id), "t{t}: acknowledged row {id} is missing");
+                assert!(
+                    counts.contains_key(id),
+                    "t{t}: acknowledged row {id} is missing"
+                );
             }
             let rows: u64 = counts.values().sum();
             let extra = rows - counts.len() as u64;
@@ -413,7 +443,7 @@ async fn a_pending_group_under_cuts_commits_every_row_once() {
         const ROWS: i64 = 500;
         let env = Env::start().await;
         env.table_for::<Tagged>("grouped");
-        let chaos = Chaos::new(seed, 16 * 1024, 150).answers_too(1024);
+        let chaos = Chaos::new(seed, CUT_BYTES, CUTS).answers_too(CUT_ANSWER_BYTES);
         let proxy = start_chaos_proxy(env.emulator.grpc_addr(), chaos).await;
         let client = client_via(&proxy, 4).await;
         let table = client.table_from_path(&Env::path("grouped")).unwrap();
@@ -436,7 +466,7 @@ async fn a_pending_group_under_cuts_commits_every_row_once() {
                 tokio::spawn(async move {
                     for call in 0..CALLS {
                         let first = (task * CALLS + call) * ROWS;
-                        let rows = (first..first + ROWS).map(|id| Tagged { table: 0, id });
+                        let rows = (first..first + ROWS).map(|id| Tagged::new(0, id));
                         let offsets = group.append(rows).await?;
                         assert_eq!(offsets.end - offsets.start, ROWS);
                         appended.fetch_add(ROWS as u64, Ordering::Relaxed);
@@ -460,7 +490,10 @@ async fn a_pending_group_under_cuts_commits_every_row_once() {
             appended.load(Ordering::Relaxed),
             failures.len(),
             proxy.cuts(),
-            committed.as_ref().map(|c| c.rows()).map_err(Error::to_string),
+            committed
+                .as_ref()
+                .map(|c| c.rows())
+                .map_err(Error::to_string),
         );
         if let Some(error) = failures.first() {
             panic!("an append failed: {error}");
@@ -471,6 +504,34 @@ async fn a_pending_group_under_cuts_commits_every_row_once() {
         let counts = id_counts(&env, "grouped", 0);
         assert_eq!(counts.len() as i64, n, "rows missing");
         assert!(counts.values().all(|c| *c == 1), "a row written twice");
+    })
+    .await;
+}
+
+/// The writer under an exactly-once sink gives up (no retries) on a
+/// connection that closed after applying a request: that request's rows
+/// are in the table, and their `send`s fail with an error that says they
+/// may have been written, not one a caller would take as "not written" and
+/// send again. Found by reading the contract the chaos tests check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_row_in_flight_when_the_sink_gives_up_says_it_may_have_been_written() {
+    bounded(60, async {
+        let env = Env::start().await;
+        let table = env.table_for::<Tagged>("gave_up");
+        let writer = WriterOptions::default().retry_policy(RetryPolicy::none());
+        let options = SinkOptions::exactly_once().writer_options(writer);
+        let sink = env
+            .client
+            .sink_with::<Tagged>(&table, options)
+            .await
+            .unwrap();
+        env.emulator.faults().lose_ack_after_responses(0);
+        let err = sink.send(Tagged::new(0, 1)).await.unwrap_err();
+        assert_eq!(env.cells("gave_up").len(), 1, "the request was applied");
+        assert!(says_maybe_written(&err), "{err}");
+        let later = sink.send(Tagged::new(0, 2)).await.unwrap_err();
+        assert_eq!(later.kind(), bqwrite::ErrorKind::WriterClosed, "{later}");
+        assert!(sink.close().await.is_err());
     })
     .await;
 }

@@ -408,7 +408,11 @@ async fn requests_behind_a_refused_first_request_go_again_with_the_schema() {
                 .collect();
             got.sort_unstable();
             assert_eq!(got, (0..30).collect::<Vec<_>>(), "{name}");
-            assert!(writer.stats().resent_rows >= 20, "{name}: {:?}", writer.stats());
+            assert!(
+                writer.stats().resent_rows >= 20,
+                "{name}: {:?}",
+                writer.stats()
+            );
         }
     })
     .await;

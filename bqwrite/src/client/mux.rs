@@ -17,6 +17,8 @@
 //! another table's rows.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
@@ -30,6 +32,18 @@ use crate::proto::storage::append_rows_request::Rows;
 use crate::proto::storage::append_rows_response::Response;
 use crate::proto::storage::{AppendRowsRequest, AppendRowsResponse, ProtoSchema};
 
+/// What a lease hears: the answer to its oldest request, or the call's end.
+pub(super) type Heard = std::result::Result<AppendRowsResponse, Ended>;
+
+/// How the call ended, for one lease.
+#[derive(Debug)]
+pub(super) struct Ended {
+    pub(super) error: Error,
+    /// The call ended while another lease's request was being answered:
+    /// the lease's own requests were waiting behind it.
+    pub(super) behind_another: bool,
+}
+
 /// What a lease sends to its connection's task.
 // Requests are nearly every message: boxing them would allocate per request
 // to shrink the rare ones.
@@ -40,7 +54,7 @@ pub(super) enum Outgoing {
     Register {
         id: u64,
         destination: Destination,
-        answers: mpsc::UnboundedSender<Result<AppendRowsResponse>>,
+        answers: mpsc::UnboundedSender<Heard>,
     },
     /// A request of lease `id`.
     Request(u64, AppendRowsRequest),
@@ -66,13 +80,9 @@ enum Call {
 pub(super) struct Mux {
     client: Client,
     route: Route,
-    leases: HashMap<
-        u64,
-        (
-            Destination,
-            mpsc::UnboundedSender<Result<AppendRowsResponse>>,
-        ),
-    >,
+    leases: HashMap<u64, (Destination, mpsc::UnboundedSender<Heard>)>,
+    /// Requests the service wrote on this call, whoever's.
+    written: Arc<AtomicU64>,
     /// The lease of each request sent and not answered, oldest first.
     unanswered: VecDeque<u64>,
     wire: Wire,
@@ -81,11 +91,12 @@ pub(super) struct Mux {
 }
 
 impl Mux {
-    pub(super) fn new(client: Client, route: Route) -> Self {
+    pub(super) fn new(client: Client, route: Route, written: Arc<AtomicU64>) -> Self {
         Self {
             client,
             route,
             leases: HashMap::new(),
+            written,
             unanswered: VecDeque::new(),
             wire: Wire::default(),
             call_tx: None,
@@ -180,10 +191,17 @@ impl Mux {
             tracing::warn!("the service answered a request never sent on a shared connection");
             return;
         };
-        if matches!(answer.response, Some(Response::Error(_))) {
-            // What the service refused may have been the request it learns
-            // the stream and schema from: the next one carries them again.
-            self.wire.last = None;
+        match answer.response {
+            Some(Response::Error(_)) => {
+                // What the service refused may have been the request it
+                // learns the stream and schema from: the next one carries
+                // them again.
+                self.wire.last = None;
+            }
+            Some(Response::AppendResult(_)) => {
+                self.written.fetch_add(1, Ordering::Relaxed);
+            }
+            None => {}
         }
         if let Some((_, answers)) = self.leases.get(&id) {
             let _ = answers.send(Ok(answer));
@@ -201,7 +219,10 @@ impl Mux {
         };
         let mut told = std::collections::HashSet::new();
         if let Some((_, answers)) = self.leases.get(&front) {
-            let _ = answers.send(Err(error.duplicate()));
+            let _ = answers.send(Err(Ended {
+                error: error.duplicate(),
+                behind_another: false,
+            }));
             told.insert(front);
         }
         for id in self.unanswered.drain(..) {
@@ -216,7 +237,10 @@ impl Mux {
                          was answered ({error}); resending"
                     ),
                 );
-                let _ = answers.send(Err(other));
+                let _ = answers.send(Err(Ended {
+                    error: other,
+                    behind_another: true,
+                }));
             }
         }
     }

@@ -433,6 +433,15 @@ impl Engine {
 
     /// The connection is unusable: a reconnect resends what it held.
     fn drop_connection(&mut self, failure: Failure) {
+        if self
+            .conn
+            .as_ref()
+            .is_some_and(Connection::others_progressed)
+        {
+            // a shared call that works, ended by another table's request:
+            // not a failure of this writer's to count against its budget
+            self.retry.progress();
+        }
         if let (Some(conn), Failure::Retryable(_, _, Cause::Timeout)) = (&self.conn, &failure) {
             // a call that stopped answering: the reconnect must not be
             // given it again by the client's pool
@@ -459,7 +468,9 @@ impl Engine {
         let mut first = true;
         while let Some(request) = self.inflight.pop_front() {
             let outcome = if first {
-                error.duplicate()
+                // The cause, for the request it ended: a broken connection
+                // may have written it, whatever its answer was to be.
+                error.duplicate().context(MAYBE_LANDED)
             } else {
                 closed_error(&self.cfg.stream, &error, acked)
             };
@@ -524,13 +535,15 @@ impl Engine {
     }
 }
 
+/// What a writer that closed knows of the rows it had in flight.
+const MAYBE_LANDED: &str = "rows sent and not acknowledged may or may not have landed";
+
 /// The error of a request sent to, or in flight in, a closed writer.
 fn closed_error(stream: &str, cause: &Error, acknowledged: i64) -> Error {
     Error::new(
         ErrorKind::WriterClosed,
         format!(
-            "the writer of `{stream}` is closed after an earlier error ({cause}); \
-             rows sent and not acknowledged may or may not have landed"
+            "the writer of `{stream}` is closed after an earlier error ({cause}); {MAYBE_LANDED}"
         ),
     )
     .with_acknowledged_rows(acknowledged)
