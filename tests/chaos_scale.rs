@@ -16,7 +16,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use bqwrite::{BqRow, Client, Error, RetryPolicy, Sink, SinkOptions, Writer, WriterOptions};
+use bqwrite::{
+    BqRow, Client, Error, ErrorKind, RetryPolicy, Sink, SinkOptions, Writer, WriterOptions,
+};
 use bqwrite_emulator::Faults;
 use support::proxy::{Chaos, Proxy, Rng, start_chaos_proxy};
 use support::{Env, bounded};
@@ -29,6 +31,9 @@ struct Tagged {
     table: i64,
     id: i64,
     note: String,
+    /// The service refuses a row whose payload is not JSON.
+    #[bq(type = "JSON")]
+    payload: String,
 }
 
 impl Tagged {
@@ -36,9 +41,26 @@ impl Tagged {
         Self {
             table,
             id,
-            note: format!("row {id} of table {table}"),
+            note: format!("row {id} of table {table}: {PADDING}"),
+            payload: format!("{{\"id\":{id}}}"),
         }
     }
+
+    /// A row the service rejects: every 97th of a sink's rows.
+    fn sunk(id: i64) -> Self {
+        let mut row = Self::new(0, id);
+        if is_bad(id) {
+            row.payload = "{not json".into();
+        }
+        row
+    }
+}
+
+/// Makes rows about 100 bytes: a cut every few requests, not every one.
+const PADDING: &str = "written through a proxy that cuts connections";
+
+fn is_bad(id: i64) -> bool {
+    id % 97 == 13
 }
 
 /// The seed of a run: `BQWRITE_CHAOS_SEED`, or the clock.
@@ -98,8 +120,11 @@ impl Injector {
         let task = tokio::spawn(async move {
             let mut injected = 0;
             let mut tick = tokio::time::interval(every);
-            while !stopped.load(Ordering::Acquire) {
+            loop {
                 tick.tick().await;
+                if stopped.load(Ordering::Acquire) {
+                    break;
+                }
                 inject(&faults, &mut rng);
                 injected += 1;
             }
@@ -161,7 +186,7 @@ fn says_maybe_written(error: &Error) -> bool {
 
 /// Cuts per test, and the mean bytes of requests and of answers between two.
 const CUTS: u64 = 200;
-const CUT_BYTES: u64 = 4 * 1024;
+const CUT_BYTES: u64 = 16 * 1024;
 const CUT_ANSWER_BYTES: u64 = 512;
 
 const SINK_TASKS: i64 = 1_000;
@@ -179,7 +204,7 @@ struct SinkRun {
 
 /// 1,000 tasks each send 30 rows one at a time through a sink whose
 /// connections the proxy cuts (150 times) while the emulator injects faults.
-async fn sink_under_chaos(test: &str, options: SinkOptions) -> SinkRun {
+async fn sink_under_chaos(test: &str, options: SinkOptions, retry: RetryPolicy) -> SinkRun {
     let seed = seed(test);
     let env = Env::start().await;
     env.table_for::<Tagged>("sunk");
@@ -189,7 +214,7 @@ async fn sink_under_chaos(test: &str, options: SinkOptions) -> SinkRun {
     let table = client.table_from_path(&Env::path("sunk")).unwrap();
     let options = options
         .max_buffered_rows(5_000)
-        .writer_options(writer_options());
+        .writer_options(writer_options().retry_policy(retry));
     let sink = client.sink_with::<Tagged>(&table, options).await.unwrap();
     let injector = Injector::start(
         env.emulator.faults().clone(),
@@ -203,7 +228,7 @@ async fn sink_under_chaos(test: &str, options: SinkOptions) -> SinkRun {
                 let mut outcomes = Vec::with_capacity(SINK_ROWS_EACH as usize);
                 for i in 0..SINK_ROWS_EACH {
                     let id = i * SINK_TASKS + task;
-                    outcomes.push((id, sink.send(Tagged::new(0, id)).await));
+                    outcomes.push((id, sink.send(Tagged::sunk(id)).await));
                 }
                 outcomes
             })
@@ -226,18 +251,47 @@ async fn sink_under_chaos(test: &str, options: SinkOptions) -> SinkRun {
 }
 
 impl SinkRun {
-    fn report(&self, test: &str) -> (Vec<i64>, Vec<(i64, &Error)>) {
-        let mut ok = Vec::new();
-        let mut failed = Vec::new();
+    /// Checks what every sink promises, prints what happened, and returns
+    /// how many times each id is in the table and the rows that failed
+    /// other than by being rejected:
+    /// - every row whose `send` returned `Ok` is in the table;
+    /// - every bad row failed alone ([`ErrorKind::RowErrors`]) and is not;
+    /// - a row that failed otherwise is not in the table, unless its error
+    ///   says it may have been written;
+    /// - no row is there that nobody sent.
+    fn check(&self, test: &str) -> (HashMap<i64, u64>, Vec<(i64, &Error)>) {
+        let counts = id_counts(&self.env, "sunk", 0);
+        let (mut ok, mut rejected, mut failed) = (0, 0, Vec::new());
         for (id, outcome) in &self.outcomes {
             match outcome {
-                Ok(()) => ok.push(*id),
-                Err(e) => failed.push((*id, e)),
+                Ok(()) => {
+                    assert!(!is_bad(*id), "bad row {id} was acknowledged");
+                    assert!(counts.contains_key(id), "acknowledged row {id} is missing");
+                    ok += 1;
+                }
+                Err(e) if is_bad(*id) && e.kind() == ErrorKind::RowErrors => {
+                    assert!(!counts.contains_key(id), "rejected row {id} was written");
+                    assert_eq!(e.row_errors().len(), 1, "{e}");
+                    assert_eq!(e.row_errors()[0].column.as_deref(), Some("payload"), "{e}");
+                    rejected += 1;
+                }
+                Err(e) => {
+                    assert!(
+                        !counts.contains_key(id) || says_maybe_written(e),
+                        "row {id} failed without saying it may have been written, and it was: {e}"
+                    );
+                    failed.push((*id, e));
+                }
             }
         }
+        let sent = 0..SINK_TASKS * SINK_ROWS_EACH;
+        assert!(
+            counts.keys().all(|id| sent.contains(id)),
+            "rows nobody sent"
+        );
         println!(
-            "{test}: {} rows acknowledged, {} failed; {} cuts, {} emulator faults; close: {:?}; {:?}",
-            ok.len(),
+            "{test}: {ok} rows acknowledged, {rejected} rejected, {} failed; {} cuts, \
+             {} emulator faults; close: {:?}; {:?}",
             failed.len(),
             self.cuts,
             self.faults,
@@ -248,38 +302,45 @@ impl SinkRun {
             println!("{test}: first failure (row {id}): {e}");
         }
         assert!(self.cuts > 0, "the proxy cut no connection");
-        (ok, failed)
+        (counts, failed)
     }
+}
+
+/// Rows written more than once.
+fn written_twice(counts: &HashMap<i64, u64>) -> Vec<(i64, u64)> {
+    let mut twice: Vec<_> = counts
+        .iter()
+        .filter(|(_, n)| **n > 1)
+        .map(|(id, n)| (*id, *n))
+        .collect();
+    twice.sort_unstable();
+    twice
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_exactly_once_sink_under_cuts_writes_each_acknowledged_row_once() {
     bounded(240, async {
         let test = "exactly_once_sink";
-        let run = sink_under_chaos(test, SinkOptions::exactly_once()).await;
-        let (ok, failed) = run.report(test);
-        let counts = id_counts(&run.env, "sunk", 0);
-        let twice: Vec<_> = counts.iter().filter(|(_, n)| **n > 1).collect();
-        assert!(twice.is_empty(), "rows written twice: {twice:?}");
-        for id in &ok {
-            assert!(counts.contains_key(id), "acknowledged row {id} is missing");
-        }
-        for (id, error) in &failed {
-            assert!(
-                !counts.contains_key(id) || says_maybe_written(error),
-                "row {id} failed without saying it may have been written, and it was: {error}"
-            );
-        }
-        assert_eq!(
-            counts.len(),
-            counts
-                .keys()
-                .filter(|id| (0..SINK_TASKS * SINK_ROWS_EACH).contains(id))
-                .count(),
-            "rows nobody sent"
-        );
+        let run = sink_under_chaos(test, SinkOptions::exactly_once(), fast_retries()).await;
+        let (counts, failed) = run.check(test);
+        assert_eq!(written_twice(&counts), [], "rows written twice");
         assert!(failed.is_empty(), "a send failed: {:?}", failed[0]);
         run.closed.as_ref().unwrap();
+    })
+    .await;
+}
+
+/// With a retry budget the faults exhaust, the writer under the sink
+/// closes: the rows in flight then fail, and those after; still no row is
+/// written twice, and a failed row that was written says it may have been.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exactly_once_sink_that_gives_up_under_cuts_still_writes_no_row_twice() {
+    bounded(240, async {
+        let test = "exactly_once_sink_giving_up";
+        let retry = fast_retries().max_attempts(6);
+        let run = sink_under_chaos(test, SinkOptions::exactly_once(), retry).await;
+        let (counts, _) = run.check(test);
+        assert_eq!(written_twice(&counts), [], "rows written twice");
     })
     .await;
 }
@@ -288,12 +349,8 @@ async fn an_exactly_once_sink_under_cuts_writes_each_acknowledged_row_once() {
 async fn an_at_least_once_sink_under_cuts_writes_every_acknowledged_row() {
     bounded(240, async {
         let test = "at_least_once_sink";
-        let run = sink_under_chaos(test, SinkOptions::at_least_once()).await;
-        let (ok, failed) = run.report(test);
-        let counts = id_counts(&run.env, "sunk", 0);
-        for id in &ok {
-            assert!(counts.contains_key(id), "acknowledged row {id} is missing");
-        }
+        let run = sink_under_chaos(test, SinkOptions::at_least_once(), fast_retries()).await;
+        let (counts, failed) = run.check(test);
         let rows: u64 = counts.values().sum();
         let duplicates = rows - counts.len() as u64;
         println!(
@@ -304,12 +361,6 @@ async fn an_at_least_once_sink_under_cuts_writes_every_acknowledged_row() {
             duplicates <= run.stats.resent_rows,
             "{duplicates} duplicates but only {} rows resent",
             run.stats.resent_rows
-        );
-        assert!(
-            counts
-                .keys()
-                .all(|id| (0..SINK_TASKS * SINK_ROWS_EACH).contains(id)),
-            "rows nobody sent"
         );
         assert!(failed.is_empty(), "a send failed: {:?}", failed[0]);
         run.closed.as_ref().unwrap();
@@ -530,7 +581,7 @@ async fn a_row_in_flight_when_the_sink_gives_up_says_it_may_have_been_written() 
         assert_eq!(env.cells("gave_up").len(), 1, "the request was applied");
         assert!(says_maybe_written(&err), "{err}");
         let later = sink.send(Tagged::new(0, 2)).await.unwrap_err();
-        assert_eq!(later.kind(), bqwrite::ErrorKind::WriterClosed, "{later}");
+        assert_eq!(later.kind(), ErrorKind::WriterClosed, "{later}");
         assert!(sink.close().await.is_err());
     })
     .await;
