@@ -226,7 +226,12 @@ impl Lease {
     /// The answer to the oldest request unanswered, or the error that ended
     /// the connection; `None` when it ended without a word for this lease.
     pub(crate) async fn next_answer(&mut self) -> Option<Result<AppendRowsResponse>> {
-        let heard = self.answers.recv().await?;
+        let Some(heard) = self.answers.recv().await else {
+            // Ended before this lease's requests went out on the call: the
+            // end was not theirs either.
+            self.ended_behind_another = true;
+            return None;
+        };
         Some(heard.map_err(|ended| {
             self.ended_behind_another = ended.behind_another;
             ended.error
@@ -355,6 +360,12 @@ mod tests {
         heard.send(ended(true)).unwrap();
         assert!(lease.next_answer().await.unwrap().is_err());
         assert!(!lease.others_progressed());
+        // ended before this lease's requests went out, after writing others'
+        let (mut lease, heard) = lease_on(&written);
+        written.fetch_add(1, Ordering::Relaxed);
+        drop(heard);
+        assert!(lease.next_answer().await.is_none());
+        assert!(lease.others_progressed());
     }
 
     #[test]

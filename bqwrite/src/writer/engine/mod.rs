@@ -286,12 +286,12 @@ impl Engine {
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Command>) {
         let mut open = true;
         loop {
-            if self.conn.is_none()
-                && !self.inflight.is_empty()
-                && self.broken.is_none()
-                && let Err(error) = self.reconnect().await
-            {
-                self.close(error);
+            // A connection can end while the reconnect resends on it: then
+            // the next reconnect resends everything again.
+            while self.conn.is_none() && !self.inflight.is_empty() && self.broken.is_none() {
+                if let Err(error) = self.reconnect().await {
+                    self.close(error);
+                }
             }
             self.answer_flushes();
             if !open && self.inflight.is_empty() {
