@@ -19,7 +19,7 @@ use std::time::Duration;
 use bqwrite::{
     BqRow, Client, Error, ErrorKind, RetryPolicy, Sink, SinkOptions, Writer, WriterOptions,
 };
-use bqwrite_emulator::Faults;
+use bqwrite_emulator::{Faults, UnaryMethod};
 use support::proxy::{Chaos, Proxy, Rng, start_chaos_proxy};
 use support::{Env, bounded};
 use tonic::Code;
@@ -533,6 +533,14 @@ async fn a_pending_group_under_cuts_commits_every_row_once() {
             }
         }
         let group = Arc::into_inner(group).expect("every task is done");
+        // Finalizes and the commit applied with their answers lost: the
+        // group must find out what happened, not fail or commit twice.
+        let mut rng = Rng::new(seed ^ 0xc0ff);
+        let faults = env.emulator.faults();
+        faults.drop_next_unary_answers(UnaryMethod::FinalizeWriteStream, rng.below(3) as usize);
+        if rng.below(2) == 1 {
+            faults.drop_next_unary_answer(UnaryMethod::BatchCommitWriteStreams);
+        }
         let committed = group.commit().await;
         let faults = injector.stop().await;
         println!(
