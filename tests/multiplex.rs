@@ -372,3 +372,50 @@ async fn a_stalled_shared_call_is_abandoned_not_leased_again() {
     })
     .await;
 }
+
+/// `Event`'s columns in another field order: another writer schema for
+/// the same columns.
+#[derive(Debug, Clone, BqRow)]
+struct EventSwapped {
+    n: i64,
+    table: i64,
+}
+
+/// The request that switches a shared connection to a table is refused (a
+/// transient error) while the next ones for that table are on their way:
+/// those must carry the schema too, or the service decodes them with the
+/// schema it had, the other table's, and `table` and `n` trade columns.
+/// Found by `tests/chaos_scale.rs`.
+#[tokio::test]
+async fn requests_behind_a_refused_switch_are_not_decoded_with_another_tables_schema() {
+    bounded(60, async {
+        let env = Env::start().await;
+        let client = pooled_client(&env, 1).await;
+        let tables = event_tables(&env, &client, 2);
+        let mut other = Writer::<EventSwapped>::default_stream(&tables[1])
+            .await
+            .unwrap();
+        other
+            .append([EventSwapped { n: 0, table: 1 }])
+            .await
+            .unwrap();
+        let options = WriterOptions::default().max_rows_per_request(10);
+        let mut writer = Writer::<Event>::default_stream_with(&tables[0], options)
+            .await
+            .unwrap();
+        env.emulator
+            .faults()
+            .fail_next_requests(1, tonic::Code::Unavailable, "refused switch");
+        // Three requests, back to back: the first switches and is refused.
+        assert_eq!(writer.append(events(0, 0..30)).await.unwrap(), 30);
+        for row in env.cells("t0") {
+            assert_eq!(row[0].as_str(), Some("0"), "columns swapped: {row:?}");
+        }
+        let mut n = ns(&env, "t0");
+        n.sort_unstable();
+        assert_eq!(n, (0..30).collect::<Vec<_>>());
+        assert_eq!(ns(&env, "t1"), [0]);
+        env.emulator.shutdown().await;
+    })
+    .await;
+}

@@ -370,3 +370,56 @@ async fn a_cancelled_append_leaves_the_offsets_exact() {
     })
     .await;
 }
+
+/// `_default`, own connection and shared: the first request of a new
+/// connection (the one that names the stream and carries the schema) is
+/// refused with a transient error while the next ones are on their way.
+/// On its own connection the writer sends them without the schema; the
+/// service learned it from nothing and refuses them too (INVALID_ARGUMENT):
+/// they go again with the schema rather than close the writer. Found by
+/// `tests/chaos_scale.rs` (seed 1796134950585830647).
+#[tokio::test]
+async fn requests_behind_a_refused_first_request_go_again_with_the_schema() {
+    bounded(60, async {
+        let env = Env::start().await;
+        for (name, multiplexing) in [("own", false), ("shared", true)] {
+            env.table_for::<Numbered>(name);
+            let client = bqwrite::Client::builder()
+                .emulator(env.emulator.grpc_addr().to_string())
+                .multiplexing(multiplexing)
+                .build()
+                .await
+                .unwrap();
+            let table = client.table_from_path(&Env::path(name)).unwrap();
+            let mut writer = Writer::<Numbered>::default_stream_with(&table, options())
+                .await
+                .unwrap();
+            env.emulator
+                .faults()
+                .fail_next_requests(1, Code::Unavailable, "refused first request");
+            // Three requests of 10 rows, sent back to back on a new connection.
+            let written = writer.append(numbered(0..30)).await;
+            assert_eq!(written.unwrap_or_else(|e| panic!("{name}: {e}")), 30);
+            writer.flush().await.unwrap();
+            let mut got: Vec<i64> = env
+                .cells(name)
+                .iter()
+                .map(|row| row[0].as_str().unwrap().parse().unwrap())
+                .collect();
+            got.sort_unstable();
+            assert_eq!(got, (0..30).collect::<Vec<_>>(), "{name}");
+            // Own connection: the two requests behind went without the
+            // schema, were refused and went again. Shared: the connection
+            // sends the schema until a request of the table is written, so
+            // only the refused one goes again.
+            let resent = if multiplexing { 10 } else { 30 };
+            assert_eq!(
+                writer.stats().resent_rows,
+                resent,
+                "{name}: {:?}",
+                writer.stats()
+            );
+        }
+    })
+    .await;
+}

@@ -51,6 +51,9 @@ pub(crate) fn classify(code: Code) -> Retry {
 ///
 /// Attempts count consecutive failures without progress: an AppendRows
 /// connection that acknowledges rows after a reconnect starts a fresh count.
+/// A `_default` writer on a connection shared with other tables also starts
+/// a fresh count when the connection ended on another table's request after
+/// writing requests: the connection works, the writer was waiting its turn.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[must_use]
 pub struct RetryPolicy {

@@ -17,6 +17,8 @@
 //! another table's rows.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
@@ -30,6 +32,18 @@ use crate::proto::storage::append_rows_request::Rows;
 use crate::proto::storage::append_rows_response::Response;
 use crate::proto::storage::{AppendRowsRequest, AppendRowsResponse, ProtoSchema};
 
+/// What a lease hears: the answer to its oldest request, or the call's end.
+pub(super) type Heard = std::result::Result<AppendRowsResponse, Ended>;
+
+/// How the call ended, for one lease.
+#[derive(Debug)]
+pub(super) struct Ended {
+    pub(super) error: Error,
+    /// The call ended while another lease's request was being answered:
+    /// the lease's own requests were waiting behind it.
+    pub(super) behind_another: bool,
+}
+
 /// What a lease sends to its connection's task.
 // Requests are nearly every message: boxing them would allocate per request
 // to shrink the rare ones.
@@ -40,7 +54,7 @@ pub(super) enum Outgoing {
     Register {
         id: u64,
         destination: Destination,
-        answers: mpsc::UnboundedSender<Result<AppendRowsResponse>>,
+        answers: mpsc::UnboundedSender<Heard>,
     },
     /// A request of lease `id`.
     Request(u64, AppendRowsRequest),
@@ -66,26 +80,24 @@ enum Call {
 pub(super) struct Mux {
     client: Client,
     route: Route,
-    leases: HashMap<
-        u64,
-        (
-            Destination,
-            mpsc::UnboundedSender<Result<AppendRowsResponse>>,
-        ),
-    >,
-    /// The lease of each request sent and not answered, oldest first.
-    unanswered: VecDeque<u64>,
+    leases: HashMap<u64, (Destination, mpsc::UnboundedSender<Heard>)>,
+    /// Requests the service wrote on this call, whoever's.
+    written: Arc<AtomicU64>,
+    /// The lease and the wire number of each request sent and not
+    /// answered, oldest first.
+    unanswered: VecDeque<(u64, u64)>,
     wire: Wire,
     call_tx: Option<mpsc::UnboundedSender<AppendRowsRequest>>,
     call: Call,
 }
 
 impl Mux {
-    pub(super) fn new(client: Client, route: Route) -> Self {
+    pub(super) fn new(client: Client, route: Route, written: Arc<AtomicU64>) -> Self {
         Self {
             client,
             route,
             leases: HashMap::new(),
+            written,
             unanswered: VecDeque::new(),
             wire: Wire::default(),
             call_tx: None,
@@ -148,6 +160,7 @@ impl Mux {
         let Some((destination, _)) = self.leases.get(&id) else {
             return;
         };
+        let seq = self.wire.sent;
         let request = self
             .wire
             .prepare(destination, request, self.client.trace_id());
@@ -170,20 +183,28 @@ impl Mux {
         if let Some(tx) = &self.call_tx {
             let _ = tx.send(request);
         }
-        self.unanswered.push_back(id);
+        self.unanswered.push_back((id, seq));
     }
 
     /// Hands `answer` to the lease whose request it answers (dropped if
     /// that lease is gone).
     fn route_answer(&mut self, answer: AppendRowsResponse) {
-        let Some(id) = self.unanswered.pop_front() else {
+        let Some((id, seq)) = self.unanswered.pop_front() else {
             tracing::warn!("the service answered a request never sent on a shared connection");
             return;
         };
-        if matches!(answer.response, Some(Response::Error(_))) {
-            // What the service refused may have been the request it learns
-            // the stream and schema from: the next one carries them again.
-            self.wire.last = None;
+        match answer.response {
+            Some(Response::Error(_)) => {
+                // What the service refused may have been the request it
+                // learns the stream and schema from: the next one carries
+                // them again.
+                self.wire.last = None;
+            }
+            Some(Response::AppendResult(_)) => {
+                self.written.fetch_add(1, Ordering::Relaxed);
+                self.wire.written(seq);
+            }
+            None => {}
         }
         if let Some((_, answers)) = self.leases.get(&id) {
             let _ = answers.send(Ok(answer));
@@ -196,15 +217,18 @@ impl Mux {
     /// when their next request finds the connection gone.
     fn end(mut self, error: Error) {
         tracing::info!(route = %self.route, error = %error, unanswered = self.unanswered.len(), "shared AppendRows connection ended");
-        let Some(front) = self.unanswered.pop_front() else {
+        let Some((front, _)) = self.unanswered.pop_front() else {
             return;
         };
         let mut told = std::collections::HashSet::new();
         if let Some((_, answers)) = self.leases.get(&front) {
-            let _ = answers.send(Err(error.duplicate()));
+            let _ = answers.send(Err(Ended {
+                error: error.duplicate(),
+                behind_another: false,
+            }));
             told.insert(front);
         }
-        for id in self.unanswered.drain(..) {
+        for (id, _) in self.unanswered.drain(..) {
             if !told.insert(id) {
                 continue;
             }
@@ -216,7 +240,10 @@ impl Mux {
                          was answered ({error}); resending"
                     ),
                 );
-                let _ = answers.send(Err(other));
+                let _ = answers.send(Err(Ended {
+                    error: other,
+                    behind_another: true,
+                }));
             }
         }
     }
@@ -245,6 +272,13 @@ async fn call_event(call: &mut Call) -> Event {
 struct Wire {
     /// The stream and the schema of the previous request.
     last: Option<Destination>,
+    /// The wire number of the first request for `last` since the switch
+    /// to it.
+    switched_at: u64,
+    /// Whether the service wrote a request for `last` sent since the
+    /// switch: it has the schema then (it wrote that request with it).
+    confirmed: bool,
+    /// Requests put on the wire (the next one's wire number).
     sent: u64,
     /// Whether a writer on the connection has asked for a
     /// `default_missing_value_interpretation` (which holds for the rest of
@@ -254,9 +288,15 @@ struct Wire {
 
 impl Wire {
     /// `request` as it goes on the wire: with its stream always, its writer
-    /// schema when the destination or schema changed (or when the writer
-    /// sends it again itself, after an error), the trace id on the
-    /// connection's first request only.
+    /// schema when the destination or schema changed, and until the service
+    /// wrote a request for it since (or when the writer sends it again
+    /// itself, after an error), the trace id on the connection's first
+    /// request only.
+    ///
+    /// Until then the requests sent behind the switch carry the schema
+    /// too: if the service refused the request that switched (a transient
+    /// error), it would decode those with the schema it had, another
+    /// table's, and write wrong values wherever the two line up.
     fn prepare(
         &mut self,
         destination: &Destination,
@@ -269,7 +309,7 @@ impl Wire {
             .as_ref()
             .is_some_and(|last| last.same(destination));
         if let Some(Rows::ProtoRows(data)) = &mut request.rows
-            && !same
+            && !(same && self.confirmed)
             && data.writer_schema.is_none()
         {
             data.writer_schema = Some(ProtoSchema {
@@ -282,11 +322,20 @@ impl Wire {
         } else {
             String::new()
         };
-        self.sent += 1;
         if !same {
             self.last = Some(destination.clone());
+            self.switched_at = self.sent;
+            self.confirmed = false;
         }
+        self.sent += 1;
         request
+    }
+
+    /// The service wrote request `seq`.
+    fn written(&mut self, seq: u64) {
+        if self.last.is_some() && seq >= self.switched_at {
+            self.confirmed = true;
+        }
     }
 
     /// What a request for `destination` sets as the connection's missing
@@ -360,9 +409,15 @@ mod tests {
         let t1 = destination("t1/_default", &A);
         let t2 = destination("t2/_default", &B);
         let t1b = destination("t1/_default", &B);
+        // each written before the next is sent
         let sent: Vec<_> = [&t1, &t1, &t2, &t2, &t1, &t1b]
             .into_iter()
-            .map(|d| wire.prepare(d, bare(), "trace"))
+            .map(|d| {
+                let seq = wire.sent;
+                let request = wire.prepare(d, bare(), "trace");
+                wire.written(seq);
+                request
+            })
             .collect();
         let streams: Vec<_> = sent.iter().map(|r| r.write_stream.as_str()).collect();
         assert_eq!(
@@ -384,6 +439,32 @@ mod tests {
         );
         let traces: Vec<_> = sent.iter().map(|r| r.trace_id.as_str()).collect();
         assert_eq!(traces, ["trace", "", "", "", "", ""]);
+    }
+
+    #[test]
+    fn requests_behind_a_switch_carry_the_schema_until_one_is_written() {
+        let mut wire = Wire::default();
+        let t1 = destination("t1/_default", &A);
+        let t2 = destination("t2/_default", &B);
+        let schemas = |wire: &mut Wire, d: &Destination, n: usize| -> Vec<Option<String>> {
+            (0..n)
+                .map(|_| schema_of(&wire.prepare(d, bare(), "trace")))
+                .collect()
+        };
+        let name = |s: &str| Some(s.to_owned());
+        // pipelined behind the first: no answer yet, each carries it
+        assert_eq!(
+            schemas(&mut wire, &t1, 3),
+            [name("A"), name("A"), name("A")]
+        );
+        wire.written(1);
+        assert_eq!(schemas(&mut wire, &t1, 2), [None, None]);
+        // a switch: an answer to a request sent before it confirms nothing
+        assert_eq!(schemas(&mut wire, &t2, 2), [name("B"), name("B")]);
+        wire.written(4);
+        assert_eq!(schemas(&mut wire, &t2, 1), [name("B")]);
+        wire.written(5);
+        assert_eq!(schemas(&mut wire, &t2, 1), [None]);
     }
 
     #[test]

@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 
 use super::Client;
-use super::mux::{Mux, Outgoing};
+use super::mux::{Heard, Mux, Outgoing};
 use crate::error::Result;
 use crate::proto::descriptor::DescriptorProto as WireDescriptorProto;
 use crate::proto::storage::{AppendRowsRequest, AppendRowsResponse};
@@ -101,6 +101,8 @@ pub(crate) struct Pool {
 struct SharedConn {
     tx: mpsc::WeakUnboundedSender<Outgoing>,
     leases: Arc<AtomicUsize>,
+    /// Requests the service wrote on the connection, whoever's.
+    written: Arc<AtomicU64>,
 }
 
 impl SharedConn {
@@ -135,18 +137,21 @@ impl Pool {
         let conns = routes.entry(route.key()).or_default();
         loop {
             conns.retain(|c| c.live().is_some());
-            let (tx, load) = match self.pick(conns) {
+            let (tx, load, written) = match self.pick(conns) {
                 Some(picked) => picked,
                 None => {
                     let (tx, rx) = mpsc::unbounded_channel();
-                    tokio::spawn(Mux::new(client.clone(), route.clone()).run(rx));
+                    let written = Arc::new(AtomicU64::new(0));
+                    let mux = Mux::new(client.clone(), route.clone(), written.clone());
+                    tokio::spawn(mux.run(rx));
                     let load = Arc::new(AtomicUsize::new(0));
                     conns.push(SharedConn {
                         tx: tx.downgrade(),
                         leases: load.clone(),
+                        written: written.clone(),
                     });
                     tracing::debug!(route = %route, open = conns.len(), "opening a shared AppendRows connection");
-                    (tx, load)
+                    (tx, load, written)
                 }
             };
             let register = Outgoing::Register {
@@ -161,6 +166,9 @@ impl Pool {
                     tx,
                     answers,
                     load,
+                    written_before: written.load(Ordering::Relaxed),
+                    written,
+                    ended_behind_another: false,
                 };
             }
             // the connection ended meanwhile: prune it and choose again
@@ -172,13 +180,18 @@ impl Pool {
     fn pick(
         &self,
         conns: &[SharedConn],
-    ) -> Option<(mpsc::UnboundedSender<Outgoing>, Arc<AtomicUsize>)> {
-        let (tx, load) = conns
+    ) -> Option<(
+        mpsc::UnboundedSender<Outgoing>,
+        Arc<AtomicUsize>,
+        Arc<AtomicU64>,
+    )> {
+        let (tx, conn) = conns
             .iter()
-            .filter_map(|c| c.live().map(|tx| (tx, c.leases.clone())))
-            .min_by_key(|(_, load)| load.load(Ordering::Acquire))?;
-        let idle = load.load(Ordering::Acquire) == 0;
-        (idle || conns.len() >= self.max).then_some((tx, load))
+            .filter_map(|c| c.live().map(|tx| (tx, c)))
+            .min_by_key(|(_, c)| c.leases.load(Ordering::Acquire))?;
+        let idle = conn.leases.load(Ordering::Acquire) == 0;
+        let picked = (tx, conn.leases.clone(), conn.written.clone());
+        (idle || conns.len() >= self.max).then_some(picked)
     }
 }
 
@@ -188,8 +201,14 @@ impl Pool {
 pub(crate) struct Lease {
     id: u64,
     tx: mpsc::UnboundedSender<Outgoing>,
-    answers: mpsc::UnboundedReceiver<Result<AppendRowsResponse>>,
+    answers: mpsc::UnboundedReceiver<Heard>,
     load: Arc<AtomicUsize>,
+    /// Requests the service wrote on the connection, whoever's, and how
+    /// many it had when the lease began.
+    written: Arc<AtomicU64>,
+    written_before: u64,
+    /// The connection ended while another writer's request was answered.
+    ended_behind_another: bool,
 }
 
 impl Lease {
@@ -207,7 +226,26 @@ impl Lease {
     /// The answer to the oldest request unanswered, or the error that ended
     /// the connection; `None` when it ended without a word for this lease.
     pub(crate) async fn next_answer(&mut self) -> Option<Result<AppendRowsResponse>> {
-        self.answers.recv().await
+        let Some(heard) = self.answers.recv().await else {
+            // Ended before this lease's requests went out on the call: the
+            // end was not theirs either.
+            self.ended_behind_another = true;
+            return None;
+        };
+        Some(heard.map_err(|ended| {
+            self.ended_behind_another = ended.behind_another;
+            ended.error
+        }))
+    }
+
+    /// Whether the connection ended on another writer's request, this
+    /// writer's waiting behind it, after the service wrote requests on it
+    /// during the lease: the connection works, and this writer's failure
+    /// was not its own (it counts as progress for its retry budget, or a
+    /// writer sharing a connection with busy tables would spend its budget
+    /// on their turns).
+    pub(crate) fn others_progressed(&self) -> bool {
+        self.ended_behind_another && self.written.load(Ordering::Relaxed) > self.written_before
     }
 }
 
@@ -275,6 +313,59 @@ mod tests {
             "an idle connection is reused before another opens"
         );
         drop((us, eu, again));
+    }
+
+    /// A lease whose connection's task is this test: what it hears comes
+    /// from the returned sender.
+    fn lease_on(written: &Arc<AtomicU64>) -> (Lease, mpsc::UnboundedSender<Heard>) {
+        let (tx, _rx) = mpsc::unbounded_channel();
+        let (answers_tx, answers) = mpsc::unbounded_channel();
+        let lease = Lease {
+            id: 1,
+            tx,
+            answers,
+            load: Arc::new(AtomicUsize::new(1)),
+            written: written.clone(),
+            written_before: written.load(Ordering::Relaxed),
+            ended_behind_another: false,
+        };
+        (lease, answers_tx)
+    }
+
+    fn ended(behind_another: bool) -> Heard {
+        let error = crate::error::Error::new(crate::error::ErrorKind::Transport, "ended");
+        Err(super::super::mux::Ended {
+            error,
+            behind_another,
+        })
+    }
+
+    #[tokio::test]
+    async fn a_call_that_wrote_for_others_and_ended_on_their_request_is_progress() {
+        let written = Arc::new(AtomicU64::new(5));
+        // ended on another writer's request after writing others' requests
+        let (mut lease, heard) = lease_on(&written);
+        written.fetch_add(2, Ordering::Relaxed);
+        heard.send(ended(true)).unwrap();
+        assert!(lease.next_answer().await.unwrap().is_err());
+        assert!(lease.others_progressed());
+        // ended on this writer's own request: its failure
+        let (mut lease, heard) = lease_on(&written);
+        written.fetch_add(2, Ordering::Relaxed);
+        heard.send(ended(false)).unwrap();
+        assert!(lease.next_answer().await.unwrap().is_err());
+        assert!(!lease.others_progressed());
+        // nothing written during the lease: the call does not work
+        let (mut lease, heard) = lease_on(&written);
+        heard.send(ended(true)).unwrap();
+        assert!(lease.next_answer().await.unwrap().is_err());
+        assert!(!lease.others_progressed());
+        // ended before this lease's requests went out, after writing others'
+        let (mut lease, heard) = lease_on(&written);
+        written.fetch_add(1, Ordering::Relaxed);
+        drop(heard);
+        assert!(lease.next_answer().await.is_none());
+        assert!(lease.others_progressed());
     }
 
     #[test]

@@ -94,6 +94,7 @@ impl Engine {
 
     /// Counts `request` as written: its ticket learns its offsets.
     pub(super) fn acknowledge(&mut self, request: InFlight, how: &'static str) {
+        self.header_refused = false;
         let count = request.count();
         if self.cfg.offsets {
             self.shared.set_acknowledged(request.end());
@@ -136,6 +137,8 @@ impl Engine {
         );
         let error =
             Error::from_rpc_status(&context, status).with_stream(self.cfg.stream.to_string());
+        let unheaded = self.header_refused && !front.headed;
+        self.header_refused |= front.headed;
         if self.is_doomed(&front) {
             return self.on_doomed(front, code, error);
         }
@@ -144,6 +147,9 @@ impl Engine {
         }
         if !row_errors.is_empty() {
             return self.on_row_errors(front, row_errors);
+        }
+        if unheaded && code == tonic::Code::InvalidArgument {
+            return self.on_unheaded(front, error).await;
         }
         if code == tonic::Code::OutOfRange || storage == Some(StorageErrorCode::OffsetOutOfRange) {
             let why = if self.unsure_end {
@@ -169,6 +175,23 @@ impl Engine {
             }
             retry => self.resend_alone(front, error, retry).await,
         }
+    }
+
+    /// A request sent without the stream and schema behind one that
+    /// carried them and was refused: the service may not have learned them
+    /// from it (the emulator does not: it answers "the first request of an
+    /// AppendRows connection must carry ..."), so it goes again with them,
+    /// once. On `_default` on the same connection; on an explicit stream
+    /// after a reconnect, with the requests behind it, at the same offsets.
+    async fn on_unheaded(&mut self, front: InFlight, error: Error) -> Outcome {
+        let error = error.context(
+            "refused behind a refused request that named the stream and carried the schema",
+        );
+        if self.cfg.offsets {
+            let failure = Failure::Retryable(error, Retry::Transient, Cause::InBand);
+            return Err(Box::new((front, failure)));
+        }
+        self.resend_alone(front, error, Retry::Transient).await
     }
 
     /// A request sent behind a rejected one: not written, whatever the

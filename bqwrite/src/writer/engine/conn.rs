@@ -122,6 +122,16 @@ impl Connection {
         }
     }
 
+    /// Whether this is a shared call that ended on another writer's
+    /// request after writing requests during the lease (see
+    /// [`Lease::others_progressed`]).
+    pub(super) fn others_progressed(&self) -> bool {
+        match &self.link {
+            Link::Own { .. } => false,
+            Link::Pooled(lease) => lease.others_progressed(),
+        }
+    }
+
     /// Queues a request; false when the call has ended.
     pub(super) fn send(&self, request: AppendRowsRequest) -> bool {
         match &self.link {

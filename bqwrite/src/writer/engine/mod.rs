@@ -111,6 +111,8 @@ struct InFlight {
     ticket: Arc<TicketCell>,
     /// How many times it went on the wire.
     sends: u32,
+    /// Whether it last went out naming the stream and carrying the schema.
+    headed: bool,
     sent_at: Instant,
     /// When it first went on the wire, for the latency.
     first_sent_at: Option<Instant>,
@@ -206,6 +208,11 @@ struct Engine {
     /// refused it, and what it refused may have been the connection's
     /// first request, the one the service learns them from.
     resend_header: bool,
+    /// The service refused a request that named the stream and carried the
+    /// schema on the current connection, and has acknowledged nothing since:
+    /// it may not know them, so it may refuse the requests sent behind
+    /// without them (see `answer.rs`).
+    header_refused: bool,
     retry: Budget,
     flushes: Vec<(u64, oneshot::Sender<Result<()>>)>,
     /// Errors of tickets nobody held any more, for the next flush.
@@ -253,6 +260,7 @@ pub(crate) fn spawn_shared(
         next_offset: cfg.start,
         unsure_end: cfg.unsure_end,
         resend_header: false,
+        header_refused: false,
         retry: cfg.retry.budget(),
         schema: SchemaWatch::new(cfg.schema_wait, cfg.table_schema.clone()),
         cfg,
@@ -278,12 +286,12 @@ impl Engine {
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Command>) {
         let mut open = true;
         loop {
-            if self.conn.is_none()
-                && !self.inflight.is_empty()
-                && self.broken.is_none()
-                && let Err(error) = self.reconnect().await
-            {
-                self.close(error);
+            // A connection can end while the reconnect resends on it: then
+            // the next reconnect resends everything again.
+            while self.conn.is_none() && !self.inflight.is_empty() && self.broken.is_none() {
+                if let Err(error) = self.reconnect().await {
+                    self.close(error);
+                }
             }
             self.answer_flushes();
             if !open && self.inflight.is_empty() {
@@ -371,6 +379,7 @@ impl Engine {
             bytes: request.bytes,
             ticket: request.ticket,
             sends: 0,
+            headed: false,
             sent_at: Instant::now(),
             first_sent_at: None,
             _slot: InFlightSlot::take(&self.shared),
@@ -395,6 +404,7 @@ impl Engine {
         let first = self.conn.is_none() || std::mem::take(&mut self.resend_header);
         let request = &mut self.inflight[i];
         request.sends += 1;
+        request.headed = first;
         request.sent_at = Instant::now();
         request.first_sent_at.get_or_insert(request.sent_at);
         if request.sends > 1 {
@@ -407,6 +417,7 @@ impl Engine {
             Some(conn) => conn.send(wire),
             None => {
                 self.failure = None;
+                self.header_refused = false;
                 let pooled = !self.schema.own_connection;
                 self.conn = Some(Connection::open(&self.cfg, &self.shared, wire, pooled));
                 true
@@ -422,6 +433,15 @@ impl Engine {
 
     /// The connection is unusable: a reconnect resends what it held.
     fn drop_connection(&mut self, failure: Failure) {
+        if self
+            .conn
+            .as_ref()
+            .is_some_and(Connection::others_progressed)
+        {
+            // a shared call that works, ended by another table's request:
+            // not a failure of this writer's to count against its budget
+            self.retry.progress();
+        }
         if let (Some(conn), Failure::Retryable(_, _, Cause::Timeout)) = (&self.conn, &failure) {
             // a call that stopped answering: the reconnect must not be
             // given it again by the client's pool
@@ -448,7 +468,9 @@ impl Engine {
         let mut first = true;
         while let Some(request) = self.inflight.pop_front() {
             let outcome = if first {
-                error.duplicate()
+                // The cause, for the request it ended: a broken connection
+                // may have written it, whatever its answer was to be.
+                error.duplicate().context(MAYBE_LANDED)
             } else {
                 closed_error(&self.cfg.stream, &error, acked)
             };
@@ -513,13 +535,15 @@ impl Engine {
     }
 }
 
+/// What a writer that closed knows of the rows it had in flight.
+const MAYBE_LANDED: &str = "rows sent and not acknowledged may or may not have landed";
+
 /// The error of a request sent to, or in flight in, a closed writer.
 fn closed_error(stream: &str, cause: &Error, acknowledged: i64) -> Error {
     Error::new(
         ErrorKind::WriterClosed,
         format!(
-            "the writer of `{stream}` is closed after an earlier error ({cause}); \
-             rows sent and not acknowledged may or may not have landed"
+            "the writer of `{stream}` is closed after an earlier error ({cause}); {MAYBE_LANDED}"
         ),
     )
     .with_acknowledged_rows(acknowledged)

@@ -71,9 +71,23 @@ impl Engine {
             } else if self.inflight[0].sends > 0 {
                 self.counters().resent(self.inflight[0].count(), cause);
             }
-            self.send_now(i);
+            if !self.resend(i) {
+                break;
+            }
         }
         Ok(())
+    }
+
+    /// Sends request `i` again, on the connection the requests before it
+    /// went on; false when that connection ended instead. The requests
+    /// after it must not then go out on a new connection without those
+    /// before them: answers are matched to requests by order, and a new
+    /// connection's first answer would settle the oldest request, which
+    /// it never carried (on `_default`, an acknowledgement for rows that
+    /// were not written). The next reconnect resends them all.
+    pub(super) fn resend(&mut self, i: usize) -> bool {
+        self.send_now(i);
+        self.conn.is_some()
     }
 
     /// Requests sent behind a rejected one are never sent again: on a new

@@ -122,7 +122,9 @@ impl Engine {
         self.counters().reconnected(Cause::Schema);
         tracing::info!(stream = %self.cfg.stream, "new AppendRows connection for the table's new schema");
         for i in 0..self.inflight.len() {
-            self.send_now(i);
+            if !self.resend(i) {
+                break;
+            }
         }
     }
 

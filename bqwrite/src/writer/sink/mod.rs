@@ -367,7 +367,9 @@ impl<T: BqRow> Sink<T> {
     ///   cannot be sent; nothing was.
     /// - [`ErrorKind::WriterClosed`]: the sink is closed, or the writer
     ///   under it closed after an error (which the rows in flight then
-    ///   failed with).
+    ///   failed with). A row in flight then may or may not have been
+    ///   written, on an exactly-once sink too, and its error says so: only a
+    ///   row whose `send` returned `Ok` is known to be written (once).
     /// - On `_default`, when the good rows of a request resent after a
     ///   rejection fail again, the error says this row may or may not have
     ///   been written.
