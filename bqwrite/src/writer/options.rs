@@ -91,6 +91,14 @@ impl WriterOptions {
     /// How long to wait for the answer to a request before the connection is
     /// taken as broken and the request resent (default
     /// [`DEFAULT_RESPONSE_TIMEOUT`]).
+    ///
+    /// A connection whose peer vanished without closing it (a half-open TCP
+    /// connection) is found dead by HTTP/2 keep-alive pings, every 30 s with
+    /// 20 s to answer, so within about 50 s; until then the resend of a
+    /// timed-out request opens its new call on the same dead connection. A
+    /// timeout well under 50 s therefore spends retry attempts without
+    /// reaching the service: give the [`RetryPolicy`](crate::RetryPolicy)
+    /// enough backoff to outlast the keep-alive.
     pub fn response_timeout(mut self, timeout: Duration) -> Self {
         self.response_timeout = timeout;
         self
