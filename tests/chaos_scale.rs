@@ -203,7 +203,7 @@ struct SinkRun {
 }
 
 /// 1,000 tasks each send 30 rows one at a time through a sink whose
-/// connections the proxy cuts (150 times) while the emulator injects faults.
+/// connections the proxy cuts (`CUTS` times) while the emulator injects faults.
 async fn sink_under_chaos(test: &str, options: SinkOptions, retry: RetryPolicy) -> SinkRun {
     let seed = seed(test);
     let env = Env::start().await;
@@ -380,8 +380,6 @@ struct TableRun {
     stats: bqwrite::WriterStats,
 }
 
-/// One table's writer: `ROUNDS` appends of `PER_ROUND` rows, each row
-/// tagged with the table; stops at the first error.
 /// `Tagged` with its fields in another order, so another writer schema
 /// (field numbers) for the same columns: half the tables are written with
 /// it, and a request decoded with the other table's schema would swap
@@ -406,7 +404,9 @@ impl From<Tagged> for Swapped {
     }
 }
 
-/// Odd tables' writers write `Swapped`, even ones `Tagged`.
+/// One table's writer: `ROUNDS` appends of `PER_ROUND` rows, each row
+/// tagged with the table; stops at the first error. Odd tables' writers
+/// write `Swapped`, even ones `Tagged`.
 async fn write_table(client: Client, t: i64) -> TableRun {
     if t % 2 == 1 {
         write_table_as::<Swapped>(client, t).await
@@ -634,7 +634,16 @@ async fn a_row_in_flight_when_the_sink_gives_up_says_it_may_have_been_written() 
         assert!(says_maybe_written(&err), "{err}");
         let later = sink.send(Tagged::new(0, 2)).await.unwrap_err();
         assert_eq!(later.kind(), ErrorKind::WriterClosed, "{later}");
-        assert!(sink.close().await.is_err());
+        let closed = sink.close().await.unwrap_err();
+        // each says once how many rows are acknowledged
+        for error in [&err, &later, &closed] {
+            let text = error.to_string();
+            assert_eq!(
+                text.matches("rows of the stream are acknowledged").count(),
+                1,
+                "{text}"
+            );
+        }
     })
     .await;
 }

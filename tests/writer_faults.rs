@@ -423,3 +423,50 @@ async fn requests_behind_a_refused_first_request_go_again_with_the_schema() {
     })
     .await;
 }
+
+/// `_default` on its own connection, a full window behind the refused first
+/// request: more requests on their way than the retry budget has attempts.
+/// Each is refused for want of the schema the refused request carried, not
+/// for a failure of its own: going again with it spends no attempt (and no
+/// backoff), or the writer gives up ("gave up after 3 retries") on a
+/// connection that works.
+#[tokio::test]
+async fn a_window_behind_a_refused_first_request_does_not_spend_the_retry_budget() {
+    bounded(60, async {
+        let env = Env::start().await;
+        env.table_for::<Numbered>("window");
+        let client = bqwrite::Client::builder()
+            .emulator(env.emulator.grpc_addr().to_string())
+            .multiplexing(false)
+            .build()
+            .await
+            .unwrap();
+        let table = client.table_from_path(&Env::path("window")).unwrap();
+        let options = WriterOptions::default()
+            .max_rows_per_request(10)
+            .retry_policy(
+                RetryPolicy::default()
+                    .max_attempts(3)
+                    .initial_backoff(Duration::from_millis(1))
+                    .max_backoff(Duration::from_millis(5)),
+            );
+        let mut writer = Writer::<Numbered>::default_stream_with(&table, options)
+            .await
+            .unwrap();
+        env.emulator
+            .faults()
+            .fail_next_requests(1, Code::Unavailable, "refused first request");
+        // Twenty requests of 10 rows, sent back to back on a new connection.
+        let written = writer.append(numbered(0..200)).await;
+        assert_eq!(written.unwrap_or_else(|e| panic!("{e}")), 200);
+        let mut got: Vec<i64> = env
+            .cells("window")
+            .iter()
+            .map(|row| row[0].as_str().unwrap().parse().unwrap())
+            .collect();
+        got.sort_unstable();
+        assert_eq!(got, (0..200).collect::<Vec<_>>());
+        assert_eq!(writer.stats().resent_rows, 200, "{:?}", writer.stats());
+    })
+    .await;
+}

@@ -6,7 +6,10 @@
 //! carries more than one destination: every request names its stream
 //! (`write_stream`); a request carries its writer schema when the
 //! destination or the schema differs from the previous request on the
-//! connection; only the connection's first request carries the trace id.
+//! connection, and so do the requests behind it until the service has
+//! written one of them (had it refused the one that switched, it would
+//! decode the others with the schema it had); only the connection's first
+//! request carries the trace id.
 //! The service answers a connection's requests in order, so a FIFO of
 //! lease ids says whose each answer is.
 //!

@@ -149,7 +149,7 @@ impl Engine {
             return self.on_row_errors(front, row_errors);
         }
         if unheaded && code == tonic::Code::InvalidArgument {
-            return self.on_unheaded(front, error).await;
+            return self.on_unheaded(front, error);
         }
         if code == tonic::Code::OutOfRange || storage == Some(StorageErrorCode::OffsetOutOfRange) {
             let why = if self.unsure_end {
@@ -181,9 +181,13 @@ impl Engine {
     /// carried them and was refused: the service may not have learned them
     /// from it (the emulator does not: it answers "the first request of an
     /// AppendRows connection must carry ..."), so it goes again with them,
-    /// once. On `_default` on the same connection; on an explicit stream
-    /// after a reconnect, with the requests behind it, at the same offsets.
-    async fn on_unheaded(&mut self, front: InFlight, error: Error) -> Outcome {
+    /// once. On `_default` on the same connection, at once: the refusal
+    /// that caused it spent a retry already, and a window of requests
+    /// behind it must not spend one each (or a writer with more requests
+    /// in flight than its budget has attempts gives up on a connection that
+    /// works). On an explicit stream after a reconnect, with the requests
+    /// behind it, at the same offsets.
+    fn on_unheaded(&mut self, front: InFlight, error: Error) -> Outcome {
         let error = error.context(
             "refused behind a refused request that named the stream and carried the schema",
         );
@@ -191,7 +195,8 @@ impl Engine {
             let failure = Failure::Retryable(error, Retry::Transient, Cause::InBand);
             return Err(Box::new((front, failure)));
         }
-        self.resend_alone(front, error, Retry::Transient).await
+        self.resend_last(front);
+        Ok(())
     }
 
     /// A request sent behind a rejected one: not written, whatever the
@@ -342,12 +347,18 @@ impl Engine {
             let error = error.context(format!("gave up after {attempts} retries"));
             return Err(Box::new((front, Failure::Fatal(error))));
         }
+        self.resend_last(front);
+        Ok(())
+    }
+
+    /// `_default`: sends `front` again, behind the requests in flight,
+    /// naming the stream and carrying the schema.
+    fn resend_last(&mut self, front: InFlight) {
         self.counters().resent(front.count(), Cause::InBand);
         self.resend_header = true;
         self.inflight.push_back(front);
         let last = self.inflight.len() - 1;
         self.transmit(last);
-        Ok(())
     }
 
     pub(super) fn mismatch(&self, what: String) -> Error {

@@ -460,17 +460,20 @@ impl Engine {
     /// exact), and so does everything sent later.
     fn close(&mut self, error: Error) {
         let acked = self.shared.acknowledged();
-        let error = error
-            .with_acknowledged_rows(acked)
-            .with_stream(self.cfg.stream.to_string());
-        tracing::warn!(stream = %self.cfg.stream, error = %error, "writer closed");
+        // Kept without the acknowledged rows: the errors that quote it as
+        // their cause say how many themselves.
+        let error = error.with_stream(self.cfg.stream.to_string());
+        tracing::warn!(stream = %self.cfg.stream, error = %error, acknowledged = acked, "writer closed");
         self.conn = None;
         let mut first = true;
         while let Some(request) = self.inflight.pop_front() {
             let outcome = if first {
                 // The cause, for the request it ended: a broken connection
                 // may have written it, whatever its answer was to be.
-                error.duplicate().context(MAYBE_LANDED)
+                error
+                    .duplicate()
+                    .context(MAYBE_LANDED)
+                    .with_acknowledged_rows(acked)
             } else {
                 closed_error(&self.cfg.stream, &error, acked)
             };
