@@ -111,32 +111,35 @@ impl Mux {
     /// Runs until every lease and the pool let go of the connection, or the
     /// call ends.
     pub(super) async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Outgoing>) {
-        let error = loop {
+        let (error, abandoned) = loop {
             tokio::select! {
                 message = rx.recv() => match message {
                     None => return,
-                    Some(Outgoing::Abandon(why)) => break Error::new(ErrorKind::Transport, why),
+                    Some(Outgoing::Abandon(why)) => break (Error::new(ErrorKind::Transport, why), true),
                     Some(message) => self.on_message(message),
                 },
                 event = call_event(&mut self.call) => match event {
                     Event::Opened(Ok(streaming)) => self.call = Call::Open(Box::new(streaming)),
-                    Event::Opened(Err(error)) => break error,
+                    Event::Opened(Err(error)) => break (error, false),
                     Event::Answer(Ok(Some(answer))) => self.route_answer(answer),
                     Event::Answer(Ok(None)) if self.unanswered.is_empty() => return,
                     Event::Answer(Ok(None)) => {
-                        break Error::new(
-                            ErrorKind::Transport,
-                            "the service closed a shared AppendRows connection with requests unanswered",
+                        break (
+                            Error::new(
+                                ErrorKind::Transport,
+                                "the service closed a shared AppendRows connection with requests unanswered",
+                            ),
+                            false,
                         );
                     }
-                    Event::Answer(Err(status)) => break Error::from_status("AppendRows", status),
+                    Event::Answer(Err(status)) => break (Error::from_status("AppendRows", status), false),
                 },
             }
         };
         // Refuse new leases and requests before anyone hears of the end, so
         // that a writer reconnecting at once is not given this connection.
         rx.close();
-        self.end(error);
+        self.end(error, abandoned);
     }
 
     fn on_message(&mut self, message: Outgoing) {
@@ -217,8 +220,11 @@ impl Mux {
     /// The call ended with `error`: the lease of the oldest unanswered
     /// request gets it, every other lease with requests outstanding a
     /// retryable error. Leases with nothing outstanding learn of the end
-    /// when their next request finds the connection gone.
-    fn end(mut self, error: Error) {
+    /// when their next request finds the connection gone. A call a writer
+    /// `abandoned` ended on none of the others' requests: each of them
+    /// hears it as ended behind another, and the writer that gave up on
+    /// the call answers for it alone.
+    fn end(mut self, error: Error, abandoned: bool) {
         tracing::info!(route = %self.route, error = %error, unanswered = self.unanswered.len(), "shared AppendRows connection ended");
         let Some((front, _)) = self.unanswered.pop_front() else {
             return;
@@ -227,7 +233,7 @@ impl Mux {
         if let Some((_, answers)) = self.leases.get(&front) {
             let _ = answers.send(Err(Ended {
                 error: error.duplicate(),
-                behind_another: false,
+                behind_another: abandoned,
             }));
             told.insert(front);
         }
@@ -510,5 +516,39 @@ mod tests {
         // from t2's writer's first request on, each request says its own
         // (NULL_VALUE for t1's, which asks for none)
         assert_eq!(sent, [0, DEFAULT_VALUE, DEFAULT_VALUE, 1, 1, DEFAULT_VALUE]);
+    }
+
+    /// Every lease with requests outstanding on the call ended, and what
+    /// each heard.
+    fn ended(abandoned: bool) -> Vec<(u64, bool)> {
+        let client = Client::emulator("127.0.0.1:9").unwrap();
+        let stream: Arc<str> = Arc::from("projects/p/datasets/d/tables/t/streams/_default");
+        let route = Route::new(&stream, "EU");
+        let mut mux = Mux::new(client, route, Arc::new(AtomicU64::new(0)));
+        let mut heard = Vec::new();
+        for id in [1, 2] {
+            let (tx, rx) = mpsc::unbounded_channel();
+            mux.leases
+                .insert(id, (destination(&format!("t{id}/_default"), &A), tx));
+            heard.push((id, rx));
+        }
+        // lease 1's request is the oldest unanswered
+        mux.unanswered.extend([(1, 0), (2, 1), (1, 2)]);
+        mux.end(Error::new(ErrorKind::Transport, "ended"), abandoned);
+        heard
+            .into_iter()
+            .map(|(id, mut rx)| match rx.try_recv() {
+                Ok(Err(ended)) => (id, ended.behind_another),
+                other => panic!("lease {id} heard {other:?}"),
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn the_end_of_a_call_is_the_oldest_requests_own_unless_a_writer_abandoned_it() {
+        // the call failed on lease 1's request: its failure, lease 2 waited behind it
+        assert_eq!(ended(false), [(1, false), (2, true)]);
+        // another writer gave up on the call: nobody's request ended it
+        assert_eq!(ended(true), [(1, true), (2, true)]);
     }
 }

@@ -55,7 +55,7 @@ pub(crate) struct Route {
 }
 
 impl Route {
-    fn new(stream: &Arc<str>, location: &str) -> Self {
+    pub(super) fn new(stream: &Arc<str>, location: &str) -> Self {
         let project = stream
             .strip_prefix("projects/")
             .and_then(|rest| rest.split('/').next())

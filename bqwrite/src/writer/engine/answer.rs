@@ -106,6 +106,7 @@ impl Engine {
             .map_or(std::time::Duration::ZERO, |at| at.elapsed());
         self.counters().acknowledged(count, request.bytes, latency);
         self.retry.progress();
+        self.ends_by_others = 0;
         self.schema.progress();
         request.span.in_scope(|| tracing::debug!("{how}"));
         let offsets = if self.cfg.offsets {

@@ -214,6 +214,10 @@ struct Engine {
     /// without them (see `answer.rs`).
     header_refused: bool,
     retry: Budget,
+    /// Shared calls ended by other tables' requests since this writer's
+    /// last acknowledgement: each gave the retry budget back, up to
+    /// [`MAX_ENDS_BY_OTHERS`] in a row.
+    ends_by_others: u32,
     flushes: Vec<(u64, oneshot::Sender<Result<()>>)>,
     /// Errors of tickets nobody held any more, for the next flush.
     unobserved: Vec<Error>,
@@ -222,6 +226,10 @@ struct Engine {
     /// The table's schema, and waiting for it to catch up.
     schema: SchemaWatch,
 }
+
+/// How many shared calls in a row, ended by other tables' requests, give a
+/// writer that has had nothing acknowledged since its retry budget back.
+const MAX_ENDS_BY_OTHERS: u32 = 64;
 
 /// Starts the engine of `cfg`'s stream; the handle is the writer's side.
 pub(crate) fn spawn(
@@ -262,6 +270,7 @@ pub(crate) fn spawn_shared(
         resend_header: false,
         header_refused: false,
         retry: cfg.retry.budget(),
+        ends_by_others: 0,
         schema: SchemaWatch::new(cfg.schema_wait, cfg.table_schema.clone()),
         cfg,
         shared,
@@ -433,13 +442,17 @@ impl Engine {
 
     /// The connection is unusable: a reconnect resends what it held.
     fn drop_connection(&mut self, failure: Failure) {
-        if self
-            .conn
-            .as_ref()
-            .is_some_and(Connection::others_progressed)
+        if self.ends_by_others < MAX_ENDS_BY_OTHERS
+            && self
+                .conn
+                .as_ref()
+                .is_some_and(Connection::others_progressed)
         {
             // a shared call that works, ended by another table's request:
             // not a failure of this writer's to count against its budget
+            // (unless that keeps happening with none of its rows written:
+            // then the retry policy decides, so it cannot retry forever)
+            self.ends_by_others += 1;
             self.retry.progress();
         }
         if let (Some(conn), Failure::Retryable(_, _, Cause::Timeout)) = (&self.conn, &failure) {
