@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
@@ -103,11 +103,18 @@ struct SharedConn {
     leases: Arc<AtomicUsize>,
     /// Requests the service wrote on the connection, whoever's.
     written: Arc<AtomicU64>,
+    /// A writer gave up on the connection: its task is ending it.
+    abandoned: Arc<AtomicBool>,
 }
 
 impl SharedConn {
-    /// The connection's sender, unless its task has ended.
+    /// The connection's sender, unless its task has ended or a writer gave
+    /// up on it (the task may not have heard yet: a writer that abandons a
+    /// connection and leases again at once must get another).
     fn live(&self) -> Option<mpsc::UnboundedSender<Outgoing>> {
+        if self.abandoned.load(Ordering::Acquire) {
+            return None;
+        }
         self.tx.upgrade().filter(|tx| !tx.is_closed())
     }
 }
@@ -137,11 +144,12 @@ impl Pool {
         let conns = routes.entry(route.key()).or_default();
         loop {
             conns.retain(|c| c.live().is_some());
-            let (tx, load, written) = match self.pick(conns) {
+            let (tx, load, written, abandoned) = match self.pick(conns) {
                 Some(picked) => picked,
                 None => {
                     let (tx, rx) = mpsc::unbounded_channel();
                     let written = Arc::new(AtomicU64::new(0));
+                    let abandoned = Arc::new(AtomicBool::new(false));
                     let mux = Mux::new(client.clone(), route.clone(), written.clone());
                     tokio::spawn(mux.run(rx));
                     let load = Arc::new(AtomicUsize::new(0));
@@ -149,9 +157,10 @@ impl Pool {
                         tx: tx.downgrade(),
                         leases: load.clone(),
                         written: written.clone(),
+                        abandoned: abandoned.clone(),
                     });
                     tracing::debug!(route = %route, open = conns.len(), "opening a shared AppendRows connection");
-                    (tx, load, written)
+                    (tx, load, written, abandoned)
                 }
             };
             let register = Outgoing::Register {
@@ -169,6 +178,7 @@ impl Pool {
                     written_before: written.load(Ordering::Relaxed),
                     written,
                     ended_behind_another: false,
+                    abandoned,
                 };
             }
             // the connection ended meanwhile: prune it and choose again
@@ -184,13 +194,19 @@ impl Pool {
         mpsc::UnboundedSender<Outgoing>,
         Arc<AtomicUsize>,
         Arc<AtomicU64>,
+        Arc<AtomicBool>,
     )> {
         let (tx, conn) = conns
             .iter()
             .filter_map(|c| c.live().map(|tx| (tx, c)))
             .min_by_key(|(_, c)| c.leases.load(Ordering::Acquire))?;
         let idle = conn.leases.load(Ordering::Acquire) == 0;
-        let picked = (tx, conn.leases.clone(), conn.written.clone());
+        let picked = (
+            tx,
+            conn.leases.clone(),
+            conn.written.clone(),
+            conn.abandoned.clone(),
+        );
         (idle || conns.len() >= self.max).then_some(picked)
     }
 }
@@ -209,6 +225,8 @@ pub(crate) struct Lease {
     written_before: u64,
     /// The connection ended while another writer's request was answered.
     ended_behind_another: bool,
+    /// Shared with the pool: set when a writer gives up on the connection.
+    abandoned: Arc<AtomicBool>,
 }
 
 impl Lease {
@@ -220,6 +238,8 @@ impl Lease {
     /// Ends the shared connection (`why`, for the others on it): nobody is
     /// given it again, and the writers with requests on it resend them.
     pub(crate) fn abandon(&self, why: String) {
+        // Before the task hears of it: no lease is given it from now on.
+        self.abandoned.store(true, Ordering::Release);
         let _ = self.tx.send(Outgoing::Abandon(why));
     }
 
@@ -315,6 +335,30 @@ mod tests {
         drop((us, eu, again));
     }
 
+    #[tokio::test]
+    async fn a_connection_a_writer_gave_up_on_is_not_leased_again() {
+        // Nothing listens: a connection opens only with its first request.
+        let client = Client::emulator("127.0.0.1:9").unwrap();
+        let pool = Pool::new(1);
+        let destination = |table: usize| Destination {
+            stream: Arc::from(format!(
+                "projects/p/datasets/d/tables/t{table}/streams/_default"
+            )),
+            schema: &SCHEMA,
+            missing_default: 0,
+        };
+        let first = pool.lease(&client, "US", destination(1));
+        let shared = pool.lease(&client, "US", destination(2));
+        assert!(shared.tx.same_channel(&first.tx), "one connection at most");
+        // the connection's task has not run yet: only the pool knows
+        first.abandon("no answer in time".into());
+        let again = pool.lease(&client, "US", destination(1));
+        assert!(
+            !again.tx.same_channel(&first.tx),
+            "leased the abandoned connection"
+        );
+    }
+
     /// A lease whose connection's task is this test: what it hears comes
     /// from the returned sender.
     fn lease_on(written: &Arc<AtomicU64>) -> (Lease, mpsc::UnboundedSender<Heard>) {
@@ -328,6 +372,7 @@ mod tests {
             written: written.clone(),
             written_before: written.load(Ordering::Relaxed),
             ended_behind_another: false,
+            abandoned: Arc::default(),
         };
         (lease, answers_tx)
     }
