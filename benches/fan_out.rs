@@ -10,9 +10,9 @@
 //! Next to the rates, the CPU time of the client, of the emulator's server
 //! and of the simulated link apart: the emulator's server (decoding and
 //! checking rows, storing them) runs on a runtime of its own whose threads
-//! are named `emulator`, the link's pumps on the emulator's `emulator-link`
-//! threads, the client on the
-//! main thread and the main runtime's (`client`), and each thread's CPU time is read from
+//! are named `emulator`, the link's pumps on the process's one
+//! `emulator-link` thread, the client on the main thread and the main
+//! runtime's (`client`), and each thread's CPU time is read from
 //! `/proc/self/task/*/schedstat` (Linux; zero elsewhere).
 //!
 //! `cargo bench --bench fan_out` (add `-- --quick` for one short round,
@@ -200,7 +200,7 @@ struct Cost {
     client: Duration,
     /// The emulator's server (its runtime's threads).
     emulator: Duration,
-    /// The simulated link's pumps (`emulator-link` threads).
+    /// The simulated link's pumps (the `emulator-link` thread).
     link: Duration,
 }
 

@@ -19,8 +19,9 @@
 //! `-- --tasks 1000` for the sink with that many tasks only).
 //!
 //! The emulator runs on a runtime of its own, whose threads are named
-//! `emulator`, so that the client's share of the CPU (every other thread)
-//! can be told apart: a user's server is not on their machine. With
+//! `emulator` (and its simulated link's `emulator-link`), so that the
+//! client's share of the CPU (every other thread) can be told apart: a
+//! user's server is not on their machine. With
 //! `-- --shared-runtime` client and emulator share one runtime, as in the
 //! figures before 2026-12-01 session 4 (no client share then).
 
@@ -179,7 +180,8 @@ async fn bulk(table: &Table, data: &[Event], exactly_once: bool) -> Cost {
 struct Cost {
     wall: Duration,
     cpu: Duration,
-    /// The client's share of `cpu`: every thread but the emulator's.
+    /// The client's share of `cpu`: every thread but the emulator's (its
+    /// server's and its link's).
     client: Duration,
 }
 
@@ -225,7 +227,7 @@ impl Cpu {
                 .unwrap_or(0);
             let name = std::fs::read_to_string(thread.path().join("comm")).unwrap_or_default();
             all += ns;
-            if name.trim_end() != SERVER_THREADS {
+            if !name.starts_with(SERVER_THREADS) {
                 client += ns;
             }
         }
@@ -236,7 +238,8 @@ impl Cpu {
     }
 }
 
-/// The name of the emulator's runtime threads.
+/// The name of the emulator's runtime threads, and the start of its
+/// link's (`emulator-link`).
 const SERVER_THREADS: &str = "emulator";
 
 fn median(mut v: Vec<Duration>) -> Duration {

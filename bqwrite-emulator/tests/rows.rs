@@ -660,6 +660,11 @@ async fn a_non_repeated_field_set_twice_takes_its_last_value_and_messages_merge(
         panic!("st.inner is a struct: {:?}", st["inner"])
     };
     assert_eq!(inner["z"], Value::String("z1".into()));
+    // a value that fails before any field is seen twice, replaced later
+    let bad_first = Enc::new().int32(8, 99_999_999).string(4, "x").int32(8, 1);
+    ok_offset(&append_wide(&mut conn, vec![bad_first.done()]).await);
+    let rows = emu.rows(WIDE).unwrap();
+    assert_eq!(rows[1]["d"], Value::Date("1970-01-02".into()));
     // the last value is still checked
     let bad_last = Enc::new().int32(8, 0).int32(8, 99_999_999);
     let response = append_wide(&mut conn, vec![bad_last.done()]).await;

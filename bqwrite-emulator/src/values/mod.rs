@@ -6,6 +6,7 @@ pub(crate) mod civil;
 pub(crate) mod decimal;
 pub(crate) mod decode;
 pub(crate) mod plan;
+mod repeat;
 pub(crate) mod wire;
 
 use serde_json::{Value as Json, json};

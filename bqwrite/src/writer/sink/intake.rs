@@ -9,6 +9,7 @@
 
 use std::collections::VecDeque;
 use std::future::Future;
+use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -19,7 +20,7 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use super::receipt::{Cell, Outcome, Receipt, Unobserved};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::row::BqRow;
 
 /// What the sends of a sink and its task share.
@@ -87,6 +88,23 @@ pub(super) struct Cut {
     pub(super) wire: usize,
     pub(super) cost: usize,
     pub(super) cell: Arc<Cell>,
+}
+
+impl Drop for Cut {
+    /// A batch dropped before its outcome is known (the sink's task holds
+    /// the batches it took across awaits, and its runtime may drop it
+    /// there) fails its sends rather than leave them waiting forever.
+    fn drop(&mut self) {
+        if self.cell.is_resolved() {
+            return;
+        }
+        let error = Error::new(
+            ErrorKind::WriterClosed,
+            "the sink stopped before this row was sent (its Tokio runtime is shutting down)",
+        );
+        let outcome = Outcome::all(Err(error));
+        self.cell.resolve(outcome, &Unobserved::default());
+    }
 }
 
 impl Cut {
@@ -196,11 +214,20 @@ impl Intake {
             open.full.push_back(cut);
             wake = true;
         }
-        if open.ends.is_empty() {
+        let first = open.ends.is_empty();
+        let start = open.buf.len();
+        open.buf.reserve(len);
+        // An `encode` that panics must leave no half row in the batch (at
+        // the head of the next row) and the batch as it was.
+        let encoded = panic::catch_unwind(AssertUnwindSafe(|| encode(&mut open.buf)));
+        if let Err(panicked) = encoded {
+            open.buf.truncate(start);
+            drop(open);
+            panic::resume_unwind(panicked);
+        }
+        if first {
             open.since = Some(Instant::now());
         }
-        open.buf.reserve(len);
-        encode(&mut open.buf);
         let end = open.buf.len();
         let index = open.ends.len() as u32;
         open.ends.push(end);
@@ -294,5 +321,113 @@ impl Open {
             cost: std::mem::take(&mut self.cost),
             cell: std::mem::take(&mut self.cell),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::Future;
+    use std::pin::pin;
+    use std::task::{Context, Poll, Waker};
+
+    use super::Intake;
+    use crate::error::ErrorKind;
+
+    fn push_byte(intake: &Intake, byte: u8) -> super::Receipt<'_> {
+        let push = intake.push(|buf| buf.extend_from_slice(&[byte]), 1, 3, 3, Waker::noop());
+        push.expect("open")
+    }
+
+    #[test]
+    fn a_row_whose_encoding_panics_leaves_nothing_in_the_batch() {
+        let intake = Intake::with_shards(100, 1_000, 1);
+        let panicked = std::panic::catch_unwind(|| {
+            let encode = |buf: &mut bytes::BytesMut| {
+                buf.extend_from_slice(b"half a row");
+                panic!("a row type whose encode panics");
+            };
+            intake.push(encode, 10, 12, 12, Waker::noop())
+        });
+        assert!(panicked.is_err());
+        assert!(intake.take(false).since.is_none(), "no row waits");
+        let _receipt = push_byte(&intake, 7);
+        let cuts = intake.take(true).cuts;
+        assert_eq!(cuts.len(), 1);
+        assert_eq!(cuts[0].rows(), 1, "only the row that was added");
+        assert_eq!(&cuts[0].row(0)[..], [7], "its own bytes, nothing before");
+        assert_eq!((cuts[0].wire, cuts[0].cost), (3, 3));
+    }
+
+    #[test]
+    fn a_batch_dropped_before_it_is_sent_ends_its_sends() {
+        // The sink's task holds taken batches across awaits (gathering,
+        // the engine's window): when its runtime drops it there, a send
+        // on another runtime must still end.
+        let intake = Intake::with_shards(100, 1_000, 1);
+        let mut receipt = pin!(push_byte(&intake, 1));
+        let cuts = intake.take(true).cuts;
+        drop(cuts);
+        match receipt
+            .as_mut()
+            .poll(&mut Context::from_waker(Waker::noop()))
+        {
+            Poll::Ready(Err(e)) => assert_eq!(e.kind(), ErrorKind::WriterClosed),
+            other => panic!("the send must end with an error: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn threads_fill_batches_of_their_own_and_each_send_keeps_its_row() {
+        let intake = Intake::with_shards(100, 1_000, 2);
+        // Threads are numbered as they first send, across the process (the
+        // other tests' too): take two new ones that land on either shard.
+        let (mut shards, mut receipts) = (Vec::new(), Vec::new());
+        while shards.len() < 2 {
+            let t = shards.len() as u8;
+            let sent = std::thread::scope(|s| {
+                let sender = s.spawn(|| {
+                    let shard = super::thread_index() % 2;
+                    let rows = || (0..3).map(|i| push_byte(&intake, t * 10 + i)).collect();
+                    (!shards.contains(&shard)).then(|| (shard, rows()))
+                });
+                sender.join().expect("sender")
+            });
+            if let Some((shard, sent)) = sent {
+                shards.push(shard);
+                receipts.extend::<Vec<_>>(sent);
+            }
+        }
+        let cuts = intake.take(true).cuts;
+        let rows: Vec<Vec<u8>> = cuts
+            .iter()
+            .map(|c| (0..c.rows()).map(|i| c.row(i)[0]).collect())
+            .collect();
+        let mut sorted = rows.clone();
+        sorted.sort();
+        assert_eq!(
+            sorted,
+            [vec![0, 1, 2], vec![10, 11, 12]],
+            "a batch per thread"
+        );
+        for (cut, row) in cuts.iter().zip(&rows) {
+            let failed = vec![(1, crate::error::Error::new(ErrorKind::RowErrors, "bad"))];
+            let outcome = super::Outcome {
+                failed,
+                rest: Ok(()),
+            };
+            cut.cell.resolve(outcome, &intake.unobserved);
+            assert_eq!(row.len(), 3);
+        }
+        let outcomes: Vec<bool> = receipts
+            .into_iter()
+            .map(|r| {
+                let mut r = pin!(r);
+                match r.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+                    Poll::Ready(outcome) => outcome.is_ok(),
+                    Poll::Pending => panic!("resolved"),
+                }
+            })
+            .collect();
+        assert_eq!(outcomes, [true, false, true, true, false, true]);
     }
 }

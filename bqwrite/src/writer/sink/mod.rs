@@ -147,14 +147,12 @@ impl Budget {
         // Room now (the common case): no future, no waiter node. Permits
         // given back go to waiting sends first, so this does not jump the
         // queue. The semaphores are never closed: acquiring only waits.
-        match self.rows.try_acquire() {
-            Ok(permit) => permit.forget(),
-            Err(_) => {
-                if let Ok(permit) = self.rows.acquire().await {
-                    permit.forget();
-                }
-            }
-        }
+        // The row is held, not forgotten, while the bytes are awaited: a
+        // send dropped there gives it back.
+        let row = match self.rows.try_acquire() {
+            Ok(permit) => Some(permit),
+            Err(_) => self.rows.acquire().await.ok(),
+        };
         match self.bytes.try_acquire_many(cost) {
             Ok(permits) => permits.forget(),
             Err(_) => {
@@ -162,6 +160,9 @@ impl Budget {
                     permits.forget();
                 }
             }
+        }
+        if let Some(row) = row {
+            row.forget();
         }
     }
 
@@ -437,5 +438,37 @@ impl Drop for Inner {
                 self.stream
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::Future;
+    use std::pin::pin;
+    use std::task::{Context, Waker};
+
+    use tokio::sync::Semaphore;
+
+    use super::Budget;
+
+    #[test]
+    fn a_send_dropped_while_it_waits_for_bytes_gives_its_row_back() {
+        let budget = Budget {
+            rows: Semaphore::new(10),
+            bytes: Semaphore::new(100),
+            max_bytes: 100,
+        };
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(pin!(budget.take(100)).poll(&mut cx).is_ready());
+        {
+            // A send waiting for bytes (it holds a row), then dropped: a
+            // `timeout` around it, a `select!` that took another branch.
+            let waiting = pin!(budget.take(10));
+            assert!(waiting.poll(&mut cx).is_pending());
+        }
+        assert_eq!(budget.rows.available_permits(), 9, "one row is in use");
+        budget.give_back(1, 100);
+        assert_eq!(budget.rows.available_permits(), 10);
+        assert_eq!(budget.bytes.available_permits(), 100);
     }
 }

@@ -117,6 +117,11 @@ impl Cell {
         unobserved.add(self.failures_of(&abandoned));
     }
 
+    /// Whether the batch's outcome is set.
+    pub(super) fn is_resolved(&self) -> bool {
+        self.outcome.get().is_some()
+    }
+
     /// Row `index`'s outcome, once resolved.
     #[cfg(test)]
     pub(super) fn outcome_of(&self, index: u32) -> Option<Result<()>> {

@@ -1,7 +1,7 @@
-//! The task of a sink: it owns the writer's engine handle, cuts the batch
-//! the sends fill into requests, and resolves each batch's outcome (on a
-//! COMMITTED stream, after sending again the rows that were not written
-//! through no fault of their own).
+//! The task of a sink: it owns the writer's engine handle, packs the
+//! batches the sends fill into requests, and resolves each batch's outcome
+//! (on a COMMITTED stream, after sending again the rows that were not
+//! written through no fault of their own).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -142,7 +142,7 @@ fn pack(cuts: Vec<Cut>, max_rows: usize, row_budget: usize) -> Vec<Vec<Cut>> {
     requests
 }
 
-/// A request's batch with the request's outcome and how many of its rows
+/// A request's batches with the request's outcome and how many of its rows
 /// were written.
 struct Settled {
     pending: Pending,
@@ -167,15 +167,15 @@ pub(super) struct Task {
     budget: Arc<Budget>,
     exactly_once: bool,
     linger: Duration,
-    /// When the first row of the open batch came, as last seen.
+    /// When the first row of the oldest open batch came, as last seen.
     since: Option<Instant>,
-    /// Send the open batch without waiting (a flush, a close or the
+    /// Send the open batches without waiting (a flush, a close or the
     /// linger time asked).
     hurry: bool,
     next_seq: u64,
-    /// Which batches are resolved, from the oldest unresolved one on.
+    /// Which requests are resolved, from the oldest unresolved one on.
     ledger: Ledger,
-    /// Flushes, with the batch count they wait for once known.
+    /// Flushes, with the request count they wait for once known.
     flushes: Vec<(Option<u64>, oneshot::Sender<Result<()>>)>,
     closing: Vec<oneshot::Sender<Result<()>>>,
     inflight: FuturesOrdered<BoxFuture<'static, Settled>>,
@@ -250,7 +250,7 @@ impl Task {
         }
     }
 
-    /// Sends the full batches, and the open one when it should go: at
+    /// Sends the full batches, and the open ones when they should go: at
     /// once while few requests are in flight, else when hurried.
     async fn send_ready(&mut self, closing: bool) {
         let hurry = self.hurry || closing;
@@ -313,7 +313,7 @@ impl Task {
         );
     }
 
-    /// Resolves a settled batch; on a COMMITTED stream, sends again the
+    /// Resolves a settled request; on a COMMITTED stream, sends again the
     /// rows that were not written through no fault of their own.
     async fn settle(&mut self, settled: Settled) {
         let Settled {
@@ -373,7 +373,8 @@ impl Task {
         .with_stream(self.handle.stream.to_string())
     }
 
-    /// Gives every row of a batch its outcome, and its budget back.
+    /// Gives every row of a request's batches its outcome, and its budget
+    /// back.
     fn resolve(&mut self, pending: &mut Pending, rest: Result<()>) {
         self.ledger.resolve(pending.seq);
         let cost = pending.cuts.iter().map(|c| c.cost).sum();
@@ -433,13 +434,13 @@ impl Drop for Task {
     }
 }
 
-/// Which batches are resolved: a flush waits until every batch before it
-/// is. Batches resolve nearly in order, so the window stays short.
+/// Which requests are resolved: a flush waits until every request before
+/// it is. Requests resolve nearly in order, so the window stays short.
 #[derive(Debug, Default)]
 struct Ledger {
-    /// The oldest unresolved batch (the next batch to come when none is).
+    /// The oldest unresolved request (the next to come when none is).
     oldest: u64,
-    /// From `oldest` on: whether each batch is resolved.
+    /// From `oldest` on: whether each request is resolved.
     resolved: std::collections::VecDeque<bool>,
 }
 
