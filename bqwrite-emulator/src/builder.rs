@@ -259,7 +259,16 @@ pub(crate) fn serve(
             .max_concurrent_streams(Some(4096))
             .add_service(grpc_service);
         let served = if link.is_shaped() {
-            let shaped = incoming.map(move |tcp| tcp.and_then(|tcp| link::shape(tcp, link)));
+            // A connection the link cannot take is closed, not the server:
+            // tonic stops serving at the first error its incoming stream yields.
+            let shaped = incoming.filter_map(move |tcp| match tcp.map(|tcp| link::shape(tcp, link)) {
+                Ok(Ok(shaped)) => Some(Ok(shaped)),
+                Ok(Err(e)) => {
+                    warn!(error = %e, "a connection could not go through the simulated link: closed");
+                    None
+                }
+                Err(e) => Some(Err(e)),
+            });
             router
                 .serve_with_incoming_shutdown(shaped, grpc_signal)
                 .await

@@ -333,8 +333,9 @@ impl Task {
                         pending.failed.push((row, self.rejected(rejected)));
                     }
                 }
-                let bad: Vec<u32> = pending.failed.iter().map(|(i, _)| *i).collect();
-                good.retain(|i| !bad.contains(i));
+                let mut bad: Vec<u32> = pending.failed.iter().map(|(i, _)| *i).collect();
+                bad.sort_unstable();
+                good.retain(|i| bad.binary_search(i).is_err());
                 if self.exactly_once && !good.is_empty() {
                     pending.left = Some(good);
                     return self.submit(pending).await;
