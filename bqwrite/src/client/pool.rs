@@ -97,7 +97,7 @@ pub(crate) struct Pool {
 }
 
 /// The pool's weak hold on one shared connection's task.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct SharedConn {
     tx: mpsc::WeakUnboundedSender<Outgoing>,
     leases: Arc<AtomicUsize>,
@@ -145,7 +145,7 @@ impl Pool {
         loop {
             conns.retain(|c| c.live().is_some());
             let (tx, load, written, abandoned) = match self.pick(conns) {
-                Some(picked) => picked,
+                Some((tx, conn)) => (tx, conn.leases, conn.written, conn.abandoned),
                 None => {
                     let (tx, rx) = mpsc::unbounded_channel();
                     let written = Arc::new(AtomicU64::new(0));
@@ -187,26 +187,13 @@ impl Pool {
 
     /// The least-loaded live connection, unless it is in use and another
     /// may be opened.
-    fn pick(
-        &self,
-        conns: &[SharedConn],
-    ) -> Option<(
-        mpsc::UnboundedSender<Outgoing>,
-        Arc<AtomicUsize>,
-        Arc<AtomicU64>,
-        Arc<AtomicBool>,
-    )> {
+    fn pick(&self, conns: &[SharedConn]) -> Option<(mpsc::UnboundedSender<Outgoing>, SharedConn)> {
         let (tx, conn) = conns
             .iter()
             .filter_map(|c| c.live().map(|tx| (tx, c)))
             .min_by_key(|(_, c)| c.leases.load(Ordering::Acquire))?;
         let idle = conn.leases.load(Ordering::Acquire) == 0;
-        let picked = (
-            tx,
-            conn.leases.clone(),
-            conn.written.clone(),
-            conn.abandoned.clone(),
-        );
+        let picked = (tx, conn.clone());
         (idle || conns.len() >= self.max).then_some(picked)
     }
 }
