@@ -20,7 +20,7 @@ use bqwrite::{
     BqRow, Client, Error, ErrorKind, RetryPolicy, Sink, SinkOptions, Writer, WriterOptions,
 };
 use bqwrite_emulator::{Faults, UnaryMethod};
-use support::proxy::{Chaos, Proxy, Rng, start_chaos_proxy};
+use support::proxy::{Chaos, Proxy, Rng, chaos_seed, start_chaos_proxy};
 use support::{Env, bounded};
 use tonic::Code;
 
@@ -61,21 +61,6 @@ const PADDING: &str = "written through a proxy that cuts connections";
 
 fn is_bad(id: i64) -> bool {
     id % 97 == 13
-}
-
-/// The seed of a run: `BQWRITE_CHAOS_SEED`, or the clock.
-fn seed(test: &str) -> u64 {
-    let seed = std::env::var("BQWRITE_CHAOS_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos() as u64
-        });
-    println!("{test}: chaos seed {seed} (BQWRITE_CHAOS_SEED={seed} replays it)");
-    seed
 }
 
 fn fast_retries() -> RetryPolicy {
@@ -205,7 +190,7 @@ struct SinkRun {
 /// 1,000 tasks each send 30 rows one at a time through a sink whose
 /// connections the proxy cuts (`CUTS` times) while the emulator injects faults.
 async fn sink_under_chaos(test: &str, options: SinkOptions, retry: RetryPolicy) -> SinkRun {
-    let seed = seed(test);
+    let seed = chaos_seed(test);
     let env = Env::start().await;
     env.table_for::<Tagged>("sunk");
     let chaos = Chaos::new(seed, CUT_BYTES, CUTS).answers_too(CUT_ANSWER_BYTES);
@@ -467,7 +452,7 @@ async fn write_table_as<R: BqRow + From<Tagged>>(client: Client, t: i64) -> Tabl
 async fn pooled_writers_of_thirty_tables_under_cuts_keep_their_rows_apart() {
     bounded(240, async {
         let test = "pooled_multiplexing";
-        let seed = seed(test);
+        let seed = chaos_seed(test);
         let env = Env::start().await;
         let max_connections = 2 + (seed % 3) as usize;
         // One TCP connection carries every table's calls, so a cut fails
@@ -532,7 +517,7 @@ async fn pooled_writers_of_thirty_tables_under_cuts_keep_their_rows_apart() {
 async fn a_pending_group_under_cuts_commits_every_row_once() {
     bounded(240, async {
         let test = "pending_group";
-        let seed = seed(test);
+        let seed = chaos_seed(test);
         const TASKS: i64 = 8;
         const CALLS: i64 = 10;
         const ROWS: i64 = 500;

@@ -10,7 +10,7 @@ mod support;
 use std::time::Duration;
 
 use bqwrite::{BqRow, Client, RetryPolicy, Writer, WriterOptions};
-use support::proxy::start_proxy;
+use support::proxy::{chaos_seed, start_proxy};
 use support::{Env, bounded};
 
 #[derive(Debug, Clone, BqRow)]
@@ -25,16 +25,7 @@ const CUTS: u64 = 1_000;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_cut_connections_lose_and_duplicate_nothing() {
     bounded(900, async {
-        let seed = std::env::var("BQWRITE_CHAOS_SEED")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| {
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .unwrap()
-                    .as_nanos() as u64
-            });
-        println!("chaos seed: {seed} (BQWRITE_CHAOS_SEED={seed} replays it)");
+        let seed = chaos_seed("a_thousand_cut_connections");
         let env = Env::start().await;
         let table = env.table_for::<Numbered>("chaos");
         // About 10 MB of requests: cuts every ~8 KB on average would make

@@ -10,7 +10,7 @@ use std::ops::Range;
 use std::time::Duration;
 
 use bqwrite::{BqRow, Client, ErrorKind, RetryPolicy, Table, Writer, WriterOptions};
-use support::proxy::start_proxy;
+use support::proxy::{chaos_seed, start_proxy};
 use support::{Env, bounded};
 use tonic::Code;
 
@@ -342,13 +342,9 @@ async fn default_stream_rejected_rows_are_reported_and_the_good_ones_written() {
 }
 
 /// A client whose traffic goes through a proxy that cuts connections.
-async fn chaos_table(
-    env: &Env,
-    name: &str,
-    seed: u64,
-    cuts: u64,
-) -> (Table, support::proxy::Proxy) {
+async fn chaos_table(env: &Env, name: &str, cuts: u64) -> (Table, support::proxy::Proxy) {
     let table = env.table_for::<Doc>(name);
+    let seed = chaos_seed(name);
     let proxy = start_proxy(env.emulator.grpc_addr(), seed, 8 * 1024, cuts).await;
     let client = Client::builder()
         .emulator(proxy.addr.to_string())
@@ -358,20 +354,6 @@ async fn chaos_table(
         .unwrap();
     let table = client.table_from_path(&table.path().to_string()).unwrap();
     (table, proxy)
-}
-
-fn chaos_seed() -> u64 {
-    let seed = std::env::var("BQWRITE_CHAOS_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos() as u64
-        });
-    println!("chaos seed: {seed} (BQWRITE_CHAOS_SEED={seed} replays it)");
-    seed
 }
 
 const CHAOS_ROWS: i64 = 100_000;
@@ -389,7 +371,7 @@ fn chaos_options() -> WriterOptions {
 async fn chaos_on_a_committed_stream_loses_and_duplicates_nothing() {
     bounded(120, async {
         let env = Env::start().await;
-        let (table, proxy) = chaos_table(&env, "chaos_committed", chaos_seed(), CHAOS_CUTS).await;
+        let (table, proxy) = chaos_table(&env, "chaos_committed", CHAOS_CUTS).await;
         let mut writer = Writer::<Doc>::committed_with(&table, chaos_options())
             .await
             .unwrap();
@@ -413,7 +395,7 @@ async fn chaos_on_a_committed_stream_loses_and_duplicates_nothing() {
 async fn chaos_on_a_buffered_stream_loses_and_duplicates_nothing() {
     bounded(120, async {
         let env = Env::start().await;
-        let (table, proxy) = chaos_table(&env, "chaos_buffered", chaos_seed(), CHAOS_CUTS).await;
+        let (table, proxy) = chaos_table(&env, "chaos_buffered", CHAOS_CUTS).await;
         let mut writer = Writer::<Doc>::buffered_with(&table, chaos_options())
             .await
             .unwrap();

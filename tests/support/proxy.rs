@@ -10,6 +10,22 @@ use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
+/// The seed of a chaos run: `BQWRITE_CHAOS_SEED`, or the clock; printed
+/// with `test`'s name, so that a failed run can be replayed.
+pub fn chaos_seed(test: &str) -> u64 {
+    let seed = std::env::var("BQWRITE_CHAOS_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+        });
+    println!("{test}: chaos seed {seed} (BQWRITE_CHAOS_SEED={seed} replays it)");
+    seed
+}
+
 /// xorshift64*: small, seeded, good enough to place cuts.
 #[derive(Debug, Clone)]
 pub struct Rng(u64);
