@@ -23,8 +23,12 @@
 
 use std::time::{Duration, Instant};
 
-use bqwrite::{BqRow, Client, Table};
+use bqwrite::{BqRow, Table};
 use bqwrite_emulator::{Emulator, EmulatorBuilder};
+
+#[path = "support/mod.rs"]
+mod support;
+use support::{SERVER_THREADS, Setup, link, median, threads_cpu};
 
 /// About 100 bytes on the wire.
 #[derive(Debug, Clone, BqRow)]
@@ -97,101 +101,7 @@ impl BenchRow for Wide {
     }
 }
 
-const PROJECT: &str = "bench";
-const DATASET: &str = "bench";
 const LINK: &str = "link: 20 ms one way, 100 Mbit/s per connection";
-
-/// The emulator behind a simulated wide-area link.
-fn link() -> EmulatorBuilder {
-    Emulator::builder()
-        .latency(Duration::from_millis(20))
-        .connection_mbps(100.0)
-}
-
-/// The in-process emulator, on a runtime of its own unless `shared`, and a
-/// client of it.
-struct Setup {
-    emulator: Emulator,
-    runtime: Option<tokio::runtime::Runtime>,
-    client: Client,
-    tables: usize,
-}
-
-impl Setup {
-    /// `shared`: the emulator's server runs on the client's runtime (as in
-    /// a test), so its CPU counts as the client's.
-    async fn start(builder: EmulatorBuilder, shared: bool) -> Self {
-        let builder = builder.project(PROJECT);
-        let (emulator, runtime) = if shared {
-            (builder.start().await.expect("emulator"), None)
-        } else {
-            let workers =
-                std::env::var("EMULATOR_WORKERS").map_or(2, |w| w.parse().expect("workers"));
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(workers)
-                .thread_name("emulator")
-                .enable_all()
-                .build()
-                .expect("emulator runtime");
-            let started = runtime.spawn(builder.start()).await.expect("start task");
-            (started.expect("emulator"), Some(runtime))
-        };
-        emulator.create_dataset(PROJECT, DATASET).unwrap();
-        let client = Client::emulator(emulator.grpc_addr().to_string()).unwrap();
-        Self {
-            emulator,
-            runtime,
-            client,
-            tables: 0,
-        }
-    }
-
-    fn table<T: BqRow>(&mut self) -> Table {
-        self.tables += 1;
-        let path = format!(
-            "projects/{PROJECT}/datasets/{DATASET}/tables/t{}",
-            self.tables
-        );
-        self.emulator
-            .create_table(&path, T::table_schema())
-            .expect("table");
-        self.client.table_from_path(&path).expect("path")
-    }
-
-    async fn stop(self) {
-        let Self {
-            emulator, runtime, ..
-        } = self;
-        match runtime {
-            Some(runtime) => {
-                runtime
-                    .spawn(emulator.shutdown())
-                    .await
-                    .expect("shutdown task");
-                runtime.shutdown_background();
-            }
-            None => emulator.shutdown().await,
-        }
-    }
-}
-
-/// CPU time of the live threads whose name starts with `prefix` (all with
-/// `""`) (Linux `schedstat`, in ns; zero elsewhere).
-fn threads_cpu(prefix: &str) -> Duration {
-    let Ok(threads) = std::fs::read_dir("/proc/self/task") else {
-        return Duration::ZERO;
-    };
-    let ns: u64 = threads
-        .flatten()
-        .filter(|t| {
-            std::fs::read_to_string(t.path().join("comm"))
-                .is_ok_and(|name| name.starts_with(prefix))
-        })
-        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
-        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
-        .sum();
-    Duration::from_nanos(ns)
-}
 
 /// What one run cost: wall-clock time and the CPU time of each side.
 #[derive(Debug, Clone, Copy)]
@@ -216,7 +126,7 @@ impl Clock {
         Self {
             start: Instant::now(),
             all: threads_cpu(""),
-            emulator: threads_cpu("emulator"),
+            emulator: threads_cpu(SERVER_THREADS),
             link: threads_cpu("emulator-link"),
         }
     }
@@ -227,7 +137,7 @@ impl Clock {
     /// figure is without them.
     fn stop(self) -> Cost {
         let link = threads_cpu("emulator-link").saturating_sub(self.link);
-        let emulator = threads_cpu("emulator").saturating_sub(self.emulator);
+        let emulator = threads_cpu(SERVER_THREADS).saturating_sub(self.emulator);
         let all = threads_cpu("").saturating_sub(self.all);
         Cost {
             wall: self.start.elapsed(),
@@ -236,11 +146,6 @@ impl Clock {
             link,
         }
     }
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
 }
 
 /// The median of each figure of some runs, and the spread of the wall clock

@@ -28,8 +28,12 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bqwrite::{BqRow, Client, SinkOptions, Table, Writer};
-use bqwrite_emulator::{Emulator, EmulatorBuilder};
+use bqwrite::{BqRow, SinkOptions, Table, Writer};
+use bqwrite_emulator::Emulator;
+
+#[path = "support/mod.rs"]
+mod support;
+use support::{SERVER_THREADS, Setup, link, median, threads_cpu};
 
 #[derive(Debug, Clone, BqRow)]
 struct Event {
@@ -37,9 +41,6 @@ struct Event {
     kind: i64,
     payload: String,
 }
-
-const PROJECT: &str = "bench";
-const DATASET: &str = "bench";
 
 fn event(i: usize) -> Event {
     Event {
@@ -51,55 +52,6 @@ fn event(i: usize) -> Event {
 
 fn rows(n: usize) -> Vec<Event> {
     (0..n).map(event).collect()
-}
-
-struct Setup {
-    emulator: Emulator,
-    client: Client,
-    tables: usize,
-    /// The runtime the emulator runs on.
-    server: tokio::runtime::Handle,
-}
-
-impl Setup {
-    async fn start(builder: EmulatorBuilder, server: &tokio::runtime::Handle) -> Self {
-        let emulator = server
-            .spawn(builder.project(PROJECT).start())
-            .await
-            .expect("emulator task")
-            .expect("emulator");
-        emulator.create_dataset(PROJECT, DATASET).unwrap();
-        let client = Client::emulator(emulator.grpc_addr().to_string()).unwrap();
-        Self {
-            emulator,
-            client,
-            tables: 0,
-            server: server.clone(),
-        }
-    }
-
-    /// Shuts the emulator down on its own runtime.
-    async fn shutdown(self) {
-        let Self {
-            emulator, server, ..
-        } = self;
-        server
-            .spawn(emulator.shutdown())
-            .await
-            .expect("emulator shutdown");
-    }
-
-    fn table(&mut self) -> Table {
-        self.tables += 1;
-        let path = format!(
-            "projects/{PROJECT}/datasets/{DATASET}/tables/t{}",
-            self.tables
-        );
-        self.emulator
-            .create_table(&path, Event::table_schema())
-            .expect("table");
-        self.client.table_from_path(&path).expect("path")
-    }
 }
 
 /// The process's peak resident set size, in KiB (Linux).
@@ -218,33 +170,12 @@ struct Cpu {
 
 impl Cpu {
     fn now() -> Self {
-        let (mut all, mut client) = (0, 0);
-        for thread in std::fs::read_dir("/proc/self/task").into_iter().flatten() {
-            let Ok(thread) = thread else { continue };
-            let ns = std::fs::read_to_string(thread.path().join("schedstat"))
-                .ok()
-                .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
-                .unwrap_or(0);
-            let name = std::fs::read_to_string(thread.path().join("comm")).unwrap_or_default();
-            all += ns;
-            if !name.starts_with(SERVER_THREADS) {
-                client += ns;
-            }
-        }
+        let all = threads_cpu("");
         Self {
-            all: Duration::from_nanos(all),
-            client: Duration::from_nanos(client),
+            all,
+            client: all.saturating_sub(threads_cpu(SERVER_THREADS)),
         }
     }
-}
-
-/// The name of the emulator's runtime threads, and the start of its
-/// link's (`emulator-link`).
-const SERVER_THREADS: &str = "emulator";
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
 }
 
 /// The median wall-clock and CPU time of some runs.
@@ -287,7 +218,7 @@ fn rate(rows: usize, d: Duration) -> String {
 async fn peak_memory_section(setup: &mut Setup) {
     const TASKS: usize = 100_000;
     let before = peak_rss_kib();
-    let table = setup.table();
+    let table = setup.table::<Event>();
     let sink = setup.client.sink::<Event>(&table).await.expect("sink");
     let start = Instant::now();
     let handles: Vec<_> = (0..TASKS)
@@ -345,13 +276,13 @@ async fn sink_section(
         for &tasks in counts {
             let (mut base, mut sunk) = (Vec::new(), Vec::new());
             for _ in 0..rounds {
-                base.push(bulk(&setup.table(), &data, exactly_once).await);
+                base.push(bulk(&setup.table::<Event>(), &data, exactly_once).await);
                 let options = if exactly_once {
                     SinkOptions::exactly_once()
                 } else {
                     SinkOptions::default()
                 };
-                sunk.push(sink_sends(&setup.table(), options, &data, tasks).await);
+                sunk.push(sink_sends(&setup.table::<Event>(), options, &data, tasks).await);
             }
             let wall = ratios(&base, &sunk, |c| c.wall);
             let cpu = ratios(&base, &sunk, |c| c.cpu);
@@ -380,31 +311,20 @@ async fn sink_section(
 
 const LINK: &str = "20 ms one way, 100 Mbit/s per connection";
 
-/// The emulator behind a simulated wide-area link.
-fn link() -> EmulatorBuilder {
-    Emulator::builder()
-        .latency(Duration::from_millis(20))
-        .connection_mbps(100.0)
-}
-
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let shared = args.iter().any(|a| a == "--shared-runtime");
-    let runtime = |name: &str| {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name(name)
-            .enable_all()
-            .build()
-            .expect("runtime")
-    };
-    let client = runtime("client");
-    let server = (!shared).then(|| runtime(SERVER_THREADS));
-    let handle = server.as_ref().unwrap_or(&client).handle().clone();
-    client.block_on(run(args, handle, !shared));
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("client")
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(run(args, shared));
 }
 
-async fn run(args: Vec<String>, server: tokio::runtime::Handle, split: bool) {
+async fn run(args: Vec<String>, shared: bool) {
+    let split = !shared;
     let quick = args.iter().any(|a| a == "--quick");
     let value = |flag: &str| {
         let at = args.iter().position(|a| a == flag)?;
@@ -420,7 +340,7 @@ async fn run(args: Vec<String>, server: tokio::runtime::Handle, split: bool) {
     let counts = value("--tasks")
         .and_then(|t| t.parse().ok())
         .map_or_else(|| vec![1_000, 10_000], |t| vec![t]);
-    let mut setup = Setup::start(Emulator::builder(), &server).await;
+    let mut setup = Setup::start(Emulator::builder(), shared).await;
     // First, while the process's peak is still the set-up's.
     if runs("memory") {
         peak_memory_section(&mut setup).await;
@@ -430,10 +350,10 @@ async fn run(args: Vec<String>, server: tokio::runtime::Handle, split: bool) {
         sink_section(&mut setup, "loopback", n, rounds, split, &counts).await;
     }
     if runs("sink-link") {
-        let mut link = Setup::start(link(), &server).await;
+        let mut link = Setup::start(link(), shared).await;
         let n = if quick { 20_000 } else { 100_000 };
         sink_section(&mut link, LINK, n, rounds, split, &counts).await;
-        link.shutdown().await;
+        link.stop().await;
     }
-    setup.shutdown().await;
+    setup.stop().await;
 }
