@@ -130,16 +130,23 @@ async fn the_tasks_an_answer_wakes_send_their_next_rows_together() {
             .sink_with::<Event>(&table, options)
             .await
             .unwrap();
+        // Every sender starts at once, as after an answer: tasks that
+        // started one by one would send their first rows in small groups,
+        // and each group's answer wakes only that group from then on.
+        let start = Arc::new(tokio::sync::Barrier::new(SENDERS as usize + 1));
         let tasks: Vec<_> = (0..SENDERS)
             .map(|task| {
                 let sink = sink.clone();
+                let start = start.clone();
                 tokio::spawn(async move {
+                    start.wait().await;
                     for i in 0..EACH {
                         sink.send(event(i * SENDERS + task)).await.unwrap();
                     }
                 })
             })
             .collect();
+        start.wait().await;
         for task in tasks {
             task.await.unwrap();
         }
@@ -147,11 +154,14 @@ async fn the_tasks_an_answer_wakes_send_their_next_rows_together() {
         let n = (SENDERS * EACH) as usize;
         assert_eq!(distinct_ids(&env, "gathered", n), n);
         let stats = sink.stats();
-        let per_request = stats.rows_acknowledged / stats.requests_acknowledged;
-        // One scheduler turn gathered about 200 (a local run queue's worth).
+        // A request per round gathers every sender; a scheduler turn's
+        // worth at a time (about 200) would take 5 per round. A busy
+        // machine may split a round's senders in two groups (each group's
+        // answer then wakes only its own), rarely three.
         assert!(
-            per_request >= 400,
-            "{per_request} rows per request: {stats:?}"
+            stats.requests_acknowledged <= 3 * EACH as u64,
+            "{} requests for {EACH} rounds: {stats:?}",
+            stats.requests_acknowledged
         );
     })
     .await;

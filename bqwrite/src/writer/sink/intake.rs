@@ -273,7 +273,17 @@ impl Intake {
 
     /// How many rows were pushed so far.
     pub(super) fn pushed(&self) -> u64 {
-        self.shards.iter().map(|s| Self::lock_shard(s).pushed).sum()
+        self.progress().0
+    }
+
+    /// How many rows were pushed so far, and whether a batch is full.
+    pub(super) fn progress(&self) -> (u64, bool) {
+        self.shards
+            .iter()
+            .fold((0, false), |(pushed, full), shard| {
+                let open = Self::lock_shard(shard);
+                (pushed + open.pushed, full || !open.full.is_empty())
+            })
     }
 
     /// Takes no more rows: later pushes return `None`.

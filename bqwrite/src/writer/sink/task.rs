@@ -158,9 +158,6 @@ struct Settled {
 /// on loopback; 4 keeps a link busy.
 const EAGER: usize = 4;
 
-/// The most scheduler turns a batch waits for more rows.
-const MAX_TURNS: usize = 16;
-
 pub(super) struct Task {
     handle: Handle,
     intake: Arc<Intake>,
@@ -256,8 +253,8 @@ impl Task {
         let hurry = self.hurry || closing;
         let mut taken = self.intake.take(hurry);
         let eager = self.inflight.len() + taken.cuts.len() < EAGER;
-        if !hurry && eager && taken.since.is_some() {
-            gather(&self.intake).await;
+        if let Some(since) = taken.since.filter(|_| !hurry && eager) {
+            gather(&self.intake, since + self.linger).await;
             taken.cuts.extend(self.intake.take(true).cuts);
             taken.since = None;
         } else if hurry {
@@ -466,15 +463,27 @@ impl Ledger {
     }
 }
 
+/// How many turns in a row must bring no row for [`gather`] to stop. One
+/// is not enough: on 2 workers only one at a time may take tasks from the
+/// other's queue, so a turn can end with woken senders still queued there.
+const IDLE_TURNS: usize = 3;
+
 /// Lets the senders the last answers woke add their rows first: yields
-/// until a turn of the scheduler brings no new row (woken tasks beyond a
-/// worker's local queue run turns later).
-async fn gather(intake: &Intake) {
+/// until [`IDLE_TURNS`] turns of the scheduler in a row bring no new row
+/// (woken tasks beyond a worker's local queue run turns later), a batch is
+/// full, or the linger `deadline` has passed.
+///
+/// A turn is short: a multi-thread worker runs the yielded task again
+/// after at most 61 others, so the senders one answer wakes take many
+/// turns; a cap of 16 turns used to cut a round of 1,000 senders in two.
+async fn gather(intake: &Intake, deadline: Instant) {
     let mut pushed = intake.pushed();
-    for _ in 0..MAX_TURNS {
+    let mut idle = 0;
+    loop {
         tokio::task::yield_now().await;
-        let now = intake.pushed();
-        if now == pushed {
+        let (now, full) = intake.progress();
+        idle = if now == pushed { idle + 1 } else { 0 };
+        if idle == IDLE_TURNS || full || Instant::now() >= deadline {
             return;
         }
         pushed = now;
