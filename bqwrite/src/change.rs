@@ -136,6 +136,31 @@ impl ChangeSequence {
     pub fn sections(&self) -> &[u64] {
         &self.sections[..self.len as usize]
     }
+
+    /// The length of the text sent (`1/2A`), as [`Display`](fmt::Display)
+    /// writes it.
+    pub(crate) fn text_len(&self) -> usize {
+        let digits: usize = self.sections().iter().map(|&s| hex_digits(s)).sum();
+        digits + self.sections().len() - 1
+    }
+
+    /// Writes the text sent (`1/2A`) into `out`, with no allocation.
+    pub(crate) fn write_text(&self, out: &mut impl bytes::BufMut) {
+        for (i, &section) in self.sections().iter().enumerate() {
+            if i > 0 {
+                out.put_u8(b'/');
+            }
+            for digit in (0..hex_digits(section)).rev() {
+                let nibble = (section >> (4 * digit)) & 0xf;
+                out.put_u8(b"0123456789ABCDEF"[nibble as usize]);
+            }
+        }
+    }
+}
+
+/// How many hexadecimal digits `section` is written with (at least one).
+fn hex_digits(section: u64) -> usize {
+    (64 - section.max(1).leading_zeros() as usize).div_ceil(4)
 }
 
 fn parse_section(text: &str, section: &str) -> Result<u64> {
@@ -318,6 +343,17 @@ mod tests {
         assert_eq!(s.to_string(), "0/FFFFFFFFFFFFFFFF/A/B");
         assert_eq!(ChangeSequence::from(0x2a).to_string(), "2A");
         assert_eq!(ChangeSequence::new([1, 0x2a]).unwrap().to_string(), "1/2A");
+    }
+
+    #[test]
+    fn the_text_written_without_allocating_is_the_displayed_one() {
+        for text in ["0", "F", "10", "1/2A", "0/FFFFFFFFFFFFFFFF/A/B", "1000000000000000"] {
+            let s = ChangeSequence::parse(text).unwrap();
+            let mut out = Vec::new();
+            s.write_text(&mut out);
+            assert_eq!(String::from_utf8(out).unwrap(), s.to_string());
+            assert_eq!(s.text_len(), s.to_string().len(), "{text}");
+        }
     }
 
     #[test]

@@ -137,7 +137,7 @@ pub use bqwrite_derive::BqField;
 pub use bqwrite_derive::BqRow;
 pub use row::{BqField, BqRow, ColumnValueError, RowOf};
 pub use schema::{FieldSchema, FieldType, Mode, SchemaError, TableSchema};
-pub use writer::{PendingGroup, Sink, SinkOptions};
+pub use writer::{ChangeSink, PendingGroup, Sink, SinkOptions};
 
 #[doc(hidden)]
 pub mod __private;

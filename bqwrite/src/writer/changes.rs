@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 
+use bytes::BufMut;
 use prost_types::field_descriptor_proto::{Label, Type};
 
 use super::{AppendTicket, DefaultStream, Writer};
@@ -69,17 +70,31 @@ impl ChangeSchema {
             .or_insert_with(|| Box::leak(Box::new(Self::of(row))))
     }
 
-    /// The pseudo-column fields of a change, encoded, into `out`.
-    fn encode_fields(
+    /// The encoded length of a change's pseudo-column fields.
+    pub(crate) fn fields_len(&self, kind: ChangeType, sequence: Option<&ChangeSequence>) -> usize {
+        let string = |field: u32, len: usize| {
+            prost::encoding::key_len(field) + prost::encoding::encoded_len_varint(len as u64) + len
+        };
+        let sequence = sequence.map_or(0, |s| string(self.sequence_field, s.text_len()));
+        string(self.type_field, kind.as_str().len()) + sequence
+    }
+
+    /// The pseudo-column fields of a change, encoded, appended to `out`
+    /// ([`fields_len`](Self::fields_len) bytes, no allocation).
+    pub(crate) fn encode_fields(
         &self,
         kind: ChangeType,
         sequence: Option<&ChangeSequence>,
-        out: &mut Vec<u8>,
+        out: &mut impl BufMut,
     ) {
-        out.clear();
-        prost::encoding::string::encode(self.type_field, &kind.as_str().to_owned(), out);
+        use prost::encoding::{WireType, encode_key, encode_varint};
+        encode_key(self.type_field, WireType::LengthDelimited, out);
+        encode_varint(kind.as_str().len() as u64, out);
+        out.put_slice(kind.as_str().as_bytes());
         if let Some(sequence) = sequence {
-            prost::encoding::string::encode(self.sequence_field, &sequence.to_string(), out);
+            encode_key(self.sequence_field, WireType::LengthDelimited, out);
+            encode_varint(sequence.text_len() as u64, out);
+            sequence.write_text(out);
         }
     }
 }
@@ -172,7 +187,7 @@ impl<T: BqRow> Writer<T, DefaultStream> {
                     && error.kind() == ErrorKind::Server
                     && error.code() == Some(tonic::Code::InvalidArgument) =>
             {
-                Err(refused(&self.table, error))
+                Err(refused(self.table.path(), error))
             }
             outcome => outcome,
         }
@@ -196,6 +211,7 @@ impl<T: BqRow> Writer<T, DefaultStream> {
         let mut fields = Vec::with_capacity(64);
         self.send_each(changes.into_iter(), |batcher, change, index| {
             let (row, kind, sequence) = change.__parts();
+            fields.clear();
             schema.encode_fields(kind, sequence, &mut fields);
             batcher.push_with(row, &fields, index)
         })
@@ -204,7 +220,7 @@ impl<T: BqRow> Writer<T, DefaultStream> {
 
     /// From the first change on, requests carry the change schema: the
     /// rows sent before are settled, and a new connection starts with it.
-    async fn enter_change_mode(&mut self) -> Result<()> {
+    pub(in crate::writer) async fn enter_change_mode(&mut self) -> Result<()> {
         if self.changes {
             return Ok(());
         }
@@ -216,14 +232,14 @@ impl<T: BqRow> Writer<T, DefaultStream> {
     }
 }
 
-/// The service refused the first changes (their writer schema).
-fn refused(table: &crate::Table, error: Error) -> Error {
+/// The service refused the first changes to `table` (their writer schema).
+pub(crate) fn refused(table: &impl std::fmt::Display, error: Error) -> Error {
     Error::new(
         ErrorKind::SchemaMismatch,
         format!(
             "`{}` refused changes: a table written with changes needs a primary key, \
              and the row type must write every primary-key column (the service said: {})",
-            table.path(),
+            table,
             error
                 .status()
                 .map_or_else(|| error.to_string(), |s| s.message().to_owned())
@@ -258,7 +274,11 @@ mod tests {
         schema.encode_fields(ChangeType::Delete, Some(&sequence), &mut out);
         // field 8 "DELETE", field 9 "1/2A"
         assert_eq!(out, b"\x42\x06DELETE\x4a\x041/2A");
+        let len = schema.fields_len(ChangeType::Delete, Some(&sequence));
+        assert_eq!(len, out.len());
+        out.clear();
         schema.encode_fields(ChangeType::Upsert, None, &mut out);
         assert_eq!(out, b"\x42\x06UPSERT");
+        assert_eq!(schema.fields_len(ChangeType::Upsert, None), out.len());
     }
 }

@@ -231,7 +231,8 @@ pub use self::options::{
     DEFAULT_MAX_ROWS_PER_REQUEST, DEFAULT_RESPONSE_TIMEOUT, DEFAULT_SCHEMA_WAIT, WriterOptions,
 };
 pub use self::sink::{
-    DEFAULT_LINGER, DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_MAX_BUFFERED_ROWS, Sink, SinkOptions,
+    ChangeSink, Changes, DEFAULT_LINGER, DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_MAX_BUFFERED_ROWS,
+    Rows, Sink, SinkKind, SinkOptions,
 };
 pub(crate) use self::stats::Cause;
 pub use self::stats::{ByCause, WriterStats};

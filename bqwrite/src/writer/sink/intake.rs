@@ -21,7 +21,6 @@ use tokio::time::Instant;
 
 use super::receipt::{Cell, Outcome, Receipt, Unobserved};
 use crate::error::{Error, ErrorKind, Result};
-use crate::row::BqRow;
 
 /// What the sends of a sink and its task share.
 #[derive(Debug)]
@@ -164,12 +163,12 @@ impl Intake {
         shard.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Adds `row` (`len` bytes encoded, `wire` request bytes, `cost` in
-    /// the budget) and waits for its outcome; `None` once the intake is
-    /// closed.
-    pub(super) async fn admit<T: BqRow + ?Sized>(
+    /// Adds a row (or change) that `encode` writes (`len` bytes encoded,
+    /// `wire` request bytes, `cost` in the budget) and waits for its
+    /// outcome; `None` once the intake is closed.
+    pub(super) async fn admit(
         &self,
-        row: &T,
+        encode: impl Fn(&mut BytesMut),
         len: usize,
         wire: usize,
         cost: usize,
@@ -177,7 +176,7 @@ impl Intake {
         let mut receipt: Option<Receipt<'_>> = None;
         std::future::poll_fn(|cx| match &mut receipt {
             Some(receipt) => Pin::new(receipt).poll(cx).map(Some),
-            None => match self.push(|buf| row.encode(buf), len, wire, cost, cx.waker()) {
+            None => match self.push(&encode, len, wire, cost, cx.waker()) {
                 Some(pushed) => {
                     // Its waker is registered: woken when resolved.
                     receipt = Some(pushed);

@@ -1,7 +1,11 @@
 //! One row at a time, from many tasks: [`Sink`] batches rows sent one by
 //! one into requests, and answers each `send` with that row's own outcome.
+//! A [`ChangeSink`] does the same with changes by primary key (CDC).
 //!
 //! - `options.rs`: [`SinkOptions`], what a sink writes to and how it batches.
+//! - `kind.rs`: what a sink sends, [`Rows`] or [`Changes`] (its `K`).
+//! - `changes.rs`: the change sink: made on `_default` only, and its `send`
+//!   encoding a change as its row followed by the pseudo-columns.
 //! - `intake.rs`: the batches being filled, one per core (a thread sends
 //!   into its own), which every `send` encodes its row into and registers
 //!   its waker with under one short lock (no message or allocation per
@@ -12,7 +16,9 @@
 //!   batches into requests, resolves each batch's outcome, and resends the
 //!   good rows of a rejected request on a COMMITTED stream.
 
+mod changes;
 mod intake;
+mod kind;
 mod options;
 mod receipt;
 mod task;
@@ -22,8 +28,10 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use bytes::BytesMut;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
+use self::changes::ChangeMode;
 use self::intake::Intake;
 use self::task::{Msg, Task};
 use super::engine::{Handle, Shared};
@@ -32,13 +40,17 @@ use crate::client::Client;
 use crate::error::{Error, ErrorKind, Result, RowError};
 use crate::row::{BqRow, RowOf};
 use crate::table::Table;
+use crate::writer::changes::ChangeSchema;
 
+pub use self::changes::ChangeSink;
+pub use self::kind::{Changes, Rows, SinkKind};
 pub use self::options::{
     DEFAULT_LINGER, DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_MAX_BUFFERED_ROWS, SinkOptions,
 };
 
 /// Writes rows of type `T` sent one at a time, from any number of tasks,
-/// batched into requests for you.
+/// batched into requests for you; `K` is what is sent: [`Rows`] (the
+/// default), or [`Changes`] by primary key for a [`ChangeSink`].
 ///
 /// ```no_run
 /// use bqwrite::{BqRow, Client};
@@ -107,9 +119,9 @@ pub use self::options::{
 /// Dropping the last clone without `close` lets the rows in flight finish
 /// in the background while the runtime runs, and warns (through
 /// [`tracing`], or on standard error when no subscriber is installed).
-pub struct Sink<T> {
+pub struct Sink<T, K: SinkKind = Rows> {
     inner: Arc<Inner>,
-    _row: PhantomData<fn(&T)>,
+    _row: PhantomData<(fn(&T), fn() -> K)>,
 }
 
 /// What every clone of a sink shares.
@@ -124,6 +136,8 @@ struct Inner {
     shared: Arc<Shared>,
     exactly_once: bool,
     closed: AtomicBool,
+    /// A change sink's writer schema: the row's plus the pseudo-columns.
+    change_schema: Option<&'static ChangeSchema>,
 }
 
 /// The rows and bytes a sink may hold: taken by `send`, given back by the
@@ -177,7 +191,7 @@ pub(crate) fn wire_len(len: usize) -> usize {
     1 + prost::encoding::encoded_len_varint(len as u64) + len
 }
 
-impl<T> Clone for Sink<T> {
+impl<T, K: SinkKind> Clone for Sink<T, K> {
     fn clone(&self) -> Self {
         Self {
             inner: self.inner.clone(),
@@ -186,10 +200,11 @@ impl<T> Clone for Sink<T> {
     }
 }
 
-impl<T> fmt::Debug for Sink<T> {
+impl<T, K: SinkKind> fmt::Debug for Sink<T, K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Sink")
             .field("row", &std::any::type_name::<T>())
+            .field("sends", &K::NAME)
             .field("stream", &self.inner.stream)
             .field("exactly_once", &self.inner.exactly_once)
             .field("closed", &self.inner.closed.load(Ordering::Relaxed))
@@ -226,7 +241,7 @@ impl Client {
         } else {
             into_parts(Writer::<T>::default_stream_with(&table, writer).await?)
         };
-        Ok(Sink::start(handle, row_budget, &options))
+        Ok(Sink::start(handle, row_budget, &options, None))
     }
 }
 
@@ -238,8 +253,15 @@ fn into_parts<T, S: StreamKind>(writer: Writer<T, S>) -> (Handle, usize) {
     (handle, row_budget)
 }
 
-impl<T> Sink<T> {
-    fn start(handle: Handle, row_budget: usize, options: &SinkOptions) -> Self {
+impl<T, K: SinkKind> Sink<T, K> {
+    /// Starts the sink's task on the writer's engine `handle`; `changes`
+    /// for a change sink.
+    fn start(
+        handle: Handle,
+        row_budget: usize,
+        options: &SinkOptions,
+        changes: Option<ChangeMode>,
+    ) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
         let budget = Arc::new(Budget {
             rows: Semaphore::new(options.max_buffered_rows),
@@ -257,8 +279,10 @@ impl<T> Sink<T> {
             shared: handle.shared.clone(),
             exactly_once: options.exactly_once,
             closed: AtomicBool::new(false),
+            change_schema: changes.as_ref().map(|c| c.schema),
         };
-        let task = Task::new(handle, intake.clone(), budget.clone(), options);
+        let refused_by = changes.map(|c| c.table);
+        let task = Task::new(handle, intake.clone(), budget.clone(), options, refused_by);
         tokio::spawn(task.run(rx));
         Self {
             inner: Arc::new(inner),
@@ -376,31 +400,31 @@ impl<T: BqRow> Sink<T> {
     ///   been written.
     pub async fn send(&self, row: impl RowOf<T>) -> Result<()> {
         let row = row.__row();
+        self.check_open()?;
+        check_row(row)?;
+        self.deliver(row.encoded_len(), |buf| row.encode(buf)).await
+    }
+}
+
+impl<T, K: SinkKind> Sink<T, K> {
+    fn check_open(&self) -> Result<()> {
         if self.inner.closed.load(Ordering::Acquire) {
             return Err(self.closed_error());
         }
-        if T::__BQ_FALLIBLE {
-            row.validate().map_err(|invalid| {
-                Error::new(
-                    ErrorKind::InvalidValue,
-                    format!("the row cannot be written exactly ({invalid}); it was not sent"),
-                )
-                .with_row_errors(vec![RowError {
-                    index: 0,
-                    column: Some(invalid.column.clone()),
-                    message: invalid.error.to_string(),
-                }])
-                .with_source(invalid)
-            })?;
-        }
-        let len = row.encoded_len();
+        Ok(())
+    }
+
+    /// Hands on one row (or change) of `len` bytes, which `encode` writes,
+    /// once the sink has room for it, and waits for its outcome.
+    async fn deliver(&self, len: usize, encode: impl Fn(&mut BytesMut)) -> Result<()> {
         let wire = wire_len(len);
         if wire > self.inner.row_budget {
             return Err(Error::new(
                 ErrorKind::RowTooLarge,
                 format!(
-                    "the row is {len} bytes encoded, more than a request of at most {} bytes \
+                    "the {} is {len} bytes encoded, more than a request of at most {} bytes \
                      can carry; it was not sent",
+                    K::ITEM,
                     self.inner.max_request_bytes
                 ),
             ));
@@ -408,7 +432,7 @@ impl<T: BqRow> Sink<T> {
         let budget = &self.inner.budget;
         budget.take(wire).await;
         let cost = budget.cost(wire) as usize;
-        match self.inner.intake.admit(row, len, wire, cost).await {
+        match self.inner.intake.admit(encode, len, wire, cost).await {
             Some(outcome) => outcome,
             None => {
                 budget.give_back(1, cost);
@@ -420,6 +444,26 @@ impl<T: BqRow> Sink<T> {
             }
         }
     }
+}
+
+/// Checks that `row` can be written exactly, for a type whose values may
+/// not be (`BqRow::__BQ_FALLIBLE`).
+fn check_row<R: BqRow + ?Sized>(row: &R) -> Result<()> {
+    if !R::__BQ_FALLIBLE {
+        return Ok(());
+    }
+    row.validate().map_err(|invalid| {
+        Error::new(
+            ErrorKind::InvalidValue,
+            format!("the row cannot be written exactly ({invalid}); it was not sent"),
+        )
+        .with_row_errors(vec![RowError {
+            index: 0,
+            column: Some(invalid.column.clone()),
+            message: invalid.error.to_string(),
+        }])
+        .with_source(invalid)
+    })
 }
 
 impl Drop for Inner {

@@ -163,6 +163,11 @@ pub(super) struct Task {
     intake: Arc<Intake>,
     budget: Arc<Budget>,
     exactly_once: bool,
+    /// A change sink's table: until a request is acknowledged, an invalid
+    /// request is the service refusing changes to it.
+    changes_to: Option<String>,
+    /// Whether a request was acknowledged.
+    accepted: bool,
     linger: Duration,
     /// When the first row of the oldest open batch came, as last seen.
     since: Option<Instant>,
@@ -184,12 +189,15 @@ impl Task {
         intake: Arc<Intake>,
         budget: Arc<Budget>,
         options: &SinkOptions,
+        changes_to: Option<String>,
     ) -> Self {
         Self {
             handle,
             intake,
             budget,
             exactly_once: options.exactly_once,
+            changes_to,
+            accepted: false,
             linger: options.linger,
             since: None,
             hurry: false,
@@ -319,8 +327,11 @@ impl Task {
             written,
         } = settled;
         let error = match outcome {
-            Ok(()) => return self.resolve(&mut pending, Ok(())),
-            Err(error) => error,
+            Ok(()) => {
+                self.accepted = true;
+                return self.resolve(&mut pending, Ok(()));
+            }
+            Err(error) => self.refined(error),
         };
         match error.kind() {
             ErrorKind::RowErrors => {
@@ -351,6 +362,22 @@ impl Task {
             // Sent behind a rejected request: not written, go again.
             ErrorKind::Unwritten if self.exactly_once => self.submit(pending).await,
             _ => self.resolve(&mut pending, Err(error)),
+        }
+    }
+
+    /// `error`, or for a change sink whose first changes the service found
+    /// invalid, the refusal of changes to the table (no primary key, a key
+    /// column missing), as `Writer::append_changes` reports it.
+    fn refined(&self, error: Error) -> Error {
+        match &self.changes_to {
+            Some(table)
+                if !self.accepted
+                    && error.kind() == ErrorKind::Server
+                    && error.code() == Some(tonic::Code::InvalidArgument) =>
+            {
+                crate::writer::changes::refused(table, error)
+            }
+            _ => error,
         }
     }
 
