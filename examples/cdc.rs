@@ -2,7 +2,9 @@
 //! writing upserts and deletes by primary key to its `_default` stream.
 //!
 //! Alice and Bob are upserted, Bob deleted; then two changes to Carol arrive
-//! in the wrong order, and their sequence numbers put them right.
+//! in the wrong order, and their sequence numbers put them right. Last, 30
+//! tasks send one change each through a change sink, which batches them:
+//! customers 10 to 29 are upserted, then the odd ones deleted.
 //!
 //! ```text
 //! cargo run --example cdc                  # on an embedded emulator
@@ -17,6 +19,7 @@
 
 use bqwrite::{BqRow, Change, ChangeSequence, Client, Table, Writer};
 use bqwrite_emulator::Emulator;
+use tokio::task::JoinSet;
 
 /// One row of the `customers` table, keyed by `id`.
 #[derive(Debug, Clone, BqRow)]
@@ -67,6 +70,35 @@ async fn apply_changes(table: &Table) -> bqwrite::Result<()> {
     Ok(())
 }
 
+/// Changes from many tasks, one per `send`: a change sink batches them
+/// into requests. Each task waits for its own change's outcome.
+async fn send_changes_from_tasks(table: &Table) -> bqwrite::Result<()> {
+    let sink = table.client().change_sink::<Customer>(table).await?;
+    let mut tasks = JoinSet::new();
+    for id in 10..30 {
+        // The delete of an odd customer may arrive before its upsert: the
+        // sequence (2 after 1) decides, not the arrival.
+        let changes = [(1, Change::upsert(customer(id, "New", None)))]
+            .into_iter()
+            .chain((id % 2 == 1).then(|| (2, Change::delete(customer(id, "", None)))));
+        for (seq, change) in changes {
+            let sink = sink.clone();
+            tasks.spawn(async move { sink.send(change.sequence(seq)).await });
+        }
+    }
+    let senders = tasks.len();
+    while let Some(sent) = tasks.join_next().await {
+        sent.expect("a sending task")?;
+    }
+    sink.close().await?;
+    let stats = sink.stats();
+    println!(
+        "sent {} changes from {senders} tasks in {} request(s)",
+        stats.rows_acknowledged, stats.requests_sent
+    );
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -74,7 +106,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         [] => run_on_embedded_emulator().await,
         [flag, path] if flag == "--table" => {
             let client = Client::from_env().await?;
-            apply_changes(&client.table_from_path(path)?).await?;
+            let table = client.table_from_path(path)?;
+            apply_changes(&table).await?;
+            send_changes_from_tasks(&table).await?;
             Ok(())
         }
         _ => Err("usage: cdc [--table projects/P/datasets/D/tables/T]".into()),
@@ -92,7 +126,9 @@ async fn run_on_embedded_emulator() -> Result<(), Box<dyn std::error::Error>> {
     println!("embedded emulator on {}", emulator.grpc_addr());
 
     let client = Client::emulator(emulator.grpc_addr().to_string())?;
-    apply_changes(&client.table_from_path(path)?).await?;
+    let table = client.table_from_path(path)?;
+    apply_changes(&table).await?;
+    send_changes_from_tasks(&table).await?;
 
     println!("rows of {path}, changes applied:");
     for row in emulator.rows(path)? {

@@ -21,7 +21,9 @@
 //!
 //! Changes are written with
 //! [`Writer::append_changes`](crate::Writer::append_changes) on a table's
-//! `_default` stream; see that method for what the table needs.
+//! `_default` stream (see that method for what the table needs), or sent
+//! one at a time from many tasks through a
+//! [`ChangeSink`](crate::ChangeSink), which batches them.
 
 use std::cmp::Ordering;
 use std::fmt;
@@ -347,7 +349,14 @@ mod tests {
 
     #[test]
     fn the_text_written_without_allocating_is_the_displayed_one() {
-        for text in ["0", "F", "10", "1/2A", "0/FFFFFFFFFFFFFFFF/A/B", "1000000000000000"] {
+        for text in [
+            "0",
+            "F",
+            "10",
+            "1/2A",
+            "0/FFFFFFFFFFFFFFFF/A/B",
+            "1000000000000000",
+        ] {
             let s = ChangeSequence::parse(text).unwrap();
             let mut out = Vec::new();
             s.write_text(&mut out);

@@ -82,13 +82,16 @@
 //! - [`schema`]: table schemas, in BigQuery's JSON format too.
 //! - [`client`], [`table`], [`writer`]: the connection and the lifecycle.
 //! - [`change`]: upserts and deletes by primary key (change data capture),
-//!   written with [`Writer::append_changes`] on `_default`.
+//!   written with [`Writer::append_changes`] on `_default`, or one at a
+//!   time from many tasks through a [`ChangeSink`].
 //! - [`proto`]: the raw generated API, for what the typed API does not cover.
 //!
 //! # One row at a time, or many connections
 //! - [`Sink`] (`client.sink::<T>(&table)`): any number of tasks each send
 //!   one row at a time; rows are batched into requests for them, and each
 //!   `send` resolves with its own row's outcome.
+//! - [`ChangeSink`] (`client.change_sink::<T>(&table)`): the same for
+//!   upserts and deletes by primary key, on the table's `_default` stream.
 //! - [`PendingGroup`] (`table.pending_group::<T>(n)`): rows spread over `n`
 //!   PENDING streams on `n` connections, made visible by one atomic commit.
 //!

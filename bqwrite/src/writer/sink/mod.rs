@@ -121,7 +121,8 @@ pub use self::options::{
 /// [`tracing`], or on standard error when no subscriber is installed).
 pub struct Sink<T, K: SinkKind = Rows> {
     inner: Arc<Inner>,
-    _row: PhantomData<(fn(&T), fn() -> K)>,
+    _row: PhantomData<fn(&T)>,
+    _kind: PhantomData<fn() -> K>,
 }
 
 /// What every clone of a sink shares.
@@ -196,6 +197,7 @@ impl<T, K: SinkKind> Clone for Sink<T, K> {
         Self {
             inner: self.inner.clone(),
             _row: PhantomData,
+            _kind: PhantomData,
         }
     }
 }
@@ -287,6 +289,7 @@ impl<T, K: SinkKind> Sink<T, K> {
         Self {
             inner: Arc::new(inner),
             _row: PhantomData,
+            _kind: PhantomData,
         }
     }
 
