@@ -151,9 +151,9 @@ async fn changes_replayed_after_cut_connections_alter_nothing() {
     bounded(300, async {
         let seed = chaos_seed("change_sink_cuts");
         let env = Env::start().await;
-        // Cuts after ~16 KB of requests on average, 30 at most: the run
-        // sends far more, so every cut happens mid-run.
-        let proxy = start_proxy(env.emulator.grpc_addr(), seed, 16 * 1024, 30).await;
+        // Cuts after ~4 KB of requests on average, 30 at most: the run
+        // sends about 400 KB, so every cut happens mid-run.
+        let proxy = start_proxy(env.emulator.grpc_addr(), seed, 4 * 1024, 30).await;
         let retry = RetryPolicy::default()
             .max_attempts(50)
             .initial_backoff(Duration::from_millis(1))

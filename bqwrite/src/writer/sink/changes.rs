@@ -147,6 +147,7 @@ impl<T: BqRow> Sink<T, Changes> {
         let (row, kind, sequence) = change.__parts();
         self.check_open()?;
         check_row(row)?;
+        // Always set on a change sink: no lookup per change.
         let schema = self
             .inner
             .change_schema

@@ -57,7 +57,8 @@ impl SinkOptions {
 
     /// Writes through a COMMITTED stream the sink creates: rows are visible
     /// when acknowledged and written exactly once, offsets guarding every
-    /// resend.
+    /// resend. Not for a [`ChangeSink`](super::ChangeSink): the service
+    /// takes changes on `_default` only, and `change_sink_with` refuses it.
     pub fn exactly_once() -> Self {
         Self {
             exactly_once: true,
