@@ -246,7 +246,11 @@ impl<T> Sink<T> {
             bytes: Semaphore::new(options.max_buffered_bytes),
             max_bytes: options.max_buffered_bytes,
         });
-        let intake = Arc::new(Intake::new(options.writer.max_rows_per_request, row_budget));
+        let intake = Arc::new(Intake::new(
+            options.writer.max_rows_per_request,
+            row_budget,
+            options.max_buffered_bytes,
+        ));
         let inner = Inner {
             tx,
             intake: intake.clone(),
