@@ -572,7 +572,8 @@ mod tests {
         let stream: Arc<str> = Arc::from("projects/p/datasets/d/tables/t/streams/_default");
         let mut mux = Mux::new(client, Route::new(&stream, "EU"), Arc::default());
         let (answers, heard) = mpsc::unbounded_channel();
-        mux.leases.insert(1, (destination("t1/_default", &A), answers));
+        mux.leases
+            .insert(1, (destination("t1/_default", &A), answers));
         mux.unanswered.push_back((1, 0));
         let (queue, rx) = mpsc::unbounded_channel();
         let seen = Arc::default();
@@ -588,7 +589,9 @@ mod tests {
             }
             .boxed(),
         );
-        queue.send(Outgoing::Abandon("no answer in time".into())).unwrap();
+        queue
+            .send(Outgoing::Abandon("no answer in time".into()))
+            .unwrap();
         mux.run(rx).await;
         // Had the pool stopped leasing the connection, or its writer heard
         // of the end, first, a writer could open another call while this one
