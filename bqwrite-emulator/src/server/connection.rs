@@ -56,8 +56,9 @@ pub(super) struct Connection {
     binding: Option<Binding>,
     /// The last writer schema, and its plan compiled for the table named.
     schema: Option<(DescriptorProto, Arc<RowPlan>, String)>,
-    /// Counts the connection as open while it lives.
-    _counted: OpenConnection,
+    /// Counts the connection as open while it lives, and until it tells
+    /// the client it ended.
+    counted: OpenConnection,
     /// What the connection was told of schema changes.
     notices: Notices,
     /// The last `default_missing_value_interpretation` a request set: it
@@ -88,10 +89,11 @@ enum Reply {
 }
 
 impl Connection {
-    pub(super) fn new(service: WriteService, route: Route) -> Self {
+    /// A connection of `service`, counted open through `counted`.
+    pub(super) fn new(service: WriteService, route: Route, counted: OpenConnection) -> Self {
         Self {
             id: NEXT_CONNECTION.fetch_add(1, Ordering::Relaxed),
-            _counted: service.config.connections.opened(),
+            counted,
             service,
             route,
             stream: None,
@@ -139,8 +141,9 @@ impl Connection {
                 ),
                 RequestFault::Close => {
                     info!("fault injection: closing an AppendRows connection");
-                    // free the stream before the client can hear of the close
-                    self.binding = None;
+                    // free the stream and the call's place in the count
+                    // before the client can hear of the close
+                    self.release();
                     let _ = tx
                         .send(Err(Status::unavailable(
                             "connection closed by the emulator's fault injection",
@@ -152,7 +155,7 @@ impl Connection {
                     if let Reply::Answer(applied) = self.handle(request) {
                         info!(?applied.response, "fault injection: applied a request and lost its response");
                     }
-                    self.binding = None;
+                    self.release();
                     let _ = tx
                         .send(Err(Status::unavailable(
                             "connection closed by the emulator's fault injection (the last request was applied)",
@@ -164,8 +167,9 @@ impl Connection {
             let response = match reply {
                 Reply::Answer(response) => response,
                 Reply::End(status) => {
-                    // free the stream before the client can hear of the end
-                    self.binding = None;
+                    // free the stream and the call's place in the count
+                    // before the client can hear of the end
+                    self.release();
                     let _ = tx.send(Err(status)).await;
                     return;
                 }
@@ -198,17 +202,24 @@ impl Connection {
         tokio::select! {
             biased;
             () = shutdown_signal(self.service.shutdown.clone()) => {
-                self.binding = None;
+                self.release();
                 let _ = tx.send(Err(Status::unavailable("the emulator is shutting down"))).await;
                 None
             }
             () = tx.closed() => {
                 debug!("AppendRows connection dropped by the client");
-                self.binding = None;
+                self.release();
                 None
             }
             done = work => Some(done),
         }
+    }
+
+    /// Frees the connection's stream and its place in the connection
+    /// count, before the client can hear of its end (and reconnect).
+    fn release(&mut self) {
+        self.binding = None;
+        self.counted.close();
     }
 
     fn stream_name(&self) -> String {

@@ -34,7 +34,7 @@ use tonic::metadata::MetadataMap;
 use tonic::{Request, Response, Status, Streaming};
 use tracing::{debug, info};
 
-use crate::conns::ConnectionCounter;
+use crate::conns::{ConnectionCounter, OpenConnection};
 use crate::faults::{Faults, RequestFault, UnaryMethod};
 use crate::mux::Route;
 use crate::status::ApiError;
@@ -206,7 +206,7 @@ impl BigQueryWrite for WriteService {
         self.reply(UnaryMethod::CreateWriteStream, result).await
     }
 
-    type AppendRowsStream = ReceiverStream<Result<AppendRowsResponse, Status>>;
+    type AppendRowsStream = Answers;
 
     async fn append_rows(
         &self,
@@ -215,8 +215,13 @@ impl BigQueryWrite for WriteService {
         let route = Route::from_metadata(request.metadata(), self.config.require_routing_header)?;
         let inbound = request.into_inner();
         let (tx, rx) = mpsc::channel(32);
-        tokio::spawn(Connection::new(self.clone(), route).run(inbound, tx));
-        Ok(Response::new(ReceiverStream::new(rx)))
+        let counted = self.config.connections.opened();
+        let answers = Answers {
+            rx: ReceiverStream::new(rx),
+            _counted: counted.clone(),
+        };
+        tokio::spawn(Connection::new(self.clone(), route, counted).run(inbound, tx));
+        Ok(Response::new(answers))
     }
 
     async fn get_write_stream(
@@ -294,5 +299,26 @@ pub(crate) async fn shutdown_signal(mut shutdown: watch::Receiver<bool>) {
         if shutdown.changed().await.is_err() {
             return std::future::pending().await;
         }
+    }
+}
+
+/// The answers of one AppendRows call, as the server sends them. The
+/// server drops them as soon as the call is gone (reset by the client, or
+/// its HTTP/2 connection lost), which counts the call closed then, without
+/// waiting for its connection's task to notice.
+#[derive(Debug)]
+pub struct Answers {
+    rx: ReceiverStream<Result<AppendRowsResponse, Status>>,
+    _counted: OpenConnection,
+}
+
+impl tokio_stream::Stream for Answers {
+    type Item = Result<AppendRowsResponse, Status>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        std::pin::Pin::new(&mut self.rx).poll_next(cx)
     }
 }

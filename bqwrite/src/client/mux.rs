@@ -136,6 +136,12 @@ impl Mux {
                 },
             }
         };
+        // The call goes first (the service hears it reset): a writer that
+        // hears of the end below and reconnects at once must not find it
+        // still open, or the client would hold more calls than its pool's
+        // limit while the old one lingers.
+        self.call = Call::Idle;
+        self.call_tx = None;
         // Refuse new leases and requests before anyone hears of the end, so
         // that a writer reconnecting at once is not given this connection.
         rx.close();
@@ -542,6 +548,59 @@ mod tests {
                 other => panic!("lease {id} heard {other:?}"),
             })
             .collect()
+    }
+
+    /// Stands for a call: records, when the call is dropped, whether the
+    /// connection still took leases and whether its writer had heard of
+    /// the end.
+    struct CallGuard {
+        queue: mpsc::UnboundedSender<Outgoing>,
+        heard: mpsc::UnboundedReceiver<Heard>,
+        seen: Arc<std::sync::Mutex<Option<(bool, bool)>>>,
+    }
+
+    impl Drop for CallGuard {
+        fn drop(&mut self) {
+            let told = self.heard.try_recv().is_ok();
+            *self.seen.lock().unwrap() = Some((self.queue.is_closed(), told));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_call_that_ends_is_dropped_before_its_writers_can_reconnect() {
+        let client = Client::emulator("127.0.0.1:9").unwrap();
+        let stream: Arc<str> = Arc::from("projects/p/datasets/d/tables/t/streams/_default");
+        let mut mux = Mux::new(client, Route::new(&stream, "EU"), Arc::default());
+        let (answers, heard) = mpsc::unbounded_channel();
+        mux.leases
+            .insert(1, (destination("t1/_default", &A), answers));
+        mux.unanswered.push_back((1, 0));
+        let (queue, rx) = mpsc::unbounded_channel();
+        let seen = Arc::default();
+        let guard = CallGuard {
+            queue: queue.clone(),
+            heard,
+            seen: Arc::clone(&seen),
+        };
+        mux.call = Call::Opening(
+            async move {
+                let _call = guard;
+                std::future::pending().await
+            }
+            .boxed(),
+        );
+        queue
+            .send(Outgoing::Abandon("no answer in time".into()))
+            .unwrap();
+        mux.run(rx).await;
+        // Had the pool stopped leasing the connection, or its writer heard
+        // of the end, first, a writer could open another call while this one
+        // still counted against the pool's limit.
+        assert_eq!(
+            *seen.lock().unwrap(),
+            Some((false, false)),
+            "(taking no more leases, writer told) when the call was dropped"
+        );
     }
 
     #[tokio::test]

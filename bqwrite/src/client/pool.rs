@@ -178,6 +178,7 @@ impl Pool {
                     written_before: written.load(Ordering::Relaxed),
                     written,
                     ended_behind_another: false,
+                    heard_end: false,
                     abandoned,
                 };
             }
@@ -212,6 +213,8 @@ pub(crate) struct Lease {
     written_before: u64,
     /// The connection ended while another writer's request was answered.
     ended_behind_another: bool,
+    /// The lease has heard how the connection ended.
+    heard_end: bool,
     /// Shared with the pool: set when a writer gives up on the connection.
     abandoned: Arc<AtomicBool>,
 }
@@ -237,10 +240,12 @@ impl Lease {
             // Ended before this lease's requests went out on the call: the
             // end was not theirs either.
             self.ended_behind_another = true;
+            self.heard_end = true;
             return None;
         };
         Some(heard.map_err(|ended| {
             self.ended_behind_another = ended.behind_another;
+            self.heard_end = true;
             ended.error
         }))
     }
@@ -251,8 +256,41 @@ impl Lease {
     /// was not its own (it counts as progress for its retry budget, or a
     /// writer sharing a connection with busy tables would spend its budget
     /// on their turns).
-    pub(crate) fn others_progressed(&self) -> bool {
+    ///
+    /// A writer that learns of the end from a request that found the
+    /// connection gone, not from an answer, has not read how it ended:
+    /// it is read here from what the connection's task told the lease.
+    pub(crate) fn others_progressed(&mut self) -> bool {
+        self.hear_end();
         self.ended_behind_another && self.written.load(Ordering::Relaxed) > self.written_before
+    }
+
+    /// Reads, without waiting, how the connection ended for this lease,
+    /// when it has ended: answers still queued before it are passed over
+    /// (a writer whose connection is gone resends every request it held).
+    /// An end the task has not told yet is taken as the lease's own.
+    fn hear_end(&mut self) {
+        use mpsc::error::TryRecvError;
+        if self.heard_end || !self.tx.is_closed() {
+            return;
+        }
+        loop {
+            match self.answers.try_recv() {
+                Ok(Ok(_answer)) => {}
+                Ok(Err(ended)) => {
+                    self.ended_behind_another = ended.behind_another;
+                    self.heard_end = true;
+                    return;
+                }
+                Err(TryRecvError::Disconnected) => {
+                    // ended with no word for this lease: not its requests' end
+                    self.ended_behind_another = true;
+                    self.heard_end = true;
+                    return;
+                }
+                Err(TryRecvError::Empty) => return,
+            }
+        }
     }
 }
 
@@ -347,7 +385,7 @@ mod tests {
     }
 
     /// A lease whose connection's task is this test: what it hears comes
-    /// from the returned sender.
+    /// from the returned sender, and its requests find the call gone.
     fn lease_on(written: &Arc<AtomicU64>) -> (Lease, mpsc::UnboundedSender<Heard>) {
         let (tx, _rx) = mpsc::unbounded_channel();
         let (answers_tx, answers) = mpsc::unbounded_channel();
@@ -359,6 +397,7 @@ mod tests {
             written: written.clone(),
             written_before: written.load(Ordering::Relaxed),
             ended_behind_another: false,
+            heard_end: false,
             abandoned: Arc::default(),
         };
         (lease, answers_tx)
@@ -398,6 +437,40 @@ mod tests {
         drop(heard);
         assert!(lease.next_answer().await.is_none());
         assert!(lease.others_progressed());
+    }
+
+    #[tokio::test]
+    async fn a_send_that_finds_the_call_gone_hears_how_it_ended() {
+        let written = Arc::new(AtomicU64::new(5));
+        let answer = || Ok(AppendRowsResponse::default());
+        // ended on another writer's request, after writing others' and
+        // answering one of this lease's: a resend finds the call gone
+        let (mut lease, heard) = lease_on(&written);
+        written.fetch_add(2, Ordering::Relaxed);
+        heard.send(answer()).unwrap();
+        heard.send(ended(true)).unwrap();
+        assert!(
+            !lease.send(AppendRowsRequest::default()),
+            "the call is gone"
+        );
+        assert!(lease.others_progressed(), "the end was another's");
+        // ended on this writer's own request
+        let (mut lease, heard) = lease_on(&written);
+        written.fetch_add(2, Ordering::Relaxed);
+        heard.send(ended(false)).unwrap();
+        assert!(!lease.others_progressed());
+        // ended with no word for this lease
+        let (mut lease, heard) = lease_on(&written);
+        written.fetch_add(1, Ordering::Relaxed);
+        drop(heard);
+        assert!(lease.others_progressed());
+        // an end heard from an answer is not read again
+        let (mut lease, heard) = lease_on(&written);
+        written.fetch_add(1, Ordering::Relaxed);
+        heard.send(ended(false)).unwrap();
+        assert!(lease.next_answer().await.unwrap().is_err());
+        drop(heard);
+        assert!(!lease.others_progressed());
     }
 
     #[test]

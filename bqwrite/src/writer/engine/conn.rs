@@ -125,8 +125,8 @@ impl Connection {
     /// Whether this is a shared call that ended on another writer's
     /// request after writing requests during the lease (see
     /// [`Lease::others_progressed`]).
-    pub(super) fn others_progressed(&self) -> bool {
-        match &self.link {
+    pub(super) fn others_progressed(&mut self) -> bool {
+        match &mut self.link {
             Link::Own { .. } => false,
             Link::Pooled(lease) => lease.others_progressed(),
         }

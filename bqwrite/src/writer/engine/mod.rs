@@ -445,10 +445,11 @@ impl Engine {
         if self.ends_by_others < MAX_ENDS_BY_OTHERS
             && self
                 .conn
-                .as_ref()
+                .as_mut()
                 .is_some_and(Connection::others_progressed)
         {
-            // a shared call that works, ended by another table's request:
+            // a shared call that works, ended by another table's request
+            // (heard in an answer, or found gone by a send or a resend):
             // not a failure of this writer's to count against its budget
             // (unless that keeps happening with none of its rows written:
             // then the retry policy decides, so it cannot retry forever)

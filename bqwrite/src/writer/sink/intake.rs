@@ -64,18 +64,53 @@ struct Open {
 }
 
 /// The rows and bytes a batch starts with room for: the largest batch of
-/// late (shrinking by a quarter per batch when they get smaller).
-#[derive(Debug, Default)]
+/// late (shrinking by a quarter per batch when they get smaller), within
+/// the shard's share of the sink's byte budget.
+///
+/// The room is reserved before any row is in it, so the budget, which
+/// counts rows, does not see it: each shard keeps it within `share`
+/// bytes (its own and its rows' ends and wakers), so that all shards
+/// together reserve at most the sink's
+/// [`max_buffered_bytes`](super::SinkOptions::max_buffered_bytes). A
+/// batch larger than that grows as rows come, as it would without room.
+#[derive(Debug)]
 struct Room {
     rows: usize,
     bytes: usize,
+    share: usize,
 }
 
+/// The memory a row's place in a batch takes besides its bytes: where it
+/// ends, and the waker of its `send`.
+const ROW_ROOM: usize = std::mem::size_of::<usize>() + std::mem::size_of::<Waker>();
+
 impl Room {
+    /// No room yet, and at most `share` bytes of it ever.
+    fn within(share: usize) -> Self {
+        Self {
+            rows: 0,
+            bytes: 0,
+            share,
+        }
+    }
+
+    /// The room for the next batch, after one of `rows` rows and `bytes`
+    /// bytes: at most half the share for the rows' places, the rest for
+    /// their bytes.
     fn next(&mut self, rows: usize, bytes: usize) -> (usize, usize) {
-        self.rows = rows.max(self.rows - self.rows / 4);
-        self.bytes = bytes.max(self.bytes - self.bytes / 4);
+        self.rows = rows
+            .max(self.rows - self.rows / 4)
+            .min(self.share / 2 / ROW_ROOM);
+        self.bytes = bytes
+            .max(self.bytes - self.bytes / 4)
+            .min(self.share - self.rows * ROW_ROOM);
         (self.rows, self.bytes)
+    }
+
+    /// The memory this room reserves.
+    #[cfg(test)]
+    fn reserved(&self) -> usize {
+        self.bytes + self.rows * ROW_ROOM
     }
 }
 
@@ -127,13 +162,21 @@ pub(super) struct Taken {
 }
 
 impl Intake {
-    /// An intake of about one shard per core.
-    pub(super) fn new(max_rows: usize, row_budget: usize) -> Self {
+    /// An intake of about one shard per core, whose empty batches reserve
+    /// at most `max_bytes` together (the sink's byte budget).
+    pub(super) fn new(max_rows: usize, row_budget: usize, max_bytes: usize) -> Self {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        Self::with_shards(max_rows, row_budget, cores.min(MAX_SHARDS))
+        Self::with_shards(max_rows, row_budget, max_bytes, cores.min(MAX_SHARDS))
     }
 
-    pub(super) fn with_shards(max_rows: usize, row_budget: usize, shards: usize) -> Self {
+    pub(super) fn with_shards(
+        max_rows: usize,
+        row_budget: usize,
+        max_bytes: usize,
+        shards: usize,
+    ) -> Self {
+        let shards = shards.max(1);
+        let share = max_bytes / shards;
         let shard = || {
             Shard(Mutex::new(Open {
                 buf: BytesMut::new(),
@@ -146,11 +189,11 @@ impl Intake {
                 full: VecDeque::new(),
                 closed: false,
                 pushed: 0,
-                room: Room::default(),
+                room: Room::within(share),
             }))
         };
         Self {
-            shards: (0..shards.max(1)).map(|_| shard()).collect(),
+            shards: (0..shards).map(|_| shard()).collect(),
             wake: Notify::new(),
             unobserved: Unobserved::default(),
             max_rows: max_rows.max(1),
@@ -349,7 +392,7 @@ mod tests {
 
     #[test]
     fn a_row_whose_encoding_panics_leaves_nothing_in_the_batch() {
-        let intake = Intake::with_shards(100, 1_000, 1);
+        let intake = Intake::with_shards(100, 1_000, 1 << 20, 1);
         let panicked = std::panic::catch_unwind(|| {
             let encode = |buf: &mut bytes::BytesMut| {
                 buf.extend_from_slice(b"half a row");
@@ -368,11 +411,70 @@ mod tests {
     }
 
     #[test]
+    fn the_room_of_empty_batches_stays_within_the_byte_budget() {
+        // 2 shards of a 64 KiB budget: 32 KiB of room each at most.
+        let (max_bytes, shards) = (64 * 1024, 2);
+        let intake = Intake::with_shards(10_000, 1 << 30, max_bytes, shards);
+        let row = [7u8; 1024];
+        let _receipts: Vec<_> = (0..500)
+            .map(|_| {
+                let push = intake.push(
+                    |buf| buf.extend_from_slice(&row),
+                    1024,
+                    1030,
+                    1030,
+                    Waker::noop(),
+                );
+                push.expect("open")
+            })
+            .collect();
+        assert_eq!(
+            intake.take(true).cuts[0].rows(),
+            500,
+            "one batch of 500 KiB"
+        );
+        let reserved: usize = intake
+            .shards
+            .iter()
+            .map(|shard| {
+                let open = Intake::lock_shard(shard);
+                assert!(open.ends.is_empty(), "the batches were cut");
+                open.buf.capacity()
+                    + open.ends.capacity() * size_of::<usize>()
+                    + open.wakers.capacity() * size_of::<Waker>()
+            })
+            .sum();
+        assert!(
+            reserved <= max_bytes,
+            "empty batches reserve {reserved} bytes, over the budget of {max_bytes}"
+        );
+        assert!(
+            reserved >= max_bytes / shards / 2,
+            "room is still reserved: {reserved}"
+        );
+    }
+
+    #[test]
+    fn a_batch_starts_with_room_for_the_largest_of_late_within_its_share() {
+        let mut room = super::Room::within(1 << 20);
+        assert_eq!(room.next(100, 10_000), (100, 10_000));
+        assert_eq!(room.next(10, 1_000), (75, 7_500), "shrinks by a quarter");
+        assert_eq!(room.next(200, 20_000), (200, 20_000), "grows at once");
+        room.next(1_000_000, 100 << 20);
+        assert!(room.reserved() <= 1 << 20, "{room:?}");
+        assert_eq!(
+            room.rows,
+            (1 << 20) / 2 / super::ROW_ROOM,
+            "rows take half the share"
+        );
+    }
+
+    #[test]
     fn a_batch_dropped_before_it_is_sent_ends_its_sends() {
         // The sink's task holds taken batches across awaits (gathering,
         // the engine's window): when its runtime drops it there, a send
         // on another runtime must still end.
-        let intake = Intake::with_shards(100, 1_000, 1);
+        let intake = Intake::with_shards(100, 1_000, 1 << 20, 1);
         let mut receipt = pin!(push_byte(&intake, 1));
         let cuts = intake.take(true).cuts;
         drop(cuts);
@@ -387,7 +489,7 @@ mod tests {
 
     #[test]
     fn threads_fill_batches_of_their_own_and_each_send_keeps_its_row() {
-        let intake = Intake::with_shards(100, 1_000, 2);
+        let intake = Intake::with_shards(100, 1_000, 1 << 20, 2);
         // Threads are numbered as they first send, across the process (the
         // other tests' too): take two new ones that land on either shard.
         let (mut shards, mut receipts) = (Vec::new(), Vec::new());

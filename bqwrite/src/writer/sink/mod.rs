@@ -270,7 +270,11 @@ impl<T, K: SinkKind> Sink<T, K> {
             bytes: Semaphore::new(options.max_buffered_bytes),
             max_bytes: options.max_buffered_bytes,
         });
-        let intake = Arc::new(Intake::new(options.writer.max_rows_per_request, row_budget));
+        let intake = Arc::new(Intake::new(
+            options.writer.max_rows_per_request,
+            row_budget,
+            options.max_buffered_bytes,
+        ));
         let inner = Inner {
             tx,
             intake: intake.clone(),

@@ -281,7 +281,7 @@ mod tests {
 
     #[test]
     fn each_row_gets_its_own_outcome_and_every_waiter_is_woken() {
-        let intake = Intake::with_shards(100, 1_000, 1);
+        let intake = Intake::with_shards(100, 1_000, 1 << 20, 1);
         let count = Arc::new(Count::default());
         let waker = count.clone().into();
         let mut receipts: Vec<_> = (0..3).map(|_| push(&intake, &waker)).collect();
@@ -304,7 +304,7 @@ mod tests {
 
     #[test]
     fn a_send_polled_again_before_its_outcome_is_woken_through_its_new_waker() {
-        let intake = Intake::with_shards(100, 1_000, 1);
+        let intake = Intake::with_shards(100, 1_000, 1 << 20, 1);
         let counts: Vec<Arc<Count>> = (0..3).map(|_| Arc::default()).collect();
         let wakers: Vec<Waker> = counts.iter().map(|c| c.clone().into()).collect();
         let mut receipt = push(&intake, &wakers[0]);
@@ -325,7 +325,7 @@ mod tests {
 
     #[test]
     fn a_dropped_receipt_hands_its_failure_on_before_or_after_the_outcome() {
-        let intake = Intake::with_shards(100, 1_000, 1);
+        let intake = Intake::with_shards(100, 1_000, 1 << 20, 1);
         let waker = Waker::noop();
         // Dropped before: the cell hands the failure back on resolving.
         let receipts: Vec<_> = (0..3).map(|_| push(&intake, waker)).collect();
