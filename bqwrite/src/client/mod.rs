@@ -13,7 +13,7 @@ use crate::auth::TokenSource;
 use crate::error::{Error, ErrorKind, Result};
 use crate::proto::storage::big_query_write_client::BigQueryWriteClient;
 use crate::proto::storage::{
-    AppendRowsRequest, AppendRowsResponse, BatchCommitWriteStreamsRequest,
+    AppendRowsResponse, BatchCommitWriteStreamsRequest,
     BatchCommitWriteStreamsResponse, CreateWriteStreamRequest, FinalizeWriteStreamRequest,
     FinalizeWriteStreamResponse, FlushRowsRequest, FlushRowsResponse, GetWriteStreamRequest,
     WriteStream,
@@ -21,10 +21,12 @@ use crate::proto::storage::{
 use crate::retry::{self, Retry, RetryPolicy};
 use crate::table::{Table, TablePath};
 
+mod append;
 mod builder;
 mod mux;
 mod pool;
 
+pub(crate) use self::append::{Append, SharedRows};
 pub use self::builder::ClientBuilder;
 pub use self::pool::DEFAULT_MAX_CONNECTIONS;
 pub(crate) use self::pool::{Destination, Lease, Pool};
@@ -74,6 +76,8 @@ pub struct Client {
 
 struct Inner {
     grpc: BigQueryWriteClient<Channel>,
+    /// The channel under `grpc`, for AppendRows calls (`append.rs`).
+    channel: Channel,
     /// How connections to the endpoint are made, for
     /// [`Client::with_own_connection`].
     connector: Endpoint,
@@ -191,9 +195,11 @@ impl Client {
     /// ```
     pub fn with_own_connection(&self) -> Client {
         let inner = &self.inner;
+        let channel = inner.connector.connect_lazy();
         Client {
             inner: Arc::new(Inner {
-                grpc: grpc_client(&inner.connector),
+                grpc: grpc_client(&channel),
+                channel,
                 connector: inner.connector.clone(),
                 auth: inner.auth.clone(),
                 endpoint: inner.endpoint.clone(),
@@ -407,7 +413,7 @@ impl Client {
         requests: S,
     ) -> Result<tonic::Streaming<AppendRowsResponse>>
     where
-        S: tokio_stream::Stream<Item = AppendRowsRequest> + Send + 'static,
+        S: tokio_stream::Stream<Item = Append> + Send + 'static,
     {
         self.append_rows_routed(("write_stream", stream.to_owned()), requests)
             .await
@@ -422,15 +428,14 @@ impl Client {
         requests: S,
     ) -> Result<tonic::Streaming<AppendRowsResponse>>
     where
-        S: tokio_stream::Stream<Item = AppendRowsRequest> + Send + 'static,
+        S: tokio_stream::Stream<Item = Append> + Send + 'static,
     {
         let (key, stream) = (routing.0, routing.1.as_str());
         // AppendRows is bidirectional: no deadline on the call as a whole, and
         // tonic adds no routing header to streaming calls, so it is added here.
         let mut request = tonic::Request::new(requests);
         let token = self.decorate(request.metadata_mut(), key, stream).await?;
-        let mut grpc = self.inner.grpc.clone();
-        match grpc.append_rows(request).await {
+        match self.open_append_rows(request).await {
             Ok(response) => {
                 self.inner.connected.store(true, Ordering::Relaxed);
                 Ok(response.into_inner())
@@ -441,6 +446,33 @@ impl Client {
                 token.as_deref(),
             )),
         }
+    }
+
+    /// The AppendRows call itself, as the generated client makes it, with
+    /// [`AppendCodec`](append::AppendCodec): requests whose rows are shared
+    /// with the writer's resend queue, not copied into each request.
+    async fn open_append_rows<S>(
+        &self,
+        request: tonic::Request<S>,
+    ) -> std::result::Result<tonic::Response<tonic::Streaming<AppendRowsResponse>>, tonic::Status>
+    where
+        S: tokio_stream::Stream<Item = Append> + Send + 'static,
+    {
+        const SERVICE: &str = "google.cloud.bigquery.storage.v1.BigQueryWrite";
+        let mut grpc = tonic::client::Grpc::new(self.inner.channel.clone())
+            .max_decoding_message_size(MAX_DECODING_MESSAGE_SIZE)
+            .max_encoding_message_size(usize::MAX);
+        grpc.ready()
+            .await
+            .map_err(|e| tonic::Status::unknown(format!("Service was not ready: {e}")))?;
+        let path = tonic::codegen::http::uri::PathAndQuery::from_static(
+            "/google.cloud.bigquery.storage.v1.BigQueryWrite/AppendRows",
+        );
+        let mut request = request;
+        request
+            .extensions_mut()
+            .insert(tonic::GrpcMethod::new(SERVICE, "AppendRows"));
+        grpc.streaming(request, path, append::AppendCodec).await
     }
 
     /// The error of a failed call. A failure to connect is
@@ -564,10 +596,13 @@ impl fmt::Display for EndpointSource {
     }
 }
 
-/// A gRPC client on a new (lazily opened) connection to `endpoint`.
-fn grpc_client(endpoint: &Endpoint) -> BigQueryWriteClient<Channel> {
-    BigQueryWriteClient::new(endpoint.connect_lazy())
-        .max_decoding_message_size(64 << 20)
+/// The largest answer the client reads.
+const MAX_DECODING_MESSAGE_SIZE: usize = 64 << 20;
+
+/// A gRPC client on `channel` (a lazily opened connection).
+fn grpc_client(channel: &Channel) -> BigQueryWriteClient<Channel> {
+    BigQueryWriteClient::new(channel.clone())
+        .max_decoding_message_size(MAX_DECODING_MESSAGE_SIZE)
         .max_encoding_message_size(usize::MAX)
 }
 

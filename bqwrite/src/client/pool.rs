@@ -16,11 +16,11 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
 
-use super::Client;
+use super::{Append, Client};
 use super::mux::{Heard, Mux, Outgoing};
 use crate::error::Result;
 use crate::proto::descriptor::DescriptorProto as WireDescriptorProto;
-use crate::proto::storage::{AppendRowsRequest, AppendRowsResponse};
+use crate::proto::storage::AppendRowsResponse;
 
 /// The default of [`ClientBuilder::max_connections`](super::ClientBuilder::max_connections).
 pub const DEFAULT_MAX_CONNECTIONS: usize = 4;
@@ -218,7 +218,7 @@ pub(crate) struct Lease {
 
 impl Lease {
     /// Queues a request; false when the connection has ended.
-    pub(crate) fn send(&self, request: AppendRowsRequest) -> bool {
+    pub(crate) fn send(&self, request: Append) -> bool {
         self.tx.send(Outgoing::Request(self.id, request)).is_ok()
     }
 

@@ -4,6 +4,7 @@
 use bytes::{Bytes, BytesMut};
 use prost::Message;
 
+use crate::client::SharedRows;
 use crate::error::{Error, ErrorKind, Result, RowError};
 use crate::proto::descriptor::DescriptorProto as WireDescriptorProto;
 use crate::proto::storage::append_rows_request::{ProtoData, Rows};
@@ -44,8 +45,8 @@ impl Batch {
         self.wire_len
     }
 
-    /// The rows as slices of one buffer.
-    pub(crate) fn into_rows(self) -> ProtoRows {
+    /// The rows as slices of one buffer, shared by every send of the request.
+    pub(crate) fn into_rows(self) -> SharedRows {
         let buf: Bytes = self.buf.freeze();
         let mut start = 0;
         let serialized_rows = self
@@ -57,7 +58,7 @@ impl Batch {
                 row
             })
             .collect();
-        ProtoRows { serialized_rows }
+        SharedRows::new(serialized_rows)
     }
 }
 
