@@ -165,7 +165,11 @@ struct Args {
 }
 
 async fn section(name: &str, builder: EmulatorBuilder, n: usize, args: &Args) {
-    if args.only.as_deref().is_some_and(|only| !name.contains(only)) {
+    if args
+        .only
+        .as_deref()
+        .is_some_and(|only| !name.contains(only))
+    {
         return;
     }
     let mut setup = Setup::start(builder, args.shared).await;
@@ -227,6 +231,12 @@ fn main() {
         let n = if args.quick { 200_000 } else { 1_000_000 };
         section("loopback", Emulator::builder(), n, &args).await;
         let n = if args.quick { 100_000 } else { 300_000 };
-        section("20 ms one way, 100 Mbit/s per connection (link)", link(), n, &args).await;
+        section(
+            "20 ms one way, 100 Mbit/s per connection (link)",
+            link(),
+            n,
+            &args,
+        )
+        .await;
     });
 }

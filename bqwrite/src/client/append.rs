@@ -1,5 +1,5 @@
-//! One AppendRows request as the client puts it on the wire, and the codec
-//! that writes it.
+//! One AppendRows request as the client puts it on the wire, the codec
+//! that writes it, and the call that carries it.
 //!
 //! A writer keeps every request it sent until the service answers it, to
 //! send it again after a reconnect. The rows of a request are therefore
@@ -20,6 +20,8 @@ use bytes::{BufMut, Bytes};
 use prost::encoding::{self, WireType, encode_key, encode_varint, encoded_len_varint, key_len};
 use tonic::Status;
 use tonic::codec::{Codec, EncodeBuf, Encoder};
+use tonic::codegen::http::uri::PathAndQuery;
+use tonic::transport::Channel;
 use tonic_prost::ProstDecoder;
 
 use crate::proto::descriptor::DescriptorProto as WireDescriptorProto;
@@ -186,6 +188,32 @@ impl Append {
     }
 }
 
+/// Opens an AppendRows call on `channel`, as the generated client does,
+/// but with [`AppendCodec`]: requests whose rows are shared with the
+/// writer's resend queue, not copied into each request.
+pub(super) async fn call<S>(
+    channel: Channel,
+    request: tonic::Request<S>,
+) -> Result<tonic::Response<tonic::Streaming<AppendRowsResponse>>, Status>
+where
+    S: tokio_stream::Stream<Item = Append> + Send + 'static,
+{
+    const SERVICE: &str = "google.cloud.bigquery.storage.v1.BigQueryWrite";
+    let mut grpc = tonic::client::Grpc::new(channel)
+        .max_decoding_message_size(super::MAX_DECODING_MESSAGE_SIZE)
+        .max_encoding_message_size(usize::MAX);
+    grpc.ready()
+        .await
+        .map_err(|e| Status::unknown(format!("Service was not ready: {e}")))?;
+    let path =
+        PathAndQuery::from_static("/google.cloud.bigquery.storage.v1.BigQueryWrite/AppendRows");
+    let mut request = request;
+    request
+        .extensions_mut()
+        .insert(tonic::GrpcMethod::new(SERVICE, "AppendRows"));
+    grpc.streaming(request, path, AppendCodec).await
+}
+
 /// The codec of an AppendRows call: [`Append`] out, prost's
 /// `AppendRowsResponse` in.
 #[derive(Debug, Clone, Copy, Default)]
@@ -318,8 +346,7 @@ mod tests {
 
     #[test]
     fn every_map_entry_goes_on_the_wire() {
-        let columns: HashMap<String, i32> =
-            (0..5).map(|i| (format!("column_{i}"), 2)).collect();
+        let columns: HashMap<String, i32> = (0..5).map(|i| (format!("column_{i}"), 2)).collect();
         let append = Append {
             rows: SharedRows::new(rows(2, 4)),
             missing_value_interpretations: Arc::new(columns.clone()),

@@ -13,10 +13,9 @@ use crate::auth::TokenSource;
 use crate::error::{Error, ErrorKind, Result};
 use crate::proto::storage::big_query_write_client::BigQueryWriteClient;
 use crate::proto::storage::{
-    AppendRowsResponse, BatchCommitWriteStreamsRequest,
-    BatchCommitWriteStreamsResponse, CreateWriteStreamRequest, FinalizeWriteStreamRequest,
-    FinalizeWriteStreamResponse, FlushRowsRequest, FlushRowsResponse, GetWriteStreamRequest,
-    WriteStream,
+    AppendRowsResponse, BatchCommitWriteStreamsRequest, BatchCommitWriteStreamsResponse,
+    CreateWriteStreamRequest, FinalizeWriteStreamRequest, FinalizeWriteStreamResponse,
+    FlushRowsRequest, FlushRowsResponse, GetWriteStreamRequest, WriteStream,
 };
 use crate::retry::{self, Retry, RetryPolicy};
 use crate::table::{Table, TablePath};
@@ -435,7 +434,7 @@ impl Client {
         // tonic adds no routing header to streaming calls, so it is added here.
         let mut request = tonic::Request::new(requests);
         let token = self.decorate(request.metadata_mut(), key, stream).await?;
-        match self.open_append_rows(request).await {
+        match append::call(self.inner.channel.clone(), request).await {
             Ok(response) => {
                 self.inner.connected.store(true, Ordering::Relaxed);
                 Ok(response.into_inner())
@@ -446,33 +445,6 @@ impl Client {
                 token.as_deref(),
             )),
         }
-    }
-
-    /// The AppendRows call itself, as the generated client makes it, with
-    /// [`AppendCodec`](append::AppendCodec): requests whose rows are shared
-    /// with the writer's resend queue, not copied into each request.
-    async fn open_append_rows<S>(
-        &self,
-        request: tonic::Request<S>,
-    ) -> std::result::Result<tonic::Response<tonic::Streaming<AppendRowsResponse>>, tonic::Status>
-    where
-        S: tokio_stream::Stream<Item = Append> + Send + 'static,
-    {
-        const SERVICE: &str = "google.cloud.bigquery.storage.v1.BigQueryWrite";
-        let mut grpc = tonic::client::Grpc::new(self.inner.channel.clone())
-            .max_decoding_message_size(MAX_DECODING_MESSAGE_SIZE)
-            .max_encoding_message_size(usize::MAX);
-        grpc.ready()
-            .await
-            .map_err(|e| tonic::Status::unknown(format!("Service was not ready: {e}")))?;
-        let path = tonic::codegen::http::uri::PathAndQuery::from_static(
-            "/google.cloud.bigquery.storage.v1.BigQueryWrite/AppendRows",
-        );
-        let mut request = request;
-        request
-            .extensions_mut()
-            .insert(tonic::GrpcMethod::new(SERVICE, "AppendRows"));
-        grpc.streaming(request, path, append::AppendCodec).await
     }
 
     /// The error of a failed call. A failure to connect is
@@ -597,7 +569,7 @@ impl fmt::Display for EndpointSource {
 }
 
 /// The largest answer the client reads.
-const MAX_DECODING_MESSAGE_SIZE: usize = 64 << 20;
+pub(super) const MAX_DECODING_MESSAGE_SIZE: usize = 64 << 20;
 
 /// A gRPC client on `channel` (a lazily opened connection).
 fn grpc_client(channel: &Channel) -> BigQueryWriteClient<Channel> {

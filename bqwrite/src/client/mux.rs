@@ -28,8 +28,8 @@ use futures_util::future::BoxFuture;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::UnboundedReceiverStream;
 
-use super::append::Append;
 use super::Client;
+use super::append::Append;
 use super::pool::{Destination, Route};
 use crate::error::{Error, ErrorKind, Result};
 use crate::proto::storage::AppendRowsResponse;

@@ -16,8 +16,8 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
 
-use super::{Append, Client};
 use super::mux::{Heard, Mux, Outgoing};
+use super::{Append, Client};
 use crate::error::Result;
 use crate::proto::descriptor::DescriptorProto as WireDescriptorProto;
 use crate::proto::storage::AppendRowsResponse;

@@ -70,12 +70,7 @@ impl Connection {
     /// deadlock the opening.
     /// `pooled`: on a connection of the client's pool, for a `_default`
     /// writer (false: one of its own for now, see `schema.rs`).
-    pub(super) fn open(
-        cfg: &Config,
-        shared: &Arc<Shared>,
-        first: Append,
-        pooled: bool,
-    ) -> Self {
+    pub(super) fn open(cfg: &Config, shared: &Arc<Shared>, first: Append, pooled: bool) -> Self {
         shared.counters.connection(true);
         let _open = OpenSlot(shared.clone());
         if let (Some(location), Some(pool), true) = (&cfg.location, cfg.client.pool(), pooled) {

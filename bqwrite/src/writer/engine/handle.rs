@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use super::{Command, Request};
-use crate::error::{Error, ErrorKind, Result};
 use crate::client::SharedRows;
+use crate::error::{Error, ErrorKind, Result};
 use crate::writer::stats::Counters;
 use crate::writer::ticket::TicketCell;
 

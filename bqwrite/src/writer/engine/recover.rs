@@ -17,11 +17,11 @@
 use tokio::time::Instant;
 
 use super::{Engine, Failure, InFlight, conn};
+use crate::client::SharedRows;
 use crate::error::{Error, ErrorKind};
+use crate::proto::storage::AppendRowsResponse;
 use crate::proto::storage::append_rows_response::Response;
 use crate::proto::storage::storage_error::StorageErrorCode;
-use crate::client::SharedRows;
-use crate::proto::storage::AppendRowsResponse;
 use crate::retry::Retry;
 use crate::status;
 use crate::writer::Cause;
