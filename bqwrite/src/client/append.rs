@@ -28,54 +28,105 @@ use crate::proto::descriptor::DescriptorProto as WireDescriptorProto;
 use crate::proto::storage::AppendRowsResponse;
 
 /// The encoded rows of one request, shared: cloning it is a reference
-/// count, whatever its size.
+/// count, whatever its size. The rows stay in the buffers they were
+/// encoded into (a batch's one buffer, or a sink's few), cut by their ends:
+/// no `Bytes` per row to count references to.
 #[derive(Clone, Default)]
-pub(crate) struct SharedRows {
-    rows: Arc<Vec<Bytes>>,
+pub(crate) struct SharedRows(Arc<Segments>);
+
+#[derive(Default)]
+struct Segments {
+    segments: Vec<Segment>,
+    rows: usize,
     /// The encoded length of the rows as a `ProtoRows` message.
     encoded_len: usize,
 }
 
+/// Rows encoded back to back into one buffer: row `i` ends at `ends[i]`
+/// and starts where row `i - 1` ends (the first at 0).
+struct Segment {
+    buf: Bytes,
+    ends: Vec<usize>,
+}
+
+impl Segment {
+    fn rows(&self) -> impl Iterator<Item = Bytes> + '_ {
+        self.row_ranges().map(|range| self.buf.slice(range))
+    }
+
+    fn row_ranges(&self) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        starts.zip(self.ends.iter().copied()).map(|(a, b)| a..b)
+    }
+}
+
 impl SharedRows {
-    /// Shares `rows` (each a serialized row of the writer schema).
-    pub(crate) fn new(rows: Vec<Bytes>) -> Self {
-        let encoded_len = encoding::bytes::encoded_len_repeated(1, &rows);
-        Self {
-            rows: Arc::new(rows),
+    /// The rows of `buffers`, each a buffer and the ends of its rows.
+    pub(crate) fn from_buffers(buffers: impl IntoIterator<Item = (Bytes, Vec<usize>)>) -> Self {
+        let segments: Vec<Segment> = buffers
+            .into_iter()
+            .map(|(buf, ends)| Segment { buf, ends })
+            .collect();
+        let rows = segments.iter().map(|s| s.ends.len()).sum();
+        let encoded_len = segments
+            .iter()
+            .flat_map(Segment::row_ranges)
+            .map(|row| delimited_len(1, row.len()))
+            .sum();
+        Self(Arc::new(Segments {
+            segments,
+            rows,
             encoded_len,
-        }
+        }))
+    }
+
+    /// Rows each in a buffer of its own.
+    pub(crate) fn new(rows: Vec<Bytes>) -> Self {
+        Self::from_buffers(rows.into_iter().map(|row| {
+            let len = row.len();
+            (row, vec![len])
+        }))
     }
 
     /// How many rows.
     pub(crate) fn len(&self) -> usize {
-        self.rows.len()
+        self.0.rows
     }
 
-    /// The rows.
-    pub(crate) fn as_slice(&self) -> &[Bytes] {
-        &self.rows
+    /// The rows, in order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = Bytes> + '_ {
+        self.0.segments.iter().flat_map(Segment::rows)
     }
 
-    /// Some of the rows, as rows of their own (a request sent again
-    /// without some rows).
+    /// Some of the rows, in the order given, as rows of their own (a
+    /// request sent again without some rows).
     pub(crate) fn pick(&self, indices: impl IntoIterator<Item = usize>) -> Self {
-        Self::new(indices.into_iter().map(|i| self.rows[i].clone()).collect())
+        let all: Vec<Bytes> = self.iter().collect();
+        Self::new(indices.into_iter().map(|i| all[i].clone()).collect())
     }
 
     fn encoded_len(&self) -> usize {
-        self.encoded_len
+        self.0.encoded_len
     }
 
+    /// Writes the rows as the fields of a `ProtoRows` message.
     fn encode(&self, buf: &mut impl BufMut) {
-        encoding::bytes::encode_repeated(1, &self.rows, buf);
+        for segment in &self.0.segments {
+            for row in segment.row_ranges() {
+                encode_key(1, WireType::LengthDelimited, buf);
+                encode_varint(row.len() as u64, buf);
+                buf.put_slice(&segment.buf[row]);
+            }
+        }
     }
 }
 
 impl fmt::Debug for SharedRows {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SharedRows")
-            .field("rows", &self.rows.len())
-            .field("encoded_len", &self.encoded_len)
+            .field("rows", &self.0.rows)
+            .field("buffers", &self.0.segments.len())
+            .field("encoded_len", &self.0.encoded_len)
             .finish()
     }
 }
@@ -285,7 +336,7 @@ mod tests {
                     proto_descriptor: Some(s.clone()),
                 }),
                 rows: Some(ProtoRows {
-                    serialized_rows: append.rows.as_slice().to_vec(),
+                    serialized_rows: append.rows.iter().collect(),
                 }),
             })),
             trace_id: append.trace_id.clone(),
@@ -362,17 +413,51 @@ mod tests {
     fn clones_share_the_rows_and_picks_copy_only_the_picked() {
         let shared = SharedRows::new(rows(5, 8));
         let again = shared.clone();
-        assert!(std::ptr::eq(shared.as_slice(), again.as_slice()));
+        assert!(Arc::ptr_eq(&shared.0, &again.0));
+        let all: Vec<Bytes> = shared.iter().collect();
         let picked = shared.pick([4, 1]);
         assert_eq!(picked.len(), 2);
-        assert_eq!(picked.as_slice()[0], shared.as_slice()[4]);
-        assert_eq!(picked.as_slice()[1], shared.as_slice()[1]);
+        assert_eq!(
+            picked.iter().collect::<Vec<_>>(),
+            [all[4].clone(), all[1].clone()]
+        );
         assert_eq!(
             picked.encoded_len(),
             ProtoRows {
-                serialized_rows: picked.as_slice().to_vec()
+                serialized_rows: picked.iter().collect()
             }
             .encoded_len()
         );
+    }
+
+    #[test]
+    fn rows_cut_from_buffers_are_the_rows_as_prost_writes_them() {
+        // two buffers of rows back to back, one of them with an empty row
+        let first = Bytes::from_static(b"aaabbbbbc");
+        let second = Bytes::from(vec![7u8; 300]);
+        let shared = SharedRows::from_buffers([
+            (first.clone(), vec![3, 8, 8, 9]),
+            (second.clone(), vec![100, 300]),
+        ]);
+        let expected = vec![
+            first.slice(0..3),
+            first.slice(3..8),
+            first.slice(8..8),
+            first.slice(8..9),
+            second.slice(0..100),
+            second.slice(100..300),
+        ];
+        assert_eq!(shared.len(), 6);
+        assert_eq!(shared.iter().collect::<Vec<_>>(), expected);
+        assert_eq!(
+            shared.pick([5, 0]).iter().collect::<Vec<_>>(),
+            [expected[5].clone(), expected[0].clone()]
+        );
+        let append = Append {
+            offset: Some(9),
+            rows: shared,
+            ..Append::default()
+        };
+        assert_eq!(encoded(&append), generated(&append).encode_to_vec());
     }
 }

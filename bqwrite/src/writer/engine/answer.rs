@@ -320,7 +320,7 @@ impl Engine {
         let unobserved = front.ticket.failed(error);
         self.report(unobserved);
         let rows = front.rows.pick(good.iter().copied());
-        let bytes = rows.as_slice().iter().map(|r| r.len() + 3).sum();
+        let bytes = rows.iter().map(|r| r.len() + 3).sum();
         let indices = good.iter().map(|&i| front.index_of(i)).collect();
         self.counters().resent(good.len(), Cause::RowErrors);
         self.resend_header = true;

@@ -63,13 +63,9 @@ impl Pending {
     /// The rows of the next request, and its request bytes.
     fn request(&self) -> (SharedRows, usize) {
         let Some(left) = &self.left else {
-            let rows = self
-                .cuts
-                .iter()
-                .flat_map(|cut| (0..cut.rows()).map(|i| cut.row(i)))
-                .collect();
+            let buffers = self.cuts.iter().map(|c| (c.buf.clone(), c.ends.clone()));
             return (
-                SharedRows::new(rows),
+                SharedRows::from_buffers(buffers),
                 self.cuts.iter().map(|c| c.wire).sum(),
             );
         };
