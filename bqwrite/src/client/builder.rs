@@ -265,7 +265,8 @@ impl ClientBuilder {
             }
             endpoint = endpoint.tls_config(tls).map_err(config_error)?;
         }
-        let grpc = grpc_client(&endpoint);
+        let channel = endpoint.connect_lazy();
+        let grpc = grpc_client(&channel);
         let trace_id = match self.trace_id {
             Some(id) => format!("bqwrite:{id}"),
             None => format!("bqwrite:{}", env!("CARGO_PKG_VERSION")),
@@ -273,6 +274,7 @@ impl ClientBuilder {
         Ok(Client {
             inner: Arc::new(Inner {
                 grpc,
+                channel,
                 connector: endpoint,
                 auth,
                 endpoint: url,

@@ -13,18 +13,19 @@ use crate::auth::TokenSource;
 use crate::error::{Error, ErrorKind, Result};
 use crate::proto::storage::big_query_write_client::BigQueryWriteClient;
 use crate::proto::storage::{
-    AppendRowsRequest, AppendRowsResponse, BatchCommitWriteStreamsRequest,
-    BatchCommitWriteStreamsResponse, CreateWriteStreamRequest, FinalizeWriteStreamRequest,
-    FinalizeWriteStreamResponse, FlushRowsRequest, FlushRowsResponse, GetWriteStreamRequest,
-    WriteStream,
+    AppendRowsResponse, BatchCommitWriteStreamsRequest, BatchCommitWriteStreamsResponse,
+    CreateWriteStreamRequest, FinalizeWriteStreamRequest, FinalizeWriteStreamResponse,
+    FlushRowsRequest, FlushRowsResponse, GetWriteStreamRequest, WriteStream,
 };
 use crate::retry::{self, Retry, RetryPolicy};
 use crate::table::{Table, TablePath};
 
+mod append;
 mod builder;
 mod mux;
 mod pool;
 
+pub(crate) use self::append::{Append, SharedRows};
 pub use self::builder::ClientBuilder;
 pub use self::pool::DEFAULT_MAX_CONNECTIONS;
 pub(crate) use self::pool::{Destination, Lease, Pool};
@@ -74,6 +75,8 @@ pub struct Client {
 
 struct Inner {
     grpc: BigQueryWriteClient<Channel>,
+    /// The channel under `grpc`, for AppendRows calls (`append.rs`).
+    channel: Channel,
     /// How connections to the endpoint are made, for
     /// [`Client::with_own_connection`].
     connector: Endpoint,
@@ -191,9 +194,11 @@ impl Client {
     /// ```
     pub fn with_own_connection(&self) -> Client {
         let inner = &self.inner;
+        let channel = inner.connector.connect_lazy();
         Client {
             inner: Arc::new(Inner {
-                grpc: grpc_client(&inner.connector),
+                grpc: grpc_client(&channel),
+                channel,
                 connector: inner.connector.clone(),
                 auth: inner.auth.clone(),
                 endpoint: inner.endpoint.clone(),
@@ -407,7 +412,7 @@ impl Client {
         requests: S,
     ) -> Result<tonic::Streaming<AppendRowsResponse>>
     where
-        S: tokio_stream::Stream<Item = AppendRowsRequest> + Send + 'static,
+        S: tokio_stream::Stream<Item = Append> + Send + 'static,
     {
         self.append_rows_routed(("write_stream", stream.to_owned()), requests)
             .await
@@ -422,15 +427,14 @@ impl Client {
         requests: S,
     ) -> Result<tonic::Streaming<AppendRowsResponse>>
     where
-        S: tokio_stream::Stream<Item = AppendRowsRequest> + Send + 'static,
+        S: tokio_stream::Stream<Item = Append> + Send + 'static,
     {
         let (key, stream) = (routing.0, routing.1.as_str());
         // AppendRows is bidirectional: no deadline on the call as a whole, and
         // tonic adds no routing header to streaming calls, so it is added here.
         let mut request = tonic::Request::new(requests);
         let token = self.decorate(request.metadata_mut(), key, stream).await?;
-        let mut grpc = self.inner.grpc.clone();
-        match grpc.append_rows(request).await {
+        match append::call(self.inner.channel.clone(), request).await {
             Ok(response) => {
                 self.inner.connected.store(true, Ordering::Relaxed);
                 Ok(response.into_inner())
@@ -564,10 +568,13 @@ impl fmt::Display for EndpointSource {
     }
 }
 
-/// A gRPC client on a new (lazily opened) connection to `endpoint`.
-fn grpc_client(endpoint: &Endpoint) -> BigQueryWriteClient<Channel> {
-    BigQueryWriteClient::new(endpoint.connect_lazy())
-        .max_decoding_message_size(64 << 20)
+/// The largest answer the client reads.
+pub(super) const MAX_DECODING_MESSAGE_SIZE: usize = 64 << 20;
+
+/// A gRPC client on `channel` (a lazily opened connection).
+fn grpc_client(channel: &Channel) -> BigQueryWriteClient<Channel> {
+    BigQueryWriteClient::new(channel.clone())
+        .max_decoding_message_size(MAX_DECODING_MESSAGE_SIZE)
         .max_encoding_message_size(usize::MAX)
 }
 

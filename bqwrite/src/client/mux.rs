@@ -29,11 +29,11 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::UnboundedReceiverStream;
 
 use super::Client;
+use super::append::Append;
 use super::pool::{Destination, Route};
 use crate::error::{Error, ErrorKind, Result};
-use crate::proto::storage::append_rows_request::Rows;
+use crate::proto::storage::AppendRowsResponse;
 use crate::proto::storage::append_rows_response::Response;
-use crate::proto::storage::{AppendRowsRequest, AppendRowsResponse, ProtoSchema};
 
 /// What a lease hears: the answer to its oldest request, or the call's end.
 pub(super) type Heard = std::result::Result<AppendRowsResponse, Ended>;
@@ -60,7 +60,7 @@ pub(super) enum Outgoing {
         answers: mpsc::UnboundedSender<Heard>,
     },
     /// A request of lease `id`.
-    Request(u64, AppendRowsRequest),
+    Request(u64, Append),
     /// The lease is gone: answers still due to it are dropped.
     Release(u64),
     /// A writer gives up on the call (no answer within its response
@@ -90,7 +90,7 @@ pub(super) struct Mux {
     /// answered, oldest first.
     unanswered: VecDeque<(u64, u64)>,
     wire: Wire,
-    call_tx: Option<mpsc::UnboundedSender<AppendRowsRequest>>,
+    call_tx: Option<mpsc::UnboundedSender<Append>>,
     call: Call,
 }
 
@@ -168,7 +168,7 @@ impl Mux {
 
     /// Puts a request of lease `id` on the wire, opening the call with the
     /// first one.
-    fn send(&mut self, id: u64, request: AppendRowsRequest) {
+    fn send(&mut self, id: u64, request: Append) {
         let Some((destination, _)) = self.leases.get(&id) else {
             return;
         };
@@ -315,21 +315,16 @@ impl Wire {
     fn prepare(
         &mut self,
         destination: &Destination,
-        mut request: AppendRowsRequest,
+        mut request: Append,
         trace_id: &str,
-    ) -> AppendRowsRequest {
-        request.write_stream = destination.stream.to_string();
+    ) -> Append {
+        request.write_stream = Some(destination.stream.clone());
         let same = self
             .last
             .as_ref()
             .is_some_and(|last| last.same(destination));
-        if let Some(Rows::ProtoRows(data)) = &mut request.rows
-            && !(same && self.confirmed)
-            && data.writer_schema.is_none()
-        {
-            data.writer_schema = Some(ProtoSchema {
-                proto_descriptor: Some(destination.schema.clone()),
-            });
+        if !(same && self.confirmed) && request.writer_schema.is_none() {
+            request.writer_schema = Some(destination.schema);
         }
         request.default_missing_value_interpretation = self.missing_default(destination);
         request.trace_id = if self.sent == 0 {
@@ -375,8 +370,6 @@ impl Wire {
 mod tests {
     use super::*;
     use crate::proto::descriptor::DescriptorProto;
-    use crate::proto::storage::ProtoRows;
-    use crate::proto::storage::append_rows_request::ProtoData;
     use std::sync::{Arc, LazyLock};
 
     static A: LazyLock<DescriptorProto> = LazyLock::new(|| DescriptorProto {
@@ -397,25 +390,12 @@ mod tests {
     }
 
     /// A request as the engine builds it after its first: no stream, no schema.
-    fn bare() -> AppendRowsRequest {
-        AppendRowsRequest {
-            rows: Some(Rows::ProtoRows(ProtoData {
-                writer_schema: None,
-                rows: Some(ProtoRows::default()),
-            })),
-            ..Default::default()
-        }
+    fn bare() -> Append {
+        Append::default()
     }
 
-    fn schema_of(request: &AppendRowsRequest) -> Option<String> {
-        match &request.rows {
-            Some(Rows::ProtoRows(data)) => data
-                .writer_schema
-                .as_ref()
-                .and_then(|s| s.proto_descriptor.as_ref())
-                .and_then(|d| d.name.clone()),
-            _ => None,
-        }
+    fn schema_of(request: &Append) -> Option<String> {
+        request.writer_schema.and_then(|d| d.name.clone())
     }
 
     #[test]
@@ -434,7 +414,10 @@ mod tests {
                 request
             })
             .collect();
-        let streams: Vec<_> = sent.iter().map(|r| r.write_stream.as_str()).collect();
+        let streams: Vec<_> = sent
+            .iter()
+            .map(|r| r.write_stream.as_deref().unwrap_or_default())
+            .collect();
         assert_eq!(
             streams,
             [
@@ -487,12 +470,10 @@ mod tests {
         let mut wire = Wire::default();
         let t1 = destination("t1/_default", &A);
         wire.prepare(&t1, bare(), "trace");
-        let mut again = bare();
-        if let Some(Rows::ProtoRows(data)) = &mut again.rows {
-            data.writer_schema = Some(ProtoSchema {
-                proto_descriptor: Some(A.clone()),
-            });
-        }
+        let again = Append {
+            writer_schema: Some(&A),
+            ..bare()
+        };
         let sent = wire.prepare(&t1, again, "trace");
         assert_eq!(schema_of(&sent), Some("A".to_owned()));
         // and once the wire is reset (after an error answer), it is added

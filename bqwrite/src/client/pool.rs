@@ -16,11 +16,11 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
 
-use super::Client;
 use super::mux::{Heard, Mux, Outgoing};
+use super::{Append, Client};
 use crate::error::Result;
 use crate::proto::descriptor::DescriptorProto as WireDescriptorProto;
-use crate::proto::storage::{AppendRowsRequest, AppendRowsResponse};
+use crate::proto::storage::AppendRowsResponse;
 
 /// The default of [`ClientBuilder::max_connections`](super::ClientBuilder::max_connections).
 pub const DEFAULT_MAX_CONNECTIONS: usize = 4;
@@ -221,7 +221,7 @@ pub(crate) struct Lease {
 
 impl Lease {
     /// Queues a request; false when the connection has ended.
-    pub(crate) fn send(&self, request: AppendRowsRequest) -> bool {
+    pub(crate) fn send(&self, request: Append) -> bool {
         self.tx.send(Outgoing::Request(self.id, request)).is_ok()
     }
 
@@ -450,7 +450,7 @@ mod tests {
         heard.send(answer()).unwrap();
         heard.send(ended(true)).unwrap();
         assert!(
-            !lease.send(AppendRowsRequest::default()),
+            !lease.send(Append::default()),
             "the call is gone"
         );
         assert!(lease.others_progressed(), "the end was another's");

@@ -1,9 +1,10 @@
 //! Rows encoded into requests: one buffer per request, split by bytes and
 //! row count, each row checked before it is encoded.
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use prost::Message;
 
+use crate::client::SharedRows;
 use crate::error::{Error, ErrorKind, Result, RowError};
 use crate::proto::descriptor::DescriptorProto as WireDescriptorProto;
 use crate::proto::storage::append_rows_request::{ProtoData, Rows};
@@ -44,20 +45,9 @@ impl Batch {
         self.wire_len
     }
 
-    /// The rows as slices of one buffer.
-    pub(crate) fn into_rows(self) -> ProtoRows {
-        let buf: Bytes = self.buf.freeze();
-        let mut start = 0;
-        let serialized_rows = self
-            .ends
-            .iter()
-            .map(|&end| {
-                let row = buf.slice(start..end);
-                start = end;
-                row
-            })
-            .collect();
-        ProtoRows { serialized_rows }
+    /// The rows, in their one buffer, shared by every send of the request.
+    pub(crate) fn into_rows(self) -> SharedRows {
+        SharedRows::from_buffers([(self.buf.freeze(), self.ends)])
     }
 }
 

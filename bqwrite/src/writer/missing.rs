@@ -3,6 +3,7 @@
 //! See [Column defaults](crate::row#column-defaults).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use prost::Message;
 
@@ -17,7 +18,8 @@ pub(crate) struct MissingValues {
     /// `missing_value_interpretations`, sent with every request (it holds
     /// for that request only): the `#[bq(default)]` columns, and the
     /// REQUIRED columns with a default that the row type leaves out.
-    pub(crate) columns: HashMap<String, i32>,
+    /// Shared by the writer's requests.
+    pub(crate) columns: Arc<HashMap<String, i32>>,
     /// `default_missing_value_interpretation`, sent on the first request of
     /// each connection (it holds for the rest of the connection); 0 (unset)
     /// when the row type does not ask for defaults.
@@ -63,7 +65,7 @@ impl MissingValues {
             Interpretation::Unspecified as i32
         };
         Self {
-            columns,
+            columns: Arc::new(columns),
             connection,
         }
     }
@@ -80,7 +82,7 @@ impl MissingValues {
     /// The encoded size of these fields in a request, at most.
     pub(crate) fn encoded_len(&self) -> usize {
         AppendRowsRequest {
-            missing_value_interpretations: self.columns.clone(),
+            missing_value_interpretations: (*self.columns).clone(),
             default_missing_value_interpretation: self.connection,
             ..AppendRowsRequest::default()
         }
@@ -108,7 +110,7 @@ mod tests {
         let default_value = Interpretation::DefaultValue as i32;
         let missing = MissingValues::build(&row, &["note"], false, &table);
         assert_eq!(
-            missing.columns,
+            *missing.columns,
             HashMap::from([
                 ("at".to_owned(), default_value),
                 ("note".to_owned(), default_value)

@@ -7,7 +7,7 @@ use crate::error::{Error, ErrorKind, RowError};
 use crate::proto::rpc;
 use crate::proto::storage::append_rows_response::Response;
 use crate::proto::storage::storage_error::StorageErrorCode;
-use crate::proto::storage::{AppendRowsResponse, ProtoRows, RowError as WireRowError};
+use crate::proto::storage::{AppendRowsResponse, RowError as WireRowError};
 use crate::retry::{self, Retry};
 use crate::status;
 use crate::writer::Cause;
@@ -319,13 +319,8 @@ impl Engine {
         front.ticket.split();
         let unobserved = front.ticket.failed(error);
         self.report(unobserved);
-        let rows = ProtoRows {
-            serialized_rows: good
-                .iter()
-                .map(|&i| front.rows.serialized_rows[i].clone())
-                .collect(),
-        };
-        let bytes = rows.serialized_rows.iter().map(|r| r.len() + 3).sum();
+        let rows = front.rows.pick(good.iter().copied());
+        let bytes = rows.iter().map(|r| r.len() + 3).sum();
         let indices = good.iter().map(|&i| front.index_of(i)).collect();
         self.counters().resent(good.len(), Cause::RowErrors);
         self.resend_header = true;

@@ -12,10 +12,9 @@ use tokio::time::Instant;
 use tokio_stream::wrappers::UnboundedReceiverStream;
 
 use super::{Config, Failure, Shared};
-use crate::client::{Destination, Lease};
+use crate::client::{Append, Destination, Lease, SharedRows};
 use crate::error::{Error, Result};
-use crate::proto::storage::append_rows_request::{ProtoData, Rows};
-use crate::proto::storage::{AppendRowsRequest, AppendRowsResponse, ProtoRows, ProtoSchema};
+use crate::proto::storage::AppendRowsResponse;
 
 /// One AppendRows connection: requests go in, answers come back in order.
 pub(super) struct Connection {
@@ -28,7 +27,7 @@ enum Link {
     /// A call of the writer's own: requests go in through `tx`; answers
     /// come back once the call is open.
     Own {
-        tx: mpsc::UnboundedSender<AppendRowsRequest>,
+        tx: mpsc::UnboundedSender<Append>,
         responses: Responses,
     },
     /// A lease on a connection shared with other `_default` writers.
@@ -71,12 +70,7 @@ impl Connection {
     /// deadlock the opening.
     /// `pooled`: on a connection of the client's pool, for a `_default`
     /// writer (false: one of its own for now, see `schema.rs`).
-    pub(super) fn open(
-        cfg: &Config,
-        shared: &Arc<Shared>,
-        first: AppendRowsRequest,
-        pooled: bool,
-    ) -> Self {
+    pub(super) fn open(cfg: &Config, shared: &Arc<Shared>, first: Append, pooled: bool) -> Self {
         shared.counters.connection(true);
         let _open = OpenSlot(shared.clone());
         if let (Some(location), Some(pool), true) = (&cfg.location, cfg.client.pool(), pooled) {
@@ -133,7 +127,7 @@ impl Connection {
     }
 
     /// Queues a request; false when the call has ended.
-    pub(super) fn send(&self, request: AppendRowsRequest) -> bool {
+    pub(super) fn send(&self, request: Append) -> bool {
         match &self.link {
             Link::Own { tx, .. } => tx.send(request).is_ok(),
             Link::Pooled(lease) => lease.send(request),
@@ -145,25 +139,14 @@ impl Connection {
 /// the stream, the writer schema, the trace id and the connection's missing
 /// value interpretation. The per-column interpretations go on every request:
 /// they hold for one request only.
-pub(super) fn request(
-    cfg: &Config,
-    offset: i64,
-    rows: &ProtoRows,
-    first: bool,
-) -> AppendRowsRequest {
-    AppendRowsRequest {
-        write_stream: if first {
-            cfg.stream.to_string()
-        } else {
-            String::new()
-        },
+///
+/// The rows are shared with the request kept for a resend, not copied.
+pub(super) fn request(cfg: &Config, offset: i64, rows: &SharedRows, first: bool) -> Append {
+    Append {
+        write_stream: first.then(|| cfg.stream.clone()),
         offset: cfg.offsets.then_some(offset),
-        rows: Some(Rows::ProtoRows(ProtoData {
-            writer_schema: first.then(|| ProtoSchema {
-                proto_descriptor: Some(cfg.schema.clone()),
-            }),
-            rows: Some(rows.clone()),
-        })),
+        writer_schema: first.then_some(cfg.schema),
+        rows: rows.clone(),
         trace_id: if first {
             cfg.client.trace_id().to_owned()
         } else {

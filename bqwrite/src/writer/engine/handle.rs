@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use super::{Command, Request};
+use crate::client::SharedRows;
 use crate::error::{Error, ErrorKind, Result};
-use crate::proto::storage::ProtoRows;
 use crate::writer::stats::Counters;
 use crate::writer::ticket::TicketCell;
 
@@ -108,7 +108,7 @@ impl Handle {
     /// (back-pressure): one request is always allowed, however large.
     pub(crate) async fn submit(
         &self,
-        rows: ProtoRows,
+        rows: SharedRows,
         first_index: usize,
         bytes: usize,
         ticket: &Arc<TicketCell>,

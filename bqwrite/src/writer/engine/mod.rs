@@ -30,10 +30,9 @@ use self::schema::SchemaWatch;
 use super::missing::MissingValues;
 use super::stats::{Cause, Counters};
 use super::ticket::TicketCell;
-use crate::client::Client;
+use crate::client::{Client, SharedRows};
 use crate::error::{Error, ErrorKind, Result};
 use crate::proto::descriptor::DescriptorProto as WireDescriptorProto;
-use crate::proto::storage::ProtoRows;
 use crate::retry::{Budget, Retry, RetryPolicy};
 use crate::schema::TableSchema;
 
@@ -89,7 +88,8 @@ pub(crate) enum Command {
 /// The rows of one request, from the writer side.
 #[derive(Debug)]
 pub(crate) struct Request {
-    pub(crate) rows: ProtoRows,
+    /// Shared with every send of the request, first and again.
+    pub(crate) rows: SharedRows,
     pub(crate) first_index: usize,
     pub(crate) bytes: usize,
     pub(crate) ticket: Arc<TicketCell>,
@@ -102,7 +102,8 @@ pub(crate) struct Request {
 struct InFlight {
     seq: u64,
     offset: i64,
-    rows: ProtoRows,
+    /// Shared with the request on the wire: a resend copies nothing.
+    rows: SharedRows,
     /// Each row's index in its call, when not `first_index + i` (the good
     /// rows of a `_default` request resent without the rejected ones).
     indices: Option<Vec<usize>>,
@@ -123,7 +124,7 @@ struct InFlight {
 
 impl InFlight {
     fn count(&self) -> usize {
-        self.rows.serialized_rows.len()
+        self.rows.len()
     }
 
     fn end(&self) -> i64 {
@@ -344,7 +345,7 @@ impl Engine {
             self.report(request.ticket.failed(error));
             return;
         }
-        let count = request.rows.serialized_rows.len();
+        let count = request.rows.len();
         if self.cfg.offsets && count > 0 && request.ticket.has_failed() {
             // An earlier request of the same call was rejected (or not
             // written): on an explicit stream nothing of the call after it

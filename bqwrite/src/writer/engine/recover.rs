@@ -17,10 +17,11 @@
 use tokio::time::Instant;
 
 use super::{Engine, Failure, InFlight, conn};
+use crate::client::SharedRows;
 use crate::error::{Error, ErrorKind};
+use crate::proto::storage::AppendRowsResponse;
 use crate::proto::storage::append_rows_response::Response;
 use crate::proto::storage::storage_error::StorageErrorCode;
-use crate::proto::storage::{AppendRowsResponse, ProtoRows};
 use crate::retry::Retry;
 use crate::status;
 use crate::writer::Cause;
@@ -160,9 +161,7 @@ impl Engine {
         let end = front.end();
         if from < end {
             let skip = (from - front.offset) as usize;
-            let rows = ProtoRows {
-                serialized_rows: front.rows.serialized_rows[skip..].to_vec(),
-            };
+            let rows = front.rows.pick(skip..front.count());
             match self.roundtrip(from, rows).await {
                 Ok(answer) if matches!(answer.response, Some(Response::AppendResult(_))) => {}
                 Ok(answer) => {
@@ -190,15 +189,8 @@ impl Engine {
 
     /// Appends row `k` of `front` alone at offset `k`.
     async fn probe(&mut self, front: &InFlight, k: i64) -> Result<Probe, Failure> {
-        let row = front.rows.serialized_rows[(k - front.offset) as usize].clone();
-        let answer = self
-            .roundtrip(
-                k,
-                ProtoRows {
-                    serialized_rows: vec![row],
-                },
-            )
-            .await?;
+        let row = front.rows.pick([(k - front.offset) as usize]);
+        let answer = self.roundtrip(k, row).await?;
         let status = match answer.response {
             Some(Response::AppendResult(_)) => return Ok(Probe::Written),
             Some(Response::Error(status)) => status,
@@ -231,7 +223,7 @@ impl Engine {
     async fn roundtrip(
         &mut self,
         offset: i64,
-        rows: ProtoRows,
+        rows: SharedRows,
     ) -> Result<AppendRowsResponse, Failure> {
         let request = conn::request(&self.cfg, offset, &rows, false);
         let sent = self.conn.as_ref().is_some_and(|c| c.send(request));

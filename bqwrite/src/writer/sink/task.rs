@@ -16,8 +16,8 @@ use tokio::time::Instant;
 use super::intake::{Cut, Intake};
 use super::receipt::{Outcome, Unobserved};
 use super::{Budget, SinkOptions, wire_len};
+use crate::client::SharedRows;
 use crate::error::{Error, ErrorKind, Result, RowError};
-use crate::proto::storage::ProtoRows;
 use crate::writer::engine::Handle;
 use crate::writer::ticket::TicketCell;
 
@@ -61,24 +61,17 @@ impl Pending {
     }
 
     /// The rows of the next request, and its request bytes.
-    fn request(&self) -> (ProtoRows, usize) {
+    fn request(&self) -> (SharedRows, usize) {
         let Some(left) = &self.left else {
-            let rows = self
-                .cuts
-                .iter()
-                .flat_map(|cut| (0..cut.rows()).map(|i| cut.row(i)))
-                .collect();
-            let proto = ProtoRows {
-                serialized_rows: rows,
-            };
-            return (proto, self.cuts.iter().map(|c| c.wire).sum());
+            let buffers = self.cuts.iter().map(|c| (c.buf.clone(), c.ends.clone()));
+            return (
+                SharedRows::from_buffers(buffers),
+                self.cuts.iter().map(|c| c.wire).sum(),
+            );
         };
         let rows: Vec<_> = left.iter().map(|&i| self.row(i as usize)).collect();
         let bytes = rows.iter().map(|r| wire_len(r.len())).sum();
-        let proto = ProtoRows {
-            serialized_rows: rows,
-        };
-        (proto, bytes)
+        (SharedRows::new(rows), bytes)
     }
 
     /// The index of each row of the last request among the batches' rows.
