@@ -421,24 +421,28 @@ mod tests {
             tcp.set_nodelay(true).unwrap();
             let (mut rd, mut wr) = tcp.into_split();
             let start = std::time::Instant::now();
-            // 100 messages sent over 100 ms: stop-and-wait would take 10 s
+            // 100 messages sent over 100 ms (longer on a loaded machine, whose
+            // 1 ms sleeps oversleep): a delay line echoes the last one a
+            // round trip after it was sent; stop-and-wait would take 100
+            // round trips, 10 s, however fast the sending was.
             let send = tokio::spawn(async move {
                 for i in 0..100u8 {
                     wr.write_all(&[i]).await.unwrap();
                     tokio::time::sleep(MS).await;
                 }
-                wr
+                (wr, start.elapsed())
             });
             let mut got = vec![0u8; 100];
             rd.read_exact(&mut got).await.unwrap();
             let elapsed = start.elapsed();
+            let (wr, sending) = send.await.unwrap();
             assert_eq!(got, (0..100).collect::<Vec<u8>>());
             assert!(elapsed >= 2 * latency, "{elapsed:?}");
             assert!(
-                elapsed < 20 * latency,
-                "a delay line, not stop-and-wait: {elapsed:?}"
+                elapsed < sending + 20 * latency,
+                "a delay line, not stop-and-wait: {elapsed:?} for {sending:?} of sending"
             );
-            drop(send.await.unwrap());
+            drop(wr);
         })
         .await;
     }

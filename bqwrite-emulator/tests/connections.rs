@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 
 use bqwrite::proto::storage::write_stream;
 use bqwrite::proto::storage::{AppendRowsResponse, big_query_write_client::BigQueryWriteClient};
-use bqwrite_emulator::Emulator;
 use common::*;
 use tonic::Code;
 use tonic::transport::Channel;
@@ -18,13 +17,6 @@ use tonic::transport::Channel;
 /// Well under the emulator's grace for a connection being noticed gone (two
 /// seconds): a reconnect this fast was not let in by the grace running out.
 const PROMPT: Duration = Duration::from_secs(1);
-
-async fn setup() -> (Emulator, BigQueryWriteClient<Channel>) {
-    let emu = start().await;
-    emu.create_table(TABLE, seed_schema()).unwrap();
-    let client = client(&emu).await;
-    (emu, client)
-}
 
 /// Appends one seed row at `offset` as the first request of `conn`.
 async fn first_append(conn: &mut Conn, stream: &str, offset: Option<i64>) -> AppendRowsResponse {
@@ -53,7 +45,7 @@ async fn reconnect_appends(client: &mut BigQueryWriteClient<Channel>, stream: &s
 }
 
 async fn second_connection_is_refused(kind: write_stream::Type) {
-    let (emu, mut client) = setup().await;
+    let (emu, mut client) = seeded().await;
     let stream = create_stream(&mut client, TABLE, kind).await;
     let mut first = Conn::open(&mut client).await;
     assert_eq!(
@@ -103,7 +95,7 @@ async fn a_second_connection_to_a_buffered_stream_is_refused_while_the_first_is_
 
 #[tokio::test]
 async fn the_default_stream_takes_any_number_of_connections() {
-    let (emu, mut client) = setup().await;
+    let (emu, mut client) = seeded().await;
     let default = format!("{TABLE}/streams/_default");
     let mut conns = Vec::new();
     for _ in 0..4 {
@@ -122,7 +114,7 @@ async fn the_default_stream_takes_any_number_of_connections() {
 #[tokio::test]
 async fn a_failed_first_request_still_holds_the_stream() {
     // the connection is bound by its first request, whatever its fate
-    let (emu, mut client) = setup().await;
+    let (emu, mut client) = seeded().await;
     let stream = create_stream(&mut client, TABLE, write_stream::Type::Committed).await;
     let mut first = Conn::open(&mut client).await;
     let beyond = first_append(&mut first, &stream.name, Some(5)).await;
@@ -141,7 +133,7 @@ async fn a_failed_first_request_still_holds_the_stream() {
 
 #[tokio::test]
 async fn a_half_closed_connection_frees_the_stream() {
-    let (emu, mut client) = setup().await;
+    let (emu, mut client) = seeded().await;
     let stream = create_stream(&mut client, TABLE, write_stream::Type::Committed).await;
     for offset in 0..5 {
         let mut conn = Conn::open(&mut client).await;
@@ -159,7 +151,7 @@ async fn a_half_closed_connection_frees_the_stream() {
 async fn a_dropped_connection_frees_the_stream_at_once() {
     // as a writer does when it gives up on a connection: both halves dropped
     // and a new connection opened straight away
-    let (emu, mut client) = setup().await;
+    let (emu, mut client) = seeded().await;
     let stream = create_stream(&mut client, TABLE, write_stream::Type::Pending).await;
     for offset in 0..20 {
         let started = Instant::now();
@@ -178,7 +170,7 @@ async fn a_dropped_connection_frees_the_stream_at_once() {
 #[tokio::test]
 async fn a_connection_dropped_while_its_answer_is_delayed_frees_the_stream() {
     // a writer whose response timeout ran out while the server held the answer
-    let (emu, mut client) = setup().await;
+    let (emu, mut client) = seeded().await;
     let stream = create_stream(&mut client, TABLE, write_stream::Type::Committed).await;
     emu.faults().delay_responses(Duration::from_secs(20));
     let conn = Conn::open(&mut client).await;
@@ -204,7 +196,7 @@ async fn a_connection_dropped_while_its_answer_is_delayed_frees_the_stream() {
 
 #[tokio::test]
 async fn connections_closed_by_faults_free_the_stream() {
-    let (emu, mut client) = setup().await;
+    let (emu, mut client) = seeded().await;
     let stream = create_stream(&mut client, TABLE, write_stream::Type::Committed).await;
 
     emu.faults().close_after_responses(0);
@@ -242,7 +234,7 @@ async fn connections_closed_by_faults_free_the_stream() {
 
 #[tokio::test]
 async fn a_restart_frees_every_stream() {
-    let (mut emu, mut client) = setup().await;
+    let (mut emu, mut client) = seeded().await;
     let stream = create_stream(&mut client, TABLE, write_stream::Type::Committed).await;
     let mut conn = Conn::open(&mut client).await;
     assert_eq!(

@@ -166,14 +166,14 @@ async fn delay_responses_holds_each_answer_back() {
         "{:?}",
         started.elapsed()
     );
+    // Cleared, a delay far longer than any answer on a loaded machine holds
+    // nothing back: the call returns well before it would run out.
+    emu.faults().delay_responses(Duration::from_secs(60));
     emu.faults().clear();
-    let started = Instant::now();
-    bounded("get", client.get_write_stream(get)).await.unwrap();
-    assert!(
-        started.elapsed() < Duration::from_millis(300),
-        "{:?}",
-        started.elapsed()
-    );
+    let answered = tokio::time::timeout(Duration::from_secs(10), client.get_write_stream(get))
+        .await
+        .expect("clear() lifted the 60 s delay");
+    answered.unwrap();
     emu.shutdown().await;
 }
 

@@ -14,13 +14,6 @@ use common::*;
 use tonic::Code;
 use tonic::transport::Channel;
 
-async fn setup() -> (bqwrite_emulator::Emulator, BigQueryWriteClient<Channel>) {
-    let emu = start().await;
-    emu.create_table(TABLE, seed_schema()).unwrap();
-    let client = client(&emu).await;
-    (emu, client)
-}
-
 async fn finalize(
     client: &mut BigQueryWriteClient<Channel>,
     name: &str,
@@ -69,7 +62,7 @@ async fn append_seed(
 
 #[tokio::test]
 async fn create_stream_on_missing_table_is_table_not_found() {
-    let (emu, mut client) = setup().await;
+    let (emu, mut client) = seeded().await;
     let err = bounded(
         "create",
         client.create_write_stream(CreateWriteStreamRequest {
@@ -88,7 +81,7 @@ async fn create_stream_on_missing_table_is_table_not_found() {
 
 #[tokio::test]
 async fn create_stream_needs_a_type() {
-    let (emu, mut client) = setup().await;
+    let (emu, mut client) = seeded().await;
     let err = bounded(
         "create",
         client.create_write_stream(CreateWriteStreamRequest {
@@ -104,7 +97,7 @@ async fn create_stream_needs_a_type() {
 
 #[tokio::test]
 async fn get_write_stream_basic_and_full_views() {
-    let (emu, mut client) = setup().await;
+    let (emu, mut client) = seeded().await;
     let created = create_stream(&mut client, TABLE, write_stream::Type::Buffered).await;
     assert!(created.create_time.is_some());
     for (view, with_schema) in [
@@ -161,7 +154,7 @@ async fn get_stream(client: &mut BigQueryWriteClient<Channel>, name: &str) -> Wr
 
 #[tokio::test]
 async fn a_committed_stream_reports_its_create_time_as_its_commit_time() {
-    let (emu, mut client) = setup().await;
+    let (emu, mut client) = seeded().await;
     let created = create_stream(&mut client, TABLE, write_stream::Type::Committed).await;
     assert!(created.create_time.is_some());
     assert_eq!(created.commit_time, created.create_time);
@@ -181,7 +174,7 @@ async fn a_committed_stream_reports_its_create_time_as_its_commit_time() {
 
 #[tokio::test]
 async fn unknown_stream_is_stream_not_found_and_unknown_table_is_table_not_found() {
-    let (emu, mut client) = setup().await;
+    let (emu, mut client) = seeded().await;
     let err = bounded(
         "get",
         client.get_write_stream(GetWriteStreamRequest {
@@ -229,7 +222,7 @@ async fn unknown_stream_is_stream_not_found_and_unknown_table_is_table_not_found
 
 #[tokio::test]
 async fn finalize_returns_row_count_and_is_idempotent() {
-    let (emu, mut client) = setup().await;
+    let (emu, mut client) = seeded().await;
     let stream = create_stream(&mut client, TABLE, write_stream::Type::Pending).await;
     ok_offset(&append_seed(&mut client, &stream.name, Some(0), &[1, 2, 3, 4]).await);
     assert_eq!(finalize(&mut client, &stream.name).await.unwrap(), 4);
@@ -239,7 +232,7 @@ async fn finalize_returns_row_count_and_is_idempotent() {
 
 #[tokio::test]
 async fn append_to_finalized_stream_is_stream_finalized() {
-    let (emu, mut client) = setup().await;
+    let (emu, mut client) = seeded().await;
     let stream = create_stream(&mut client, TABLE, write_stream::Type::Pending).await;
     ok_offset(&append_seed(&mut client, &stream.name, Some(0), &[1]).await);
     finalize(&mut client, &stream.name).await.unwrap();
@@ -261,7 +254,7 @@ async fn append_to_finalized_stream_is_stream_finalized() {
 
 #[tokio::test]
 async fn append_to_committed_stream_is_stream_already_committed() {
-    let (emu, mut client) = setup().await;
+    let (emu, mut client) = seeded().await;
     let stream = create_stream(&mut client, TABLE, write_stream::Type::Pending).await;
     ok_offset(&append_seed(&mut client, &stream.name, Some(0), &[1]).await);
     finalize(&mut client, &stream.name).await.unwrap();
@@ -302,7 +295,7 @@ async fn append_to_committed_stream_is_stream_already_committed() {
 
 #[tokio::test]
 async fn batch_commit_is_all_or_nothing() {
-    let (emu, mut client) = setup().await;
+    let (emu, mut client) = seeded().await;
     let ready = create_stream(&mut client, TABLE, write_stream::Type::Pending).await;
     let open = create_stream(&mut client, TABLE, write_stream::Type::Pending).await;
     ok_offset(&append_seed(&mut client, &ready.name, Some(0), &[1, 2]).await);
@@ -339,7 +332,7 @@ async fn batch_commit_is_all_or_nothing() {
 
 #[tokio::test]
 async fn batch_commit_checks_type_table_and_existence() {
-    let (emu, mut client) = setup().await;
+    let (emu, mut client) = seeded().await;
     let other_table = "projects/test-project/datasets/d/tables/other";
     emu.create_table(other_table, seed_schema()).unwrap();
     let committed = create_stream(&mut client, TABLE, write_stream::Type::Committed).await;
@@ -388,7 +381,7 @@ async fn batch_commit_checks_type_table_and_existence() {
 
 #[tokio::test]
 async fn committed_stream_rows_are_visible_at_once() {
-    let (emu, mut client) = setup().await;
+    let (emu, mut client) = seeded().await;
     let stream = create_stream(&mut client, TABLE, write_stream::Type::Committed).await;
     let response = append_seed(&mut client, &stream.name, Some(0), &[7, 8]).await;
     assert_eq!(ok_offset(&response), Some(0));
@@ -405,7 +398,7 @@ async fn committed_stream_rows_are_visible_at_once() {
 
 #[tokio::test]
 async fn default_stream_is_committed_without_offsets_or_finalize() {
-    let (emu, mut client) = setup().await;
+    let (emu, mut client) = seeded().await;
     let default = format!("{TABLE}/streams/_default");
     let response = append_seed(&mut client, &default, None, &[1, 2]).await;
     assert_eq!(ok_offset(&response), None);
@@ -440,7 +433,7 @@ async fn flush(
 
 #[tokio::test]
 async fn flush_rows_makes_rows_visible_up_to_and_including_the_offset() {
-    let (emu, mut client) = setup().await;
+    let (emu, mut client) = seeded().await;
     let stream = create_stream(&mut client, TABLE, write_stream::Type::Buffered).await;
     ok_offset(&append_seed(&mut client, &stream.name, Some(0), &[10, 11, 12]).await);
     ok_offset(&append_seed(&mut client, &stream.name, Some(3), &[13, 14]).await);
@@ -475,7 +468,7 @@ async fn flush_rows_makes_rows_visible_up_to_and_including_the_offset() {
 
 #[tokio::test]
 async fn flush_rows_needs_a_buffered_stream() {
-    let (emu, mut client) = setup().await;
+    let (emu, mut client) = seeded().await;
     for ty in [write_stream::Type::Pending, write_stream::Type::Committed] {
         let stream = create_stream(&mut client, TABLE, ty).await;
         ok_offset(&append_seed(&mut client, &stream.name, Some(0), &[1]).await);
@@ -491,7 +484,7 @@ async fn flush_rows_needs_a_buffered_stream() {
 
 #[tokio::test]
 async fn deleting_a_table_ends_its_streams() {
-    let (emu, mut client) = setup().await;
+    let (emu, mut client) = seeded().await;
     let stream = create_stream(&mut client, TABLE, write_stream::Type::Pending).await;
     let mut conn = Conn::open(&mut client).await;
     ok_offset(

@@ -18,7 +18,7 @@ use bqwrite::proto::storage::{
     table_field_schema::{FieldElementType, Mode, Type},
     write_stream,
 };
-use bqwrite_emulator::Emulator;
+use bqwrite_emulator::{Emulator, EmulatorBuilder};
 use bytes::Bytes;
 use prost::Message;
 use prost::encoding::{self, WireType};
@@ -48,6 +48,24 @@ pub async fn start() -> Emulator {
         .start()
         .await
         .expect("emulator starts")
+}
+
+/// An emulator with the seed table [`TABLE`], and a client of it.
+pub async fn seeded() -> (Emulator, BigQueryWriteClient<Channel>) {
+    seeded_with(Emulator::builder()).await
+}
+
+/// Same as [`seeded`], from a builder carrying the test's own options; the
+/// project is [`PROJECT`].
+pub async fn seeded_with(builder: EmulatorBuilder) -> (Emulator, BigQueryWriteClient<Channel>) {
+    let emu = builder
+        .project(PROJECT)
+        .start()
+        .await
+        .expect("emulator starts");
+    emu.create_table(TABLE, seed_schema()).unwrap();
+    let client = client(&emu).await;
+    (emu, client)
 }
 
 pub async fn client(emu: &Emulator) -> BigQueryWriteClient<Channel> {
@@ -505,4 +523,60 @@ fn dechunk(mut body: &str) -> String {
         out.push_str(&rest[..size]);
         body = &rest[size + 2..];
     }
+}
+
+// ---- The error tests' helpers (errors_in_band.rs, errors_status.rs) ----------
+
+/// A stream of `ty` and a connection whose first request appended one row.
+pub async fn open_stream(
+    client: &mut BigQueryWriteClient<Channel>,
+    ty: write_stream::Type,
+) -> (WriteStream, Conn) {
+    let stream = create_stream(client, TABLE, ty).await;
+    let mut conn = Conn::open(client).await;
+    let offset = (ty != write_stream::Type::Unspecified).then_some(0);
+    ok_offset(
+        &conn
+            .append(append_request(
+                &stream.name,
+                offset,
+                Some(seed_descriptor()),
+                vec![seed_row(1, "a")],
+            ))
+            .await,
+    );
+    (stream, conn)
+}
+
+pub fn default_stream() -> String {
+    format!("{TABLE}/streams/_default")
+}
+
+/// Asserts an in-band answer: code, StorageError code, message.
+pub fn assert_answer(
+    response: &bqwrite::proto::storage::AppendRowsResponse,
+    code: Code,
+    storage: Option<StorageErrorCode>,
+    message: &str,
+) {
+    assert_in_band(response, code, storage);
+    assert_eq!(in_band_error(response).message, message);
+}
+
+/// Asserts a unary call failed with `code` and StorageError `storage`, which
+/// also travels in the `storageerror-bin` trailer.
+pub fn assert_unary<T: std::fmt::Debug>(
+    result: Result<tonic::Response<T>, tonic::Status>,
+    code: Code,
+    storage: Option<StorageErrorCode>,
+    message: &str,
+) {
+    let status = result.expect_err("the call fails");
+    assert_status(&status, code, storage);
+    assert_eq!(status.message(), message);
+    let trailer: Vec<i32> = storage_trailer(&status).iter().map(|e| e.code).collect();
+    assert_eq!(
+        trailer,
+        storage.map(|c| c as i32).into_iter().collect::<Vec<_>>()
+    );
 }

@@ -1,15 +1,14 @@
-//! One test per row of the error table in `bqwrite_emulator::docs::errors`:
-//! for each error the emulator sends, how it travels (in-band, ending the
-//! AppendRows call, or a unary call's status), its gRPC code, its
-//! StorageError and its message.
+//! One test per in-band row of the error table in
+//! `bqwrite_emulator::docs::errors`: for each error the emulator answers
+//! in-band on an AppendRows call, its gRPC code, its StorageError and its
+//! message. The errors that end the call or a unary call are in
+//! `errors_status.rs`.
 
 mod common;
 
 use bqwrite::proto::storage::{
-    AppendRowsRequest, BatchCommitWriteStreamsRequest, CreateWriteStreamRequest,
-    FinalizeWriteStreamRequest, FlushRowsRequest, GetWriteStreamRequest, WriteStream,
+    AppendRowsRequest, BatchCommitWriteStreamsRequest, FinalizeWriteStreamRequest,
     append_rows_request::{ArrowData, Rows},
-    big_query_write_client::BigQueryWriteClient,
     storage_error::StorageErrorCode,
     write_stream,
 };
@@ -17,74 +16,12 @@ use bqwrite_emulator::Emulator;
 use common::*;
 use prost_types::field_descriptor_proto::{Label, Type as PType};
 use tonic::Code;
-use tonic::transport::Channel;
-
-async fn setup() -> (Emulator, BigQueryWriteClient<Channel>) {
-    let emu = start().await;
-    emu.create_table(TABLE, seed_schema()).unwrap();
-    let client = client(&emu).await;
-    (emu, client)
-}
-
-/// A stream of `ty` and a connection whose first request appended one row.
-async fn open_stream(
-    client: &mut BigQueryWriteClient<Channel>,
-    ty: write_stream::Type,
-) -> (WriteStream, Conn) {
-    let stream = create_stream(client, TABLE, ty).await;
-    let mut conn = Conn::open(client).await;
-    let offset = (ty != write_stream::Type::Unspecified).then_some(0);
-    ok_offset(
-        &conn
-            .append(append_request(
-                &stream.name,
-                offset,
-                Some(seed_descriptor()),
-                vec![seed_row(1, "a")],
-            ))
-            .await,
-    );
-    (stream, conn)
-}
-
-fn default_stream() -> String {
-    format!("{TABLE}/streams/_default")
-}
-
-/// Asserts an in-band answer: code, StorageError code, message.
-fn assert_answer(
-    response: &bqwrite::proto::storage::AppendRowsResponse,
-    code: Code,
-    storage: Option<StorageErrorCode>,
-    message: &str,
-) {
-    assert_in_band(response, code, storage);
-    assert_eq!(in_band_error(response).message, message);
-}
-
-/// Asserts a unary call failed with `code` and StorageError `storage`, which
-/// also travels in the `storageerror-bin` trailer.
-fn assert_unary<T: std::fmt::Debug>(
-    result: Result<tonic::Response<T>, tonic::Status>,
-    code: Code,
-    storage: Option<StorageErrorCode>,
-    message: &str,
-) {
-    let status = result.expect_err("the call fails");
-    assert_status(&status, code, storage);
-    assert_eq!(status.message(), message);
-    let trailer: Vec<i32> = storage_trailer(&status).iter().map(|e| e.code).collect();
-    assert_eq!(
-        trailer,
-        storage.map(|c| c as i32).into_iter().collect::<Vec<_>>()
-    );
-}
 
 // ---- AppendRows, answered in-band ------------------------------------------
 
 #[tokio::test]
 async fn in_band_offset_already_written() {
-    let (emu, mut client) = setup().await;
+    let (emu, mut client) = seeded().await;
     let (stream, mut conn) = open_stream(&mut client, write_stream::Type::Pending).await;
     let response = conn
         .append(append_request("", Some(0), None, vec![seed_row(2, "b")]))
@@ -106,7 +43,7 @@ async fn in_band_offset_already_written() {
 
 #[tokio::test]
 async fn in_band_offset_beyond_the_end() {
-    let (emu, mut client) = setup().await;
+    let (emu, mut client) = seeded().await;
     let (_stream, mut conn) = open_stream(&mut client, write_stream::Type::Committed).await;
     let response = conn
         .append(append_request("", Some(100), None, vec![seed_row(2, "b")]))
@@ -122,7 +59,7 @@ async fn in_band_offset_beyond_the_end() {
 
 #[tokio::test]
 async fn in_band_offset_on_the_default_stream() {
-    let (emu, mut client) = setup().await;
+    let (emu, mut client) = seeded().await;
     let mut conn = Conn::open(&mut client).await;
     let response = conn
         .append(append_request(
@@ -146,7 +83,7 @@ async fn in_band_offset_on_the_default_stream() {
 
 #[tokio::test]
 async fn in_band_bad_rows() {
-    let (emu, mut client) = setup().await;
+    let (emu, mut client) = seeded().await;
     let (stream, mut conn) = open_stream(&mut client, write_stream::Type::Committed).await;
     let missing_id = Enc::new().string(2, "no id").done();
     let response = conn
@@ -179,7 +116,7 @@ async fn in_band_bad_rows() {
 
 #[tokio::test]
 async fn in_band_no_rows() {
-    let (emu, mut client) = setup().await;
+    let (emu, mut client) = seeded().await;
     let stream = create_stream(&mut client, TABLE, write_stream::Type::Committed).await;
     let mut conn = Conn::open(&mut client).await;
     // an empty first request: answered in-band, its schema still bound
@@ -210,13 +147,7 @@ async fn in_band_no_rows() {
 
 #[tokio::test]
 async fn in_band_request_too_large() {
-    let emu = Emulator::builder()
-        .max_request_bytes(4096)
-        .start()
-        .await
-        .unwrap();
-    emu.create_table(TABLE, seed_schema()).unwrap();
-    let mut client = client(&emu).await;
+    let (emu, mut client) = seeded_with(Emulator::builder().max_request_bytes(4096)).await;
     let stream = create_stream(&mut client, TABLE, write_stream::Type::Committed).await;
     let mut conn = Conn::open(&mut client).await;
     let request = append_request(
@@ -249,7 +180,7 @@ async fn in_band_request_too_large() {
 
 #[tokio::test]
 async fn in_band_stream_finalized() {
-    let (emu, mut client) = setup().await;
+    let (emu, mut client) = seeded().await;
     let (stream, mut conn) = open_stream(&mut client, write_stream::Type::Committed).await;
     bounded(
         "finalize",
@@ -276,7 +207,7 @@ async fn in_band_stream_finalized() {
 
 #[tokio::test]
 async fn in_band_stream_already_committed() {
-    let (emu, mut client) = setup().await;
+    let (emu, mut client) = seeded().await;
     let (stream, mut conn) = open_stream(&mut client, write_stream::Type::Pending).await;
     bounded(
         "finalize",
@@ -309,7 +240,7 @@ async fn in_band_stream_already_committed() {
 
 #[tokio::test]
 async fn in_band_second_connection_to_an_application_stream() {
-    let (emu, mut client) = setup().await;
+    let (emu, mut client) = seeded().await;
     let (stream, _first) = open_stream(&mut client, write_stream::Type::Committed).await;
     let mut second = Conn::open(&mut client).await;
     let response = second
@@ -330,7 +261,7 @@ async fn in_band_second_connection_to_an_application_stream() {
 
 #[tokio::test]
 async fn in_band_first_request_without_write_stream() {
-    let (emu, mut client) = setup().await;
+    let (emu, mut client) = seeded().await;
     let mut conn = Conn::open(&mut client).await;
     let response = conn
         .append(append_request(
@@ -351,7 +282,7 @@ async fn in_band_first_request_without_write_stream() {
 
 #[tokio::test]
 async fn in_band_first_request_without_writer_schema() {
-    let (emu, mut client) = setup().await;
+    let (emu, mut client) = seeded().await;
     let mut conn = Conn::open(&mut client).await;
     let response = conn
         .append(append_request(
@@ -372,7 +303,7 @@ async fn in_band_first_request_without_writer_schema() {
 
 #[tokio::test]
 async fn in_band_writer_schema_without_a_descriptor() {
-    let (emu, mut client) = setup().await;
+    let (emu, mut client) = seeded().await;
     let mut conn = Conn::open(&mut client).await;
     let mut request = append_request(&default_stream(), None, None, vec![seed_row(1, "a")]);
     if let Some(Rows::ProtoRows(data)) = &mut request.rows {
@@ -390,7 +321,7 @@ async fn in_band_writer_schema_without_a_descriptor() {
 
 #[tokio::test]
 async fn in_band_arrow_rows() {
-    let (emu, mut client) = setup().await;
+    let (emu, mut client) = seeded().await;
     let mut conn = Conn::open(&mut client).await;
     let response = conn
         .append(AppendRowsRequest {
@@ -410,7 +341,7 @@ async fn in_band_arrow_rows() {
 
 #[tokio::test]
 async fn in_band_bad_missing_value_interpretations() {
-    let (emu, mut client) = setup().await;
+    let (emu, mut client) = seeded().await;
     let mut conn = Conn::open(&mut client).await;
     for (column, value, message) in [
         (
@@ -455,7 +386,7 @@ async fn in_band_bad_missing_value_interpretations() {
 
 #[tokio::test]
 async fn in_band_a_later_request_naming_another_stream() {
-    let (emu, mut client) = setup().await;
+    let (emu, mut client) = seeded().await;
     let (stream, mut conn) = open_stream(&mut client, write_stream::Type::Committed).await;
     let response = conn
         .append(append_request(
@@ -512,7 +443,7 @@ async fn in_band_a_later_request_naming_another_stream() {
 
 #[tokio::test]
 async fn in_band_write_location_of_another_project() {
-    let (emu, mut client) = setup().await;
+    let (emu, mut client) = seeded().await;
     let mut conn = Conn::open_at_location(&mut client, "other-project", "US").await;
     let response = conn
         .append(append_request(
@@ -537,7 +468,7 @@ async fn in_band_write_location_of_another_project() {
 
 #[tokio::test]
 async fn in_band_routing_header_naming_another_stream() {
-    let (emu, mut client) = setup().await;
+    let (emu, mut client) = seeded().await;
     let stream = create_stream(&mut client, TABLE, write_stream::Type::Committed).await;
     let mut conn = Conn::open_with_header(&mut client, Some(&default_stream())).await;
     let response = conn
@@ -563,7 +494,7 @@ async fn in_band_routing_header_naming_another_stream() {
 
 #[tokio::test]
 async fn in_band_unknown_stream_table_or_name() {
-    let (emu, mut client) = setup().await;
+    let (emu, mut client) = seeded().await;
     let cases = [
         (
             format!("{TABLE}/streams/nope"),
@@ -601,7 +532,7 @@ async fn in_band_unknown_stream_table_or_name() {
 
 #[tokio::test]
 async fn in_band_invalid_writer_schema() {
-    let (emu, mut client) = setup().await;
+    let (emu, mut client) = seeded().await;
     let mut conn = Conn::open(&mut client).await;
     let wrong_type = message(
         "SeedRow",
@@ -625,343 +556,6 @@ async fn in_band_invalid_writer_schema() {
         )),
         "{:?}",
         in_band_error(&response)
-    );
-    emu.shutdown().await;
-}
-
-// ---- AppendRows, ending the call -------------------------------------------
-
-#[tokio::test]
-async fn ends_the_call_writer_schema_with_extra_fields() {
-    let (emu, mut client) = setup().await;
-    let (stream, mut conn) = open_stream(&mut client, write_stream::Type::Committed).await;
-    let mut extra = seed_descriptor();
-    extra
-        .field
-        .push(field("nickname", 3, PType::String, Label::Optional));
-    conn.send(append_request(
-        "",
-        Some(1),
-        Some(extra),
-        vec![seed_row(2, "b")],
-    ))
-    .await;
-    let status = call_end(&mut conn).await;
-    assert_eq!(status.code(), Code::InvalidArgument);
-    assert_eq!(
-        status.message(),
-        format!(
-            "Input schema has more fields than BigQuery schema, extra fields: 'nickname' Entity: {}",
-            stream.name
-        )
-    );
-    assert_storage_error(
-        &status,
-        StorageErrorCode::SchemaMismatchExtraFields,
-        &stream.name,
-        "Schema mismatch due to extra fields in user schema",
-    );
-    emu.shutdown().await;
-}
-
-#[tokio::test]
-async fn ends_the_call_missing_routing_header_in_strict_mode() {
-    let emu = Emulator::builder()
-        .require_routing_header(true)
-        .start()
-        .await
-        .unwrap();
-    let mut client = client(&emu).await;
-    let status = match Conn::try_open(&mut client, None).await {
-        Err(status) => status,
-        Ok(mut conn) => {
-            conn.send(append_request(
-                &default_stream(),
-                None,
-                Some(seed_descriptor()),
-                vec![],
-            ))
-            .await;
-            call_end(&mut conn).await
-        }
-    };
-    assert_eq!(status.code(), Code::InvalidArgument);
-    assert_eq!(
-        status.message(),
-        "missing x-goog-request-params routing header (the emulator runs in strict routing mode; expected write_stream=...)"
-    );
-    emu.shutdown().await;
-}
-
-#[tokio::test]
-async fn ends_the_call_shutdown() {
-    let (emu, mut client) = setup().await;
-    let (_stream, mut conn) = open_stream(&mut client, write_stream::Type::Committed).await;
-    emu.shutdown().await;
-    let status = call_end(&mut conn).await;
-    assert_eq!(status.code(), Code::Unavailable);
-    assert_eq!(status.message(), "the emulator is shutting down");
-}
-
-// ---- Unary calls -------------------------------------------------------------
-
-#[tokio::test]
-async fn unary_table_not_found() {
-    let (emu, mut client) = setup().await;
-    let gone = "projects/test-project/datasets/d/tables/gone";
-    let message = format!("Table not found: {gone}");
-    let created = bounded(
-        "create",
-        client.create_write_stream(CreateWriteStreamRequest {
-            parent: gone.into(),
-            write_stream: Some(WriteStream {
-                r#type: write_stream::Type::Pending as i32,
-                ..Default::default()
-            }),
-        }),
-    )
-    .await;
-    assert_unary(
-        created,
-        Code::NotFound,
-        Some(StorageErrorCode::TableNotFound),
-        &message,
-    );
-    let committed = bounded(
-        "commit",
-        client.batch_commit_write_streams(BatchCommitWriteStreamsRequest {
-            parent: gone.into(),
-            write_streams: vec![format!("{gone}/streams/s")],
-        }),
-    )
-    .await;
-    assert_unary(
-        committed,
-        Code::NotFound,
-        Some(StorageErrorCode::TableNotFound),
-        &message,
-    );
-    emu.shutdown().await;
-}
-
-#[tokio::test]
-async fn unary_stream_not_found() {
-    let (emu, mut client) = setup().await;
-    let name = format!("{TABLE}/streams/nope");
-    let message = format!("Stream not found: {name}");
-    let got = bounded(
-        "get",
-        client.get_write_stream(GetWriteStreamRequest {
-            name: name.clone(),
-            view: 0,
-        }),
-    )
-    .await;
-    assert_unary(
-        got,
-        Code::NotFound,
-        Some(StorageErrorCode::StreamNotFound),
-        &message,
-    );
-    let finalized = bounded(
-        "finalize",
-        client.finalize_write_stream(FinalizeWriteStreamRequest { name: name.clone() }),
-    )
-    .await;
-    assert_unary(
-        finalized,
-        Code::NotFound,
-        Some(StorageErrorCode::StreamNotFound),
-        &message,
-    );
-    let flushed = bounded(
-        "flush",
-        client.flush_rows(FlushRowsRequest {
-            write_stream: name.clone(),
-            offset: Some(0),
-        }),
-    )
-    .await;
-    assert_unary(
-        flushed,
-        Code::NotFound,
-        Some(StorageErrorCode::StreamNotFound),
-        &message,
-    );
-    emu.shutdown().await;
-}
-
-#[tokio::test]
-async fn unary_invalid_arguments() {
-    let (emu, mut client) = setup().await;
-    let untyped = bounded(
-        "create",
-        client.create_write_stream(CreateWriteStreamRequest {
-            parent: TABLE.into(),
-            write_stream: None,
-        }),
-    )
-    .await;
-    assert_unary(
-        untyped,
-        Code::InvalidArgument,
-        None,
-        "write_stream.type must be COMMITTED, PENDING or BUFFERED",
-    );
-    let bad_parent = bounded(
-        "create",
-        client.create_write_stream(CreateWriteStreamRequest {
-            parent: "tables/t".into(),
-            write_stream: None,
-        }),
-    )
-    .await;
-    assert_unary(
-        bad_parent,
-        Code::InvalidArgument,
-        None,
-        "invalid parent \"tables/t\": expected projects/{project}/datasets/{dataset}/tables/{table}",
-    );
-    let empty_commit = bounded(
-        "commit",
-        client.batch_commit_write_streams(BatchCommitWriteStreamsRequest {
-            parent: TABLE.into(),
-            write_streams: vec![],
-        }),
-    )
-    .await;
-    assert_unary(
-        empty_commit,
-        Code::InvalidArgument,
-        None,
-        "BatchCommitWriteStreams needs at least one stream",
-    );
-    emu.shutdown().await;
-}
-
-#[tokio::test]
-async fn unary_invalid_stream_type() {
-    let (emu, mut client) = setup().await;
-    let finalized = bounded(
-        "finalize",
-        client.finalize_write_stream(FinalizeWriteStreamRequest {
-            name: default_stream(),
-        }),
-    )
-    .await;
-    assert_unary(
-        finalized,
-        Code::InvalidArgument,
-        Some(StorageErrorCode::InvalidStreamType),
-        &format!(
-            "the _default stream cannot be finalized: {}",
-            default_stream()
-        ),
-    );
-    let pending = create_stream(&mut client, TABLE, write_stream::Type::Pending).await;
-    let flushed = bounded(
-        "flush",
-        client.flush_rows(FlushRowsRequest {
-            write_stream: pending.name.clone(),
-            offset: Some(0),
-        }),
-    )
-    .await;
-    assert_unary(
-        flushed,
-        Code::InvalidArgument,
-        Some(StorageErrorCode::InvalidStreamType),
-        &format!("FlushRows needs a BUFFERED stream: {}", pending.name),
-    );
-    emu.shutdown().await;
-}
-
-#[tokio::test]
-async fn unary_flush_offset_out_of_range() {
-    let (emu, mut client) = setup().await;
-    let (stream, _conn) = open_stream(&mut client, write_stream::Type::Buffered).await;
-    let flushed = bounded(
-        "flush",
-        client.flush_rows(FlushRowsRequest {
-            write_stream: stream.name.clone(),
-            offset: Some(5),
-        }),
-    )
-    .await;
-    assert_unary(
-        flushed,
-        Code::OutOfRange,
-        Some(StorageErrorCode::OffsetOutOfRange),
-        "flush offset 5 is outside the stream's rows 0..1",
-    );
-    emu.shutdown().await;
-}
-
-#[tokio::test]
-async fn unary_batch_commit_stream_errors_are_not_a_status() {
-    let (emu, mut client) = setup().await;
-    let (stream, _conn) = open_stream(&mut client, write_stream::Type::Pending).await;
-    let response = bounded(
-        "commit",
-        client.batch_commit_write_streams(BatchCommitWriteStreamsRequest {
-            parent: TABLE.into(),
-            write_streams: vec![stream.name.clone()],
-        }),
-    )
-    .await
-    .expect("the call succeeds")
-    .into_inner();
-    assert!(response.commit_time.is_none());
-    let codes: Vec<i32> = response.stream_errors.iter().map(|e| e.code).collect();
-    assert_eq!(codes, vec![StorageErrorCode::InvalidStreamState as i32]);
-    assert_eq!(
-        response.stream_errors[0].error_message,
-        format!("Stream is not finalized: {}", stream.name)
-    );
-    emu.shutdown().await;
-}
-
-#[tokio::test]
-async fn unary_routing_header_missing_in_strict_mode_or_naming_another_resource() {
-    let emu = Emulator::builder()
-        .require_routing_header(true)
-        .start()
-        .await
-        .unwrap();
-    emu.create_table(TABLE, seed_schema()).unwrap();
-    let mut client = client(&emu).await;
-    let missing = bounded(
-        "get",
-        client.get_write_stream(GetWriteStreamRequest {
-            name: default_stream(),
-            view: 0,
-        }),
-    )
-    .await
-    .expect_err("refused");
-    assert_eq!(missing.code(), Code::InvalidArgument);
-    assert_eq!(
-        missing.message(),
-        "missing x-goog-request-params routing header (the emulator runs in strict routing mode; expected name=...)"
-    );
-    let mut request = tonic::Request::new(GetWriteStreamRequest {
-        name: default_stream(),
-        view: 0,
-    });
-    request.metadata_mut().insert(
-        "x-goog-request-params",
-        "name=projects%2Fother".parse().unwrap(),
-    );
-    let other = bounded("get", client.get_write_stream(request))
-        .await
-        .expect_err("refused");
-    assert_eq!(other.code(), Code::InvalidArgument);
-    assert_eq!(
-        other.message(),
-        format!(
-            "x-goog-request-params routes to \"projects/other\" but the request names {:?}",
-            default_stream()
-        )
     );
     emu.shutdown().await;
 }
