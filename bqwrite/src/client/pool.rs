@@ -449,10 +449,7 @@ mod tests {
         written.fetch_add(2, Ordering::Relaxed);
         heard.send(answer()).unwrap();
         heard.send(ended(true)).unwrap();
-        assert!(
-            !lease.send(Append::default()),
-            "the call is gone"
-        );
+        assert!(!lease.send(Append::default()), "the call is gone");
         assert!(lease.others_progressed(), "the end was another's");
         // ended on this writer's own request
         let (mut lease, heard) = lease_on(&written);
