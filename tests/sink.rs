@@ -167,6 +167,29 @@ async fn the_tasks_an_answer_wakes_send_their_next_rows_together() {
     .await;
 }
 
+/// A linger too long to add to a time (`Duration::MAX`, "never on time
+/// alone") still sends: batches go when the sends ready to run have added
+/// their rows, or when full.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sink_that_never_lingers_out_still_sends() {
+    bounded(60, async {
+        const TASKS: i64 = 2_000;
+        let env = Env::start().await;
+        let table = env.table_for::<Event>("no_linger_deadline");
+        let options = SinkOptions::default().linger(Duration::MAX);
+        let sink = env
+            .client
+            .sink_with::<Event>(&table, options)
+            .await
+            .unwrap();
+        one_row_per_task(&sink, TASKS).await;
+        sink.close().await.unwrap();
+        let n = TASKS as usize;
+        assert_eq!(distinct_ids(&env, "no_linger_deadline", n), n);
+    })
+    .await;
+}
+
 #[derive(Debug, Clone, BqRow)]
 struct Doc {
     id: i64,

@@ -74,7 +74,9 @@ impl SinkOptions {
     /// The longest a row waits for batch-mates while the sink's earlier
     /// requests are awaiting their answer (default [`DEFAULT_LINGER`]).
     /// While fewer than four are, a batch goes as soon as the sends ready
-    /// to run have added their rows: waiting longer would only add latency.
+    /// to run have added their rows: the sink yields to them until a few
+    /// scheduler turns in a row bring no new row, the batch is full, or
+    /// this time has passed (waiting longer would only add latency).
     /// A batch also goes as soon as it is full (the writer options'
     /// `max_request_bytes` and `max_rows_per_request`).
     pub fn linger(mut self, linger: Duration) -> Self {

@@ -205,7 +205,8 @@ impl Task {
     pub(super) async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Msg>) {
         let mut open = true;
         loop {
-            let deadline = self.since.map(|since| since + self.linger);
+            // A linger too long to add (Duration::MAX) is no deadline.
+            let deadline = self.since.and_then(|since| since.checked_add(self.linger));
             let waiting = !self.inflight.is_empty();
             tokio::select! {
                 biased;
@@ -255,7 +256,7 @@ impl Task {
         let mut taken = self.intake.take(hurry);
         let eager = self.inflight.len() + taken.cuts.len() < EAGER;
         if let Some(since) = taken.since.filter(|_| !hurry && eager) {
-            gather(&self.intake, since + self.linger).await;
+            gather(&self.intake, since.checked_add(self.linger)).await;
             taken.cuts.extend(self.intake.take(true).cuts);
             taken.since = None;
         } else if hurry {
@@ -326,6 +327,10 @@ impl Task {
             }
             Err(error) => self.refined(error),
         };
+        if written > 0 || error.kind() == ErrorKind::RowErrors {
+            // The service parsed the request: it took the writer schema.
+            self.accepted = true;
+        }
         match error.kind() {
             ErrorKind::RowErrors => {
                 let mut good = pending.indices();
@@ -496,14 +501,15 @@ const IDLE_TURNS: usize = 3;
 /// A turn is short: a multi-thread worker runs the yielded task again
 /// after at most 61 others, so the senders one answer wakes take many
 /// turns; a cap of 16 turns used to cut a round of 1,000 senders in two.
-async fn gather(intake: &Intake, deadline: Instant) {
+async fn gather(intake: &Intake, deadline: Option<Instant>) {
     let mut pushed = intake.pushed();
     let mut idle = 0;
     loop {
         tokio::task::yield_now().await;
         let (now, full) = intake.progress();
         idle = if now == pushed { idle + 1 } else { 0 };
-        if idle == IDLE_TURNS || full || Instant::now() >= deadline {
+        let late = deadline.is_some_and(|deadline| Instant::now() >= deadline);
+        if idle == IDLE_TURNS || full || late {
             return;
         }
         pushed = now;
