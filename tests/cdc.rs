@@ -3,18 +3,11 @@
 
 mod support;
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use bqwrite::{BqRow, Change, ChangeSequence, ErrorKind, RetryPolicy, Writer, WriterOptions};
+use support::accounts::{Account, keyed_table, merged, model};
 use support::{Env, bounded};
-
-#[derive(Debug, Clone, PartialEq, BqRow)]
-struct Account {
-    id: i64,
-    owner: Option<String>,
-    balance: i64,
-}
 
 const KEYS: u64 = 1_000;
 const CHANGES: usize = 100_000;
@@ -54,43 +47,6 @@ fn random_changes(seed: u64, n: usize) -> Vec<Change<Account>> {
         .collect()
 }
 
-/// The table after applying `changes` in order.
-fn model(changes: &[Change<Account>]) -> BTreeMap<i64, Account> {
-    let mut table = BTreeMap::new();
-    for change in changes {
-        let row = change.row();
-        if change.is_delete() {
-            table.remove(&row.id);
-        } else {
-            table.insert(row.id, row.clone());
-        }
-    }
-    table
-}
-
-/// The emulator's merged table, by key.
-fn merged(env: &Env, table: &str) -> BTreeMap<i64, Account> {
-    env.cells(table)
-        .into_iter()
-        .map(|cells| {
-            let account = Account {
-                id: cells[0].as_str().unwrap().parse().unwrap(),
-                owner: cells[1].as_str().map(str::to_owned),
-                balance: cells[2].as_str().unwrap().parse().unwrap(),
-            };
-            (account.id, account)
-        })
-        .collect()
-}
-
-fn keyed_table(env: &Env, name: &str) -> bqwrite::Table {
-    let path = Env::path(name);
-    env.emulator
-        .create_table_with_primary_key(&path, Account::table_schema(), ["id"])
-        .unwrap();
-    env.client.table_from_path(&path).unwrap()
-}
-
 fn options() -> WriterOptions {
     WriterOptions::default()
         .max_rows_per_request(500)
@@ -122,7 +78,7 @@ fn sequenced_and_shuffled(mut changes: Vec<Change<Account>>, seed: u64) -> Vec<C
 async fn without_sequences_the_last_arrival_wins() {
     bounded(300, async {
         let env = Env::start().await;
-        let table = keyed_table(&env, "cdc_arrival");
+        let table = keyed_table(&env, &env.client, "cdc_arrival");
         let changes = random_changes(0x5eed, CHANGES);
         let mut writer = Writer::<Account>::default_stream_with(&table, options())
             .await
@@ -142,7 +98,7 @@ async fn without_sequences_the_last_arrival_wins() {
 async fn with_sequences_the_highest_wins_in_any_arrival_order() {
     bounded(300, async {
         let env = Env::start().await;
-        let table = keyed_table(&env, "cdc_sequenced");
+        let table = keyed_table(&env, &env.client, "cdc_sequenced");
         let changes = random_changes(0xface, CHANGES);
         let expected = model(&changes);
         let shuffled = sequenced_and_shuffled(changes, 7);
@@ -166,7 +122,7 @@ async fn with_sequences_the_highest_wins_in_any_arrival_order() {
 async fn with_sequences_changes_replayed_after_cuts_alter_nothing() {
     bounded(300, async {
         let env = Env::start().await;
-        let table = keyed_table(&env, "cdc_cuts");
+        let table = keyed_table(&env, &env.client, "cdc_cuts");
         let changes = random_changes(0xc0ffee, CHANGES);
         let expected = model(&changes);
         let shuffled = sequenced_and_shuffled(changes, 11);
@@ -196,7 +152,7 @@ async fn with_sequences_changes_replayed_after_cuts_alter_nothing() {
 async fn an_upsert_replaces_the_whole_row_and_plain_rows_mix_in() {
     bounded(30, async {
         let env = Env::start().await;
-        let table = keyed_table(&env, "cdc_replace");
+        let table = keyed_table(&env, &env.client, "cdc_replace");
         let mut writer = Writer::<Account>::default_stream(&table).await.unwrap();
         let row = |id, owner: Option<&str>, balance| Account {
             id,

@@ -5,22 +5,15 @@
 
 mod support;
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use bqwrite::{
     BqRow, Change, ChangeSequence, ChangeSink, Client, ErrorKind, RetryPolicy, SinkOptions,
     WriterOptions,
 };
+use support::accounts::{Account, keyed_table, merged, model};
 use support::proxy::{Rng, chaos_seed, start_proxy};
 use support::{Env, bounded};
-
-#[derive(Debug, Clone, PartialEq, BqRow)]
-struct Account {
-    id: i64,
-    owner: Option<String>,
-    balance: i64,
-}
 
 /// A change sink is shared by tasks on any thread.
 const _: fn() = || {
@@ -54,45 +47,6 @@ fn random_changes(seed: u64, n: usize) -> Vec<Change<Account>> {
             change.sequence(ChangeSequence::new([i / 1_000, i % 1_000]).unwrap())
         })
         .collect()
-}
-
-/// The table after applying `changes` in sequence order.
-fn model(changes: &[Change<Account>]) -> BTreeMap<i64, Account> {
-    let mut ordered: Vec<&Change<Account>> = changes.iter().collect();
-    ordered.sort_by(|a, b| a.sequence_number().cmp(&b.sequence_number()));
-    let mut table = BTreeMap::new();
-    for change in ordered {
-        let row = change.row();
-        if change.is_delete() {
-            table.remove(&row.id);
-        } else {
-            table.insert(row.id, row.clone());
-        }
-    }
-    table
-}
-
-/// The emulator's merged table, by key.
-fn merged(env: &Env, table: &str) -> BTreeMap<i64, Account> {
-    env.cells(table)
-        .into_iter()
-        .map(|cells| {
-            let account = Account {
-                id: cells[0].as_str().unwrap().parse().unwrap(),
-                owner: cells[1].as_str().map(str::to_owned),
-                balance: cells[2].as_str().unwrap().parse().unwrap(),
-            };
-            (account.id, account)
-        })
-        .collect()
-}
-
-fn keyed_table(env: &Env, client: &Client, name: &str) -> bqwrite::Table {
-    let path = Env::path(name);
-    env.emulator
-        .create_table_with_primary_key(&path, Account::table_schema(), ["id"])
-        .unwrap();
-    client.table_from_path(&path).unwrap()
 }
 
 /// `TASKS` tasks, task `t` sending changes `t`, `t + TASKS`, ... one

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod accounts;
 pub mod child;
 pub mod proxy;
 pub mod tls;
