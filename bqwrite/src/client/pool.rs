@@ -177,8 +177,7 @@ impl Pool {
                     load,
                     written_before: written.load(Ordering::Relaxed),
                     written,
-                    ended_behind_another: false,
-                    heard_end: false,
+                    end: None,
                     abandoned,
                 };
             }
@@ -211,10 +210,9 @@ pub(crate) struct Lease {
     /// many it had when the lease began.
     written: Arc<AtomicU64>,
     written_before: u64,
-    /// The connection ended while another writer's request was answered.
-    ended_behind_another: bool,
-    /// The lease has heard how the connection ended.
-    heard_end: bool,
+    /// How the connection ended, once the lease has heard: whether it
+    /// ended on another writer's request (this one's waiting behind it).
+    end: Option<bool>,
     /// Shared with the pool: set when a writer gives up on the connection.
     abandoned: Arc<AtomicBool>,
 }
@@ -239,13 +237,11 @@ impl Lease {
         let Some(heard) = self.answers.recv().await else {
             // Ended before this lease's requests went out on the call: the
             // end was not theirs either.
-            self.ended_behind_another = true;
-            self.heard_end = true;
+            self.end = Some(true);
             return None;
         };
         Some(heard.map_err(|ended| {
-            self.ended_behind_another = ended.behind_another;
-            self.heard_end = true;
+            self.end = Some(ended.behind_another);
             ended.error
         }))
     }
@@ -262,7 +258,7 @@ impl Lease {
     /// it is read here from what the connection's task told the lease.
     pub(crate) fn others_progressed(&mut self) -> bool {
         self.hear_end();
-        self.ended_behind_another && self.written.load(Ordering::Relaxed) > self.written_before
+        self.end == Some(true) && self.written.load(Ordering::Relaxed) > self.written_before
     }
 
     /// Reads, without waiting, how the connection ended for this lease,
@@ -271,21 +267,19 @@ impl Lease {
     /// An end the task has not told yet is taken as the lease's own.
     fn hear_end(&mut self) {
         use mpsc::error::TryRecvError;
-        if self.heard_end || !self.tx.is_closed() {
+        if self.end.is_some() || !self.tx.is_closed() {
             return;
         }
         loop {
             match self.answers.try_recv() {
                 Ok(Ok(_answer)) => {}
                 Ok(Err(ended)) => {
-                    self.ended_behind_another = ended.behind_another;
-                    self.heard_end = true;
+                    self.end = Some(ended.behind_another);
                     return;
                 }
                 Err(TryRecvError::Disconnected) => {
                     // ended with no word for this lease: not its requests' end
-                    self.ended_behind_another = true;
-                    self.heard_end = true;
+                    self.end = Some(true);
                     return;
                 }
                 Err(TryRecvError::Empty) => return,
@@ -396,8 +390,7 @@ mod tests {
             load: Arc::new(AtomicUsize::new(1)),
             written: written.clone(),
             written_before: written.load(Ordering::Relaxed),
-            ended_behind_another: false,
-            heard_end: false,
+            end: None,
             abandoned: Arc::default(),
         };
         (lease, answers_tx)
