@@ -391,6 +391,13 @@ pub fn delimited_len(len: usize) -> usize {
     encoded_len_varint(len as u64) + len
 }
 
+/// The length of length-delimited field `tag` with `len` bytes of content:
+/// its key, its length prefix and the bytes.
+#[inline]
+pub(crate) fn field_len(tag: u32, len: usize) -> usize {
+    key_len(tag) + delimited_len(len)
+}
+
 /// Writes a length-delimited value: the length, then the bytes.
 #[inline]
 pub fn put_delimited(bytes: &[u8], buf: &mut impl BufMut) {

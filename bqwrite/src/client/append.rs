@@ -17,13 +17,14 @@ use std::fmt;
 use std::sync::Arc;
 
 use bytes::{BufMut, Bytes};
-use prost::encoding::{self, WireType, encode_key, encode_varint, encoded_len_varint, key_len};
+use prost::encoding::{self, WireType, encode_key, encode_varint};
 use tonic::Status;
 use tonic::codec::{Codec, EncodeBuf, Encoder};
 use tonic::codegen::http::uri::PathAndQuery;
 use tonic::transport::Channel;
 use tonic_prost::ProstDecoder;
 
+use crate::__private::field_len;
 use crate::proto::descriptor::DescriptorProto as WireDescriptorProto;
 use crate::proto::storage::AppendRowsResponse;
 
@@ -71,7 +72,7 @@ impl SharedRows {
         let encoded_len = segments
             .iter()
             .flat_map(Segment::row_ranges)
-            .map(|row| delimited_len(1, row.len()))
+            .map(|row| field_len(1, row.len()))
             .sum();
         Self(Arc::new(Segments {
             segments,
@@ -153,11 +154,6 @@ pub(crate) struct Append {
     pub(crate) default_missing_value_interpretation: i32,
 }
 
-/// The length of a length-delimited field `tag` whose content is `len` bytes.
-fn delimited_len(tag: u32, len: usize) -> usize {
-    key_len(tag) + encoded_len_varint(len as u64) + len
-}
-
 impl Append {
     /// The encoded length of `ProtoSchema { proto_descriptor }`.
     fn schema_len(schema: &WireDescriptorProto) -> usize {
@@ -168,8 +164,8 @@ impl Append {
     fn data_len(&self) -> usize {
         let schema = self
             .writer_schema
-            .map_or(0, |s| delimited_len(1, Self::schema_len(s)));
-        schema + delimited_len(2, self.rows.encoded_len())
+            .map_or(0, |s| field_len(1, Self::schema_len(s)));
+        schema + field_len(2, self.rows.encoded_len())
     }
 
     /// The encoded length of the request, as `AppendRowsRequest`.
@@ -178,14 +174,14 @@ impl Append {
             .write_stream
             .as_deref()
             .filter(|s| !s.is_empty())
-            .map_or(0, |s| delimited_len(1, s.len()));
+            .map_or(0, |s| field_len(1, s.len()));
         let offset = self
             .offset
             .map_or(0, |offset| encoding::message::encoded_len(2, &offset));
         let trace = if self.trace_id.is_empty() {
             0
         } else {
-            delimited_len(6, self.trace_id.len())
+            field_len(6, self.trace_id.len())
         };
         let missing = encoding::hash_map::encoded_len(
             encoding::string::encoded_len,
@@ -198,7 +194,7 @@ impl Append {
         } else {
             encoding::int32::encoded_len(8, &self.default_missing_value_interpretation)
         };
-        stream + offset + delimited_len(4, self.data_len()) + trace + missing + default_missing
+        stream + offset + field_len(4, self.data_len()) + trace + missing + default_missing
     }
 
     /// Writes the request as `AppendRowsRequest`, fields in number order.

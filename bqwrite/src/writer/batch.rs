@@ -11,6 +11,12 @@ use crate::proto::storage::append_rows_request::{ProtoData, Rows};
 use crate::proto::storage::{AppendRowsRequest, ProtoRows, ProtoSchema};
 use crate::row::BqRow;
 
+/// The request bytes of an encoded row of `len` bytes (field 1 of
+/// `ProtoRows`).
+pub(crate) fn wire_len(len: usize) -> usize {
+    crate::__private::field_len(1, len)
+}
+
 /// Rows encoded into one buffer, to become one request.
 #[derive(Debug)]
 pub(crate) struct Batch {
@@ -119,7 +125,7 @@ impl Batcher {
         }
         let row_len = row.encoded_len();
         let len = row_len + extra.len();
-        let wire = 1 + prost::encoding::encoded_len_varint(len as u64) + len;
+        let wire = wire_len(len);
         if wire > self.row_budget {
             return Err(Error::new(
                 ErrorKind::RowTooLarge,

@@ -8,6 +8,7 @@ use bytes::BufMut;
 use prost_types::field_descriptor_proto::{Label, Type};
 
 use super::{AppendTicket, DefaultStream, Writer};
+use crate::__private::field_len;
 use crate::change::{ChangeOf, ChangeSequence, ChangeType};
 use crate::error::{Error, ErrorKind, Result};
 use crate::proto::descriptor::{DescriptorProto, FieldDescriptorProto};
@@ -72,11 +73,8 @@ impl ChangeSchema {
 
     /// The encoded length of a change's pseudo-column fields.
     pub(crate) fn fields_len(&self, kind: ChangeType, sequence: Option<&ChangeSequence>) -> usize {
-        let string = |field: u32, len: usize| {
-            prost::encoding::key_len(field) + prost::encoding::encoded_len_varint(len as u64) + len
-        };
-        let sequence = sequence.map_or(0, |s| string(self.sequence_field, s.text_len()));
-        string(self.type_field, kind.as_str().len()) + sequence
+        let sequence = sequence.map_or(0, |s| field_len(self.sequence_field, s.text_len()));
+        field_len(self.type_field, kind.as_str().len()) + sequence
     }
 
     /// The pseudo-column fields of a change, encoded, appended to `out`

@@ -40,6 +40,7 @@ use crate::client::Client;
 use crate::error::{Error, ErrorKind, Result, RowError};
 use crate::row::{BqRow, RowOf};
 use crate::table::Table;
+use crate::writer::batch::wire_len;
 use crate::writer::changes::ChangeSchema;
 
 pub use self::changes::ChangeSink;
@@ -185,11 +186,6 @@ impl Budget {
         self.rows.add_permits(rows);
         self.bytes.add_permits(bytes);
     }
-}
-
-/// The request bytes of an encoded row of `len` bytes.
-pub(crate) fn wire_len(len: usize) -> usize {
-    1 + prost::encoding::encoded_len_varint(len as u64) + len
 }
 
 impl<T, K: SinkKind> Clone for Sink<T, K> {

@@ -15,9 +15,10 @@ use tokio::time::Instant;
 
 use super::intake::{Cut, Intake};
 use super::receipt::{Outcome, Unobserved};
-use super::{Budget, SinkOptions, wire_len};
+use super::{Budget, SinkOptions};
 use crate::client::SharedRows;
 use crate::error::{Error, ErrorKind, Result, RowError};
+use crate::writer::batch::wire_len;
 use crate::writer::engine::Handle;
 use crate::writer::ticket::TicketCell;
 
